@@ -1,0 +1,222 @@
+//! `quota migrate apply | status | rollback`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{LockArgs, MigrateCommand};
+use crate::migrate::{self, lock, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
+use crate::render::{self, status_cell, Report};
+
+pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
+    match cmd {
+        MigrateCommand::Apply {
+            dry_run,
+            target,
+            lock,
+        } => apply(ctx, dry_run, target, policy(lock)).await,
+        MigrateCommand::Status => status(ctx).await,
+        MigrateCommand::Rollback {
+            target,
+            dry_run,
+            yes,
+            lock,
+        } => {
+            let opts = RollbackOptions {
+                target,
+                dry_run,
+                policy: policy(lock),
+            };
+            rollback(ctx, opts, yes).await
+        }
+    }
+}
+
+fn policy(args: LockArgs) -> LockPolicy {
+    LockPolicy {
+        lock_timeout: Duration::from_millis(args.lock_timeout),
+        retries: args.retries,
+        lock_wait: Duration::from_secs(args.lock_wait),
+    }
+}
+
+/// Session state (the advisory lock) does not survive a transaction pooler.
+fn warn_about_pooler(ctx: &Context) {
+    if ctx.target.is_transaction_pooler() {
+        ctx.ui.warn(
+            "port 6543 is Supabase's transaction pooler: the migration lock and SET LOCAL need a \
+             session; use the direct connection (port 5432) or the session pooler for migrations",
+        );
+    }
+}
+
+async fn apply(
+    ctx: &Context,
+    dry_run: bool,
+    target: Option<u32>,
+    policy: LockPolicy,
+) -> Result<()> {
+    warn_about_pooler(ctx);
+    let mut conn = ctx.target.connect().await?;
+    let spinner = ctx.ui.spinner("applying migrations");
+    let outcome = migrate::apply(
+        &mut conn,
+        ApplyOptions {
+            dry_run,
+            target,
+            policy,
+        },
+        &ctx.ui,
+    )
+    .await;
+    spinner.finish_and_clear();
+    render::print(&OutcomeView::new("apply", outcome?), ctx.format)
+}
+
+async fn status(ctx: &Context) -> Result<()> {
+    let mut conn = ctx.target.connect().await?;
+    let status = migrate::status(&mut conn).await?;
+    render::print(&status, ctx.format)
+}
+
+async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()> {
+    warn_about_pooler(ctx);
+    let mut conn = ctx.target.connect().await?;
+    if opts.dry_run {
+        let status = migrate::status(&mut conn).await?;
+        let plan = migrate::rollback_plan(&status, opts.target)?;
+        let outcome = Outcome {
+            dry_run: true,
+            steps: plan,
+            database_version: status.database_version,
+            attempts: 0,
+        };
+        return render::print(&OutcomeView::new("rollback", outcome), ctx.format);
+    }
+    lock::acquire(&mut conn, opts.policy.lock_wait, &ctx.ui).await?;
+    let result = rollback_locked(ctx, &mut conn, opts, yes).await;
+    let released = lock::release(&mut conn).await;
+    let outcome = result?;
+    released?;
+    render::print(&OutcomeView::new("rollback", outcome), ctx.format)
+}
+
+async fn rollback_locked(
+    ctx: &Context,
+    conn: &mut sqlx::PgConnection,
+    opts: RollbackOptions,
+    yes: bool,
+) -> Result<Outcome> {
+    let status = migrate::status(conn).await?;
+    let plan = migrate::rollback_plan(&status, opts.target)?;
+    if plan.is_empty() {
+        return Ok(Outcome {
+            dry_run: false,
+            steps: Vec::new(),
+            database_version: status.database_version,
+            attempts: 0,
+        });
+    }
+    let names: Vec<String> = plan
+        .iter()
+        .map(|s| format!("V{}__{}", s.version, s.name))
+        .collect();
+    let question = format!("Revert {} on {}?", names.join(", "), ctx.target.describe());
+    if !ctx.ui.confirm(&question, yes)? {
+        return Err(crate::exit::usage(
+            "rollback cancelled; nothing was changed",
+        ));
+    }
+    migrate::rollback_locked(conn, &plan, opts.policy, &ctx.ui).await
+}
+
+impl Report for Status {
+    fn to_table(&self) -> String {
+        let mut t = render::table(&["version", "name", "state", "applied on"]);
+        for m in &self.migrations {
+            t.add_row(vec![
+                comfy_table::Cell::new(format!("V{}", m.version)),
+                comfy_table::Cell::new(&m.name),
+                status_cell(m.state.as_str()),
+                comfy_table::Cell::new(m.applied_on.as_deref().unwrap_or("-")),
+            ]);
+        }
+        format!(
+            "{t}\ndatabase at V{}, newest V{}",
+            self.database_version, self.latest_version
+        )
+    }
+}
+
+/// An apply/rollback outcome with the command it came from.
+#[derive(Serialize)]
+struct OutcomeView {
+    command: &'static str,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+impl OutcomeView {
+    fn new(command: &'static str, outcome: Outcome) -> Self {
+        OutcomeView { command, outcome }
+    }
+}
+
+impl Report for OutcomeView {
+    fn to_table(&self) -> String {
+        let o = &self.outcome;
+        if o.dry_run {
+            return dry_run_sql(self.command, o);
+        }
+        if o.steps.is_empty() {
+            return format!(
+                "nothing to {}: database at V{}",
+                self.command, o.database_version
+            );
+        }
+        let verb = if self.command == "apply" {
+            "applied"
+        } else {
+            "reverted"
+        };
+        let mut t = render::table(&["version", "name", "result"]);
+        for s in &o.steps {
+            t.add_row(vec![
+                format!("V{}", s.version),
+                s.name.clone(),
+                verb.to_string(),
+            ]);
+        }
+        format!("{t}\ndatabase at V{}", o.database_version)
+    }
+}
+
+/// The SQL a dry run would execute, one transaction per version.
+fn dry_run_sql(command: &str, o: &Outcome) -> String {
+    if o.steps.is_empty() {
+        return format!(
+            "-- nothing to {command}: database at V{}",
+            o.database_version
+        );
+    }
+    let mut out = format!(
+        "-- dry run: {command} from V{}; nothing was changed\n",
+        o.database_version
+    );
+    for s in &o.steps {
+        let action = if command == "apply" {
+            "migration"
+        } else {
+            "revert"
+        };
+        out.push_str(&format!(
+            "\n-- {action} V{}__{}\nBEGIN;\n{}\nCOMMIT;\n",
+            s.version,
+            s.name,
+            s.sql.as_deref().unwrap_or("").trim_end()
+        ));
+    }
+    out
+}

@@ -1,0 +1,49 @@
+//! One module per command: each turns parsed arguments into work on the
+//! database and a report for `render`.
+
+mod migrate;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::db;
+use crate::render::Format;
+use crate::ui::Ui;
+
+/// What every command gets: where the database is, how to print, how to talk.
+pub struct Context {
+    pub target: db::Target,
+    pub format: Format,
+    pub ui: Ui,
+}
+
+impl Context {
+    pub fn from_cli(cli: &Cli) -> Self {
+        Context {
+            target: db::Target::new(
+                cli.global.database_url.clone(),
+                Duration::from_secs(cli.global.connect_timeout),
+            ),
+            format: cli.global.format,
+            ui: Ui {
+                quiet: cli.global.quiet,
+                verbose: cli.global.verbose,
+            },
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Context::from_cli(&cli);
+    match cli.command {
+        Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "quota", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The schema contract: the application's tables and columns that the
+//! migrations rely on. `quota` never creates them in a real database; it
+//! inspects them and refuses to install when they do not fit.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+/// One expected column: `public.<table>.<column>` of information_schema type `data_type`.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpectedColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub data_type: &'static str,
+}
+
+const fn col(table: &'static str, column: &'static str, data_type: &'static str) -> ExpectedColumn {
+    ExpectedColumn {
+        table,
+        column,
+        data_type,
+    }
+}
+
+/// SPEC.md "The schema contract", in order.
+pub const CONTRACT: &[ExpectedColumn] = &[
+    col("users", "id", "uuid"),
+    col("users", "email", "text"),
+    col("users", "plan", "text"),
+    col("users", "subscription_status", "text"),
+    col("users", "usage_this_month", "integer"),
+    col("users", "plan_limits_scrapes", "integer"),
+    col("users", "subscription_tier", "text"),
+    col("user_usage", "user_id", "uuid"),
+    col("user_usage", "clips_this_month", "integer"),
+    col("clips", "user_id", "uuid"),
+];
+
+/// The contract's tables, in order of first mention.
+pub fn tables() -> Vec<&'static str> {
+    let mut tables: Vec<&'static str> = Vec::new();
+    for c in CONTRACT {
+        if !tables.contains(&c.table) {
+            tables.push(c.table);
+        }
+    }
+    tables
+}
+
+/// One way the database departs from the contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    MissingTable {
+        table: String,
+    },
+    MissingColumn {
+        table: String,
+        column: String,
+        expected: String,
+    },
+    WrongType {
+        table: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
+    NotUnique {
+        table: String,
+        column: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::MissingTable { table } => write!(f, "table public.{table} is missing"),
+            Problem::MissingColumn { table, column, expected } => {
+                write!(f, "column public.{table}.{column} ({expected}) is missing")
+            }
+            Problem::WrongType { table, column, expected, found } => {
+                write!(f, "column public.{table}.{column} is {found}, expected {expected}")
+            }
+            Problem::NotUnique { table, column } => write!(
+                f,
+                "public.{table}.{column} has no unique index (needed to keep one counter row per user)"
+            ),
+        }
+    }
+}
+
+/// Every departure from the contract, empty when the schema fits.
+pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
+    let tables = tables();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as(include_str!("../sql/queries/contract_columns.sql"))
+            .bind(&tables)
+            .fetch_all(&mut *conn)
+            .await
+            .context("reading the application's columns from information_schema")?;
+    let mut problems = compare(&rows);
+    let present = |t: &str| rows.iter().any(|(table, _, _)| table == t);
+    if present("user_usage") && rows_has(&rows, "user_usage", "user_id").is_some() {
+        let unique: bool = sqlx::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
+            .fetch_one(&mut *conn)
+            .await
+            .context("reading the indexes of public.user_usage")?;
+        if !unique {
+            problems.push(Problem::NotUnique {
+                table: "user_usage".into(),
+                column: "user_id".into(),
+            });
+        }
+    }
+    Ok(problems)
+}
+
+fn rows_has<'a>(
+    rows: &'a [(String, String, String)],
+    table: &str,
+    column: &str,
+) -> Option<&'a str> {
+    rows.iter()
+        .find(|(t, c, _)| t == table && c == column)
+        .map(|(_, _, ty)| ty.as_str())
+}
+
+/// Compares found `(table, column, type)` rows with the contract.
+pub fn compare(rows: &[(String, String, String)]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for table in tables() {
+        if !rows.iter().any(|(t, _, _)| t == table) {
+            problems.push(Problem::MissingTable {
+                table: table.into(),
+            });
+            continue;
+        }
+        for expected in CONTRACT.iter().filter(|c| c.table == table) {
+            match rows_has(rows, table, expected.column) {
+                None => problems.push(Problem::MissingColumn {
+                    table: table.into(),
+                    column: expected.column.into(),
+                    expected: expected.data_type.into(),
+                }),
+                Some(found) if found != expected.data_type => problems.push(Problem::WrongType {
+                    table: table.into(),
+                    column: expected.column.into(),
+                    expected: expected.data_type.into(),
+                    found: found.into(),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: &str, c: &str, ty: &str) -> (String, String, String) {
+        (t.into(), c.into(), ty.into())
+    }
+
+    #[test]
+    fn complete_schema_has_no_problems() {
+        let rows: Vec<_> = CONTRACT
+            .iter()
+            .map(|c| row(c.table, c.column, c.data_type))
+            .collect();
+        assert!(compare(&rows).is_empty());
+    }
+
+    #[test]
+    fn names_every_missing_and_mistyped_column() {
+        let rows = vec![
+            row("users", "id", "uuid"),
+            row("users", "usage_this_month", "bigint"),
+            row("user_usage", "user_id", "uuid"),
+            row("user_usage", "clips_this_month", "integer"),
+        ];
+        let problems = compare(&rows);
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(text.contains(&"table public.clips is missing".to_string()));
+        assert!(text.contains(
+            &"column public.users.usage_this_month is bigint, expected integer".to_string()
+        ));
+        assert!(text.contains(&"column public.users.email (text) is missing".to_string()));
+        assert_eq!(problems.len(), 1 + 1 + 5);
+    }
+}

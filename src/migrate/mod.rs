@@ -1,0 +1,628 @@
+//! Versioned migrations: apply (through refinery), status, and rollback
+//! (this project's own, from the revert scripts).
+//!
+//! Both apply and rollback run under [`lock`], the advisory migration lock,
+//! and run their DDL with a short `lock_timeout` and bounded retries, so a
+//! busy `clips` table makes the migration wait and retry instead of making
+//! the application's inserts queue behind it.
+
+pub mod driver;
+pub mod embedded;
+pub mod lock;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use refinery::{Migration, Target};
+use serde::Serialize;
+use sqlx::{Connection, PgConnection};
+
+use crate::contract;
+use crate::exit::{self, sqlstate};
+use crate::ui::Ui;
+use driver::SqlxDriver;
+use embedded::HISTORY_TABLE;
+
+/// The tables migrations and reverts take locks on; a session holding
+/// one of them is what a lock timeout is waiting for.
+const TOUCHED_TABLES: &[&str] = &[
+    "public.users",
+    "public.user_usage",
+    "public.clips",
+    "public.clip_limits",
+    HISTORY_TABLE,
+];
+
+/// How long DDL may wait for a table lock, and how often to try again.
+#[derive(Clone, Copy, Debug)]
+pub struct LockPolicy {
+    /// `lock_timeout` for each migration transaction.
+    pub lock_timeout: Duration,
+    /// Further attempts after a lock timeout.
+    pub retries: u32,
+    /// How long to wait for another quota process holding the migration lock.
+    pub lock_wait: Duration,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy {
+            lock_timeout: Duration::from_secs(2),
+            retries: 5,
+            lock_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+impl LockPolicy {
+    /// Sent at the start of each migration or revert transaction.
+    fn prelude(&self) -> String {
+        // An integer, never user text: safe to put in the statement.
+        format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            self.lock_timeout.as_millis().max(1)
+        )
+    }
+
+    /// Exponential backoff between attempts, capped, so retries stay bounded.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ms = 250u64.saturating_mul(1 << attempt.min(5));
+        Duration::from_millis(ms.min(4000))
+    }
+}
+
+/// Where one embedded or recorded version stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but from a file whose checksum differs from the embedded one.
+    Drifted,
+    /// Recorded in the database, unknown to this build (a newer quota applied it).
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Drifted => "drifted",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// One row of `quota migrate status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionStatus {
+    pub version: u32,
+    pub name: String,
+    pub state: State,
+    /// RFC 3339, when applied.
+    pub applied_on: Option<String>,
+    /// refinery's checksum of the embedded file (of the recorded one for `unknown`).
+    pub checksum: String,
+}
+
+/// The whole status: every version, in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// Highest applied version, 0 when nothing is applied.
+    pub database_version: u32,
+    /// Highest version this build knows.
+    pub latest_version: u32,
+    pub migrations: Vec<VersionStatus>,
+}
+
+impl Status {
+    pub fn pending(&self) -> impl Iterator<Item = &VersionStatus> {
+        self.migrations.iter().filter(|m| m.state == State::Pending)
+    }
+
+    fn troubles(&self) -> Vec<&VersionStatus> {
+        self.migrations
+            .iter()
+            .filter(|m| matches!(m.state, State::Drifted | State::Unknown))
+            .collect()
+    }
+}
+
+/// Reads the history; `None` when the history table does not exist yet.
+pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(HISTORY_TABLE)
+        .fetch_one(&mut *conn)
+        .await
+        .context("looking for the migration history table")?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut driver = SqlxDriver::new(conn, "");
+    embedded::runner()
+        .get_applied_migrations_async(&mut driver)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context(format!("reading {HISTORY_TABLE}")))
+}
+
+/// Compares the history with the embedded migrations.
+pub async fn status(conn: &mut PgConnection) -> Result<Status> {
+    let applied = history(conn).await?;
+    let embedded = embedded::migrations();
+    let mut rows: Vec<VersionStatus> = embedded
+        .iter()
+        .map(|m| {
+            let record = applied.iter().find(|a| a.version() == m.version());
+            let state = match record {
+                None => State::Pending,
+                Some(a) if a.checksum() == m.checksum() => State::Applied,
+                Some(_) => State::Drifted,
+            };
+            VersionStatus {
+                version: m.version(),
+                name: m.name().to_string(),
+                state,
+                applied_on: record.and_then(|a| a.applied_on()).map(format_time),
+                checksum: m.checksum().to_string(),
+            }
+        })
+        .collect();
+    for a in applied
+        .iter()
+        .filter(|a| !embedded.iter().any(|m| m.version() == a.version()))
+    {
+        rows.push(VersionStatus {
+            version: a.version(),
+            name: a.name().to_string(),
+            state: State::Unknown,
+            applied_on: a.applied_on().map(format_time),
+            checksum: a.checksum().to_string(),
+        });
+    }
+    rows.sort_by_key(|r| r.version);
+    Ok(Status {
+        database_version: applied.iter().map(|a| a.version()).max().unwrap_or(0),
+        latest_version: embedded::latest_version(),
+        migrations: rows,
+    })
+}
+
+fn format_time(t: &time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// One migration that `apply` ran (or would run, with `--dry-run`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub version: u32,
+    pub name: String,
+    /// The SQL, only for dry runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// What `apply` or `rollback` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub dry_run: bool,
+    /// Versions run, in the order they ran.
+    pub steps: Vec<Step>,
+    /// The database version afterwards (before, for a dry run).
+    pub database_version: u32,
+    /// Attempts needed (more than 1 when a table lock timed out).
+    pub attempts: u32,
+}
+
+/// Options of `quota migrate apply`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApplyOptions {
+    pub dry_run: bool,
+    pub target: Option<u32>,
+    pub policy: LockPolicy,
+}
+
+/// Checks the schema contract, then applies pending versions up to the
+/// target under the migration lock.
+pub async fn apply(conn: &mut PgConnection, opts: ApplyOptions, ui: &Ui) -> Result<Outcome> {
+    let target = opts.target.unwrap_or_else(embedded::latest_version);
+    if target > embedded::latest_version() {
+        return Err(exit::usage(format!(
+            "--target {target} is beyond the newest migration (V{})",
+            embedded::latest_version()
+        )));
+    }
+    require_contract(conn).await?;
+    if opts.dry_run {
+        let status = status(conn).await?;
+        refuse_troubles(&status)?;
+        return Ok(Outcome {
+            dry_run: true,
+            steps: pending_steps(&status, target, true),
+            database_version: status.database_version,
+            attempts: 0,
+        });
+    }
+    lock::acquire(conn, opts.policy.lock_wait, ui).await?;
+    let result = apply_locked(conn, target, opts.policy, ui).await;
+    let released = lock::release(conn).await;
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+async fn apply_locked(
+    conn: &mut PgConnection,
+    target: u32,
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<Outcome> {
+    let before = status(conn).await?;
+    refuse_troubles(&before)?;
+    if before.database_version > target {
+        return Err(exit::usage(format!(
+            "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",
+            before.database_version
+        )));
+    }
+    let steps = pending_steps(&before, target, false);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let runner = embedded::runner()
+            .set_target(Target::Version(target))
+            .set_abort_divergent(true)
+            .set_abort_missing(true);
+        let mut driver = SqlxDriver::new(conn, policy.prelude());
+        match runner.run_async(&mut driver).await {
+            Ok(_) => break,
+            Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
+                let pause = policy.backoff(attempt);
+                ui.info(&format!(
+                    "a table is busy (lock_timeout {}ms); retrying in {}ms ({attempt}/{})",
+                    policy.lock_timeout.as_millis(),
+                    pause.as_millis(),
+                    policy.retries
+                ));
+                tokio::time::sleep(pause).await;
+            }
+            Err(e) if is_lock_timeout(&e) => {
+                return Err(lock_timeout_error(conn, "apply", attempt, policy).await);
+            }
+            Err(e) => return Err(migration_error(e, "applying")),
+        }
+    }
+    let after = status(conn).await?;
+    Ok(Outcome {
+        dry_run: false,
+        steps,
+        database_version: after.database_version,
+        attempts: attempt,
+    })
+}
+
+/// Pending versions up to `target`, with their SQL when asked.
+fn pending_steps(status: &Status, target: u32, with_sql: bool) -> Vec<Step> {
+    let embedded = embedded::migrations();
+    status
+        .pending()
+        .filter(|m| m.version <= target)
+        .map(|m| Step {
+            version: m.version,
+            name: m.name.clone(),
+            sql: with_sql
+                .then(|| embedded.iter().find(|e| e.version() == m.version))
+                .flatten()
+                .and_then(|e| e.sql().map(str::to_string)),
+        })
+        .collect()
+}
+
+/// Refuses to apply on a database whose history this build cannot vouch for.
+fn refuse_troubles(status: &Status) -> Result<()> {
+    let troubles = status.troubles();
+    if troubles.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = troubles
+        .iter()
+        .map(|t| format!("V{}__{} ({})", t.version, t.name, t.state.as_str()))
+        .collect();
+    Err(exit::precondition(format!(
+        "the migration history does not match this build: {}; drifted means the recorded checksum \
+         differs from the embedded file (history edited, or applied by another build), unknown means \
+         a newer quota applied it; see `quota migrate status`",
+        names.join(", ")
+    )))
+}
+
+/// Refuses when the application's schema does not fit the contract.
+pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
+    let problems = contract::inspect(conn).await?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    Err(exit::precondition(format!(
+        "the schema does not fit the contract, nothing was installed: {}; see `quota check schema`",
+        list.join("; ")
+    )))
+}
+
+fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected.
+    matches!(sqlstate(e).as_deref(), Some("55P03") | Some("40P01"))
+}
+
+/// The error after the last retry: names the sessions in the way.
+async fn lock_timeout_error(
+    conn: &mut PgConnection,
+    what: &str,
+    attempts: u32,
+    policy: LockPolicy,
+) -> anyhow::Error {
+    let blockers = match blocking_sessions(conn).await {
+        Ok(b) if !b.is_empty() => b.join("; "),
+        Ok(_) => "no session holds a lock on those tables now".to_string(),
+        Err(e) => format!("could not list them: {e:#}"),
+    };
+    exit::precondition(format!(
+        "gave up on {what} after {attempts} attempts: a table lock was not granted within lock_timeout \
+         {}ms; blocking: {blockers}; let that transaction finish (or end it with \
+         SELECT pg_terminate_backend(<pid>)) and run the command again, or raise --lock-timeout/--retries",
+        policy.lock_timeout.as_millis()
+    ))
+}
+
+/// "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)" for each blocker.
+pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
+    let tables: Vec<String> = TOUCHED_TABLES.iter().map(|t| t.to_string()).collect();
+    let rows: Vec<(i32, String, String, f64, String, String)> =
+        sqlx::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
+            .bind(&tables)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(pid, user, state, secs, query, locks)| {
+            format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})")
+        })
+        .collect())
+}
+
+/// One line for a failed migration, with what to do about it.
+fn migration_error(e: refinery::Error, doing: &str) -> anyhow::Error {
+    let db = find_db_error(&e);
+    match db {
+        Some((Some(code), msg)) if code == "42501" => exit::precondition(format!(
+            "permission denied while {doing} migrations: {msg}; run quota as the role that owns \
+             public.users, public.user_usage and public.clips (on Supabase: postgres), or grant it \
+             ownership / CREATE on schema public"
+        )),
+        Some((code, msg)) => exit::error(
+            exit::ExitKind::Internal,
+            format!(
+                "{doing} migrations failed{}: {msg}; nothing of the failing version was kept",
+                code.map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
+            ),
+        ),
+        None => match e.kind() {
+            refinery::error::Kind::DivergentVersion(..)
+            | refinery::error::Kind::MissingVersion(..) => {
+                exit::precondition(format!("{e}; see `quota migrate status`"))
+            }
+            _ => exit::error(
+                exit::ExitKind::Internal,
+                format!("{doing} migrations failed: {e}"),
+            ),
+        },
+    }
+}
+
+fn find_db_error(e: &(dyn std::error::Error + 'static)) -> Option<(Option<String>, String)> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(sqlx_err) = c.downcast_ref::<sqlx::Error>() {
+            return Some(match sqlx_err {
+                sqlx::Error::Database(db) => {
+                    (db.code().map(|c| c.into_owned()), db.message().to_string())
+                }
+                other => (None, other.to_string()),
+            });
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// Options of `quota migrate rollback`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RollbackOptions {
+    /// Version to end at; `None` means one step back.
+    pub target: Option<u32>,
+    pub dry_run: bool,
+    pub policy: LockPolicy,
+}
+
+/// The versions a rollback to `target` would revert, newest first.
+pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> {
+    let applied: Vec<&VersionStatus> = status
+        .migrations
+        .iter()
+        .filter(|m| m.state != State::Pending)
+        .collect();
+    let target = target.unwrap_or_else(|| {
+        let mut versions: Vec<u32> = applied.iter().map(|m| m.version).collect();
+        versions.pop();
+        versions.last().copied().unwrap_or(0)
+    });
+    let mut plan: Vec<Step> = Vec::new();
+    for m in applied.iter().rev().filter(|m| m.version > target) {
+        let sql = embedded::revert_sql(m.version).ok_or_else(|| {
+            exit::precondition(format!(
+                "V{}__{} was applied by a newer quota and this build has no revert script for it; \
+                 roll it back with that version of quota",
+                m.version, m.name
+            ))
+        })?;
+        plan.push(Step {
+            version: m.version,
+            name: m.name.clone(),
+            sql: Some(sql.to_string()),
+        });
+    }
+    Ok(plan)
+}
+
+/// Runs the revert scripts of `plan` (from [`rollback_plan`]), newest first,
+/// each with the removal of its history row in one transaction. The caller
+/// holds the migration lock.
+pub async fn rollback_locked(
+    conn: &mut PgConnection,
+    plan: &[Step],
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<Outcome> {
+    let mut attempts = 0;
+    for step in plan {
+        let sql = step.sql.as_deref().unwrap_or_default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            attempts += 1;
+            match revert_one(conn, step.version, sql, policy).await {
+                Ok(()) => break,
+                Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
+                    let pause = policy.backoff(attempt);
+                    ui.info(&format!(
+                        "a table is busy; retrying the revert of V{} in {}ms ({attempt}/{})",
+                        step.version,
+                        pause.as_millis(),
+                        policy.retries
+                    ));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) if is_lock_timeout(&e) => {
+                    return Err(lock_timeout_error(conn, "rollback", attempt, policy).await);
+                }
+                Err(e) => {
+                    let msg = match e.as_database_error() {
+                        Some(db) if db.code().as_deref() == Some("42501") => {
+                            return Err(exit::precondition(format!(
+                                "permission denied while reverting V{}: {}; run quota as the owner of the \
+                                 application's tables (on Supabase: postgres)",
+                                step.version,
+                                db.message()
+                            )))
+                        }
+                        Some(db) => db.message().to_string(),
+                        None => e.to_string(),
+                    };
+                    return Err(exit::error(
+                        exit::ExitKind::Internal,
+                        format!(
+                            "reverting V{}__{} failed, it stays applied: {msg}",
+                            step.version, step.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let after = status(conn).await?;
+    Ok(Outcome {
+        dry_run: false,
+        steps: plan
+            .iter()
+            .map(|s| Step {
+                sql: None,
+                ..s.clone()
+            })
+            .collect(),
+        database_version: after.database_version,
+        attempts,
+    })
+}
+
+async fn revert_one(
+    conn: &mut PgConnection,
+    version: u32,
+    sql: &str,
+    policy: LockPolicy,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
+    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    sqlx::query(include_str!("../../sql/queries/forget_version.sql"))
+        .bind(version as i32)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(versions: &[(u32, State)]) -> Status {
+        Status {
+            database_version: versions
+                .iter()
+                .filter(|v| v.1 != State::Pending)
+                .map(|v| v.0)
+                .max()
+                .unwrap_or(0),
+            latest_version: 3,
+            migrations: versions
+                .iter()
+                .map(|(v, s)| VersionStatus {
+                    version: *v,
+                    name: format!("m{v}"),
+                    state: *s,
+                    applied_on: None,
+                    checksum: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn default_rollback_is_one_step() {
+        let s = st(&[
+            (1, State::Applied),
+            (2, State::Applied),
+            (3, State::Pending),
+        ]);
+        let plan = rollback_plan(&s, None).unwrap();
+        assert_eq!(plan.iter().map(|p| p.version).collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
+    fn rollback_to_zero_reverts_newest_first() {
+        let s = st(&[
+            (1, State::Applied),
+            (2, State::Applied),
+            (3, State::Applied),
+        ]);
+        let plan = rollback_plan(&s, Some(0)).unwrap();
+        assert_eq!(
+            plan.iter().map(|p| p.version).collect::<Vec<_>>(),
+            vec![3, 2, 1]
+        );
+    }
+
+    #[test]
+    fn unknown_version_cannot_be_reverted() {
+        let s = st(&[(1, State::Applied), (9, State::Unknown)]);
+        let err = rollback_plan(&s, Some(0)).unwrap_err();
+        assert_eq!(exit::kind_of(&err), exit::ExitKind::Precondition);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = LockPolicy::default();
+        assert!(p.backoff(1) < p.backoff(2));
+        assert_eq!(p.backoff(30), Duration::from_millis(4000));
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests: every one runs against a real PostgreSQL (see common).
+
+mod common;
+mod enforcement;
+mod migrate;
