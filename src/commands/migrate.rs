@@ -140,13 +140,22 @@ impl Report for Status {
                 comfy_table::Cell::new(format!("V{}", m.version)),
                 comfy_table::Cell::new(&m.name),
                 status_cell(m.state.as_str()),
-                comfy_table::Cell::new(m.applied_on.as_deref().unwrap_or("-")),
+                comfy_table::Cell::new(m.applied_on.as_deref().map_or("-".into(), to_seconds)),
             ]);
         }
         format!(
             "{t}\ndatabase at V{}, newest V{}",
             self.database_version, self.latest_version
         )
+    }
+}
+
+/// `2026-11-22T05:49:29.446664741Z` → `2026-11-22 05:49:29Z`: people read
+/// seconds; JSON keeps the full timestamp.
+fn to_seconds(rfc3339: &str) -> String {
+    match rfc3339.get(..19) {
+        Some(head) if rfc3339.ends_with('Z') => format!("{}Z", head.replace('T', " ")),
+        _ => rfc3339.to_string(),
     }
 }
 
