@@ -65,6 +65,12 @@ impl Target {
                      postgres://user:password@host:5432/database, or unset it to use PG* variables",
                 ))
             }
+            Some(url) if !is_postgres_url(url) => {
+                return Err(exit::usage(
+                    "invalid database URL: expected postgres://user:password@host:port/database \
+                     (or postgresql://)",
+                ))
+            }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
                 exit::usage(format!(
                     "invalid database URL ({}): expected postgres://user:password@host:port/database",
@@ -83,8 +89,8 @@ impl Target {
     pub fn describe(&self) -> String {
         match self.options() {
             Ok(o) => match o.get_socket() {
-                Some(s) => format!("socket {}", s.display()),
-                None => format!("{}:{}", o.get_host(), o.get_port()),
+                Some(s) => format!("socket {}", shorten(&s.display().to_string())),
+                None => format!("{}:{}", shorten(o.get_host()), o.get_port()),
             },
             Err(_) => "the database".to_string(),
         }
@@ -146,6 +152,10 @@ fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) ->
         sqlx::Error::Io(io) => format!(
             "cannot connect to {server}: {io}; check the host and port and that the server is running"
         ),
+        sqlx::Error::Protocol(_) => format!(
+            "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
+             port is a PostgreSQL server's (not a proxy or another service)"
+        ),
         sqlx::Error::Tls(tls) => format!(
             "cannot connect to {server}: TLS failed ({tls}); with sslmode=require the server must \
              have ssl=on, or use sslmode=disable/prefer for a local server"
@@ -159,6 +169,22 @@ fn describe_url_error(e: &sqlx::Error) -> String {
         sqlx::Error::Configuration(inner) => inner.to_string(),
         other => other.to_string(),
     }
+}
+
+/// sqlx ignores the scheme; `mysql://...` must not be tried as Postgres.
+fn is_postgres_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// A host name as shown in messages: a 100 KB one is not echoed whole.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX).collect();
+    format!("{head}…")
 }
 
 /// The password of a URL-like string, raw and percent-decoded, as secrets
@@ -202,9 +228,9 @@ pub fn is_connection_lost(e: &(dyn std::error::Error + 'static)) -> bool {
                 sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
                 // 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
                 // 57P03 cannot_connect_now, 08xxx connection exceptions.
-                sqlx::Error::Database(db) => db
-                    .code()
-                    .is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")),
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")
+                }),
                 _ => false,
             };
         }
@@ -300,7 +326,10 @@ mod tests {
     #[test]
     fn empty_url_is_a_usage_error() {
         let t = Target::new(Some("  ".into()), Duration::from_secs(1));
-        assert_eq!(crate::exit::kind_of(&t.options().unwrap_err()), ExitKind::Usage);
+        assert_eq!(
+            crate::exit::kind_of(&t.options().unwrap_err()),
+            ExitKind::Usage
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use quota::{commands, db, exit};
 fn main() -> ExitCode {
     // Passwords in DATABASE_URL or anywhere on the command line (a URL passed
     // in the wrong place ends up quoted in a usage error) are never printed.
-    let mut secrets = db::Target::new(std::env::var("DATABASE_URL").ok(), Default::default()).secrets();
+    let mut secrets =
+        db::Target::new(std::env::var("DATABASE_URL").ok(), Default::default()).secrets();
     for arg in std::env::args().skip(1) {
         secrets.extend(db::secrets_in(&arg));
         if let Some((_, value)) = arg.split_once('=') {
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, outermost context first, never a password.
-            let mut line = format!("{err:#}");
+            let mut line = describe(&err);
             if let Some(denied) = unexplained_permission_denied(&err, &line) {
                 line = format!("{line}; {}", db::permission_hint(&denied, &role));
             }
@@ -52,10 +53,9 @@ fn usage_error(e: clap::Error, secrets: &[String]) -> ExitCode {
         e.exit();
     }
     let rendered = e.render().to_string();
-    let mut parts = rendered
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"));
+    let mut parts = rendered.lines().map(str::trim).filter(|l| {
+        !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+    });
     let first = parts.next().unwrap_or("error: invalid arguments");
     let rest: Vec<&str> = parts.collect();
     let mut line = shorten_quoted(first.strip_prefix("error: ").unwrap_or(first), 60);
@@ -75,12 +75,34 @@ fn unexplained_permission_denied(err: &anyhow::Error, line: &str) -> Option<Stri
     if line.contains("GRANT") {
         return None;
     }
-    err.chain().find_map(|cause| match cause.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => {
-            Some(db.message().to_string())
+    err.chain()
+        .find_map(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => {
+                Some(db.message().to_string())
+            }
+            _ => None,
+        })
+}
+
+/// The error and its causes, outermost first, each said once (sqlx and
+/// refinery repeat their source's text in their own).
+fn describe(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text
+            .strip_prefix("error returned from database: ")
+            .unwrap_or(&text)
+            .trim_matches('`');
+        if text.is_empty() || line.contains(text) {
+            continue;
         }
-        _ => None,
-    })
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
 }
 
 /// Keeps the error on one line whatever the server or a value contained.

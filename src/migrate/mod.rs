@@ -140,17 +140,36 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
         return Ok(Vec::new());
     }
     let mut driver = SqlxDriver::new(conn, "");
-    embedded::runner()
+    let applied = embedded::runner()
         .get_applied_migrations_async(&mut driver)
-        .await
-        .map_err(|e| match find_db_error(&e) {
-            // A row refinery cannot read (a checksum or date edited by hand).
-            Some((None, msg)) if msg.contains("history row") => exit::precondition(format!(
-                "{HISTORY_TABLE} has a malformed row ({msg}); it was edited by hand: restore the row \
-                 (see `quota migrate apply --dry-run` for the versions) or remove it and re-apply"
-            )),
-            _ => anyhow::Error::new(e).context(format!("reading {HISTORY_TABLE}")),
-        })
+        .await;
+    match applied {
+        Ok(applied) => Ok(applied),
+        Err(e) => Err(history_error(conn, e).await),
+    }
+}
+
+/// Why the history could not be read, and what to do about it.
+async fn history_error(conn: &mut PgConnection, e: refinery::Error) -> anyhow::Error {
+    match find_db_error(&e) {
+        // A row refinery cannot read (a checksum or date edited by hand).
+        Some((None, msg)) if msg.contains("history row") => exit::precondition(format!(
+            "{HISTORY_TABLE} has a malformed row ({msg}); it was edited by hand: restore the row \
+             (see `quota migrate apply --dry-run` for the versions) or remove it and re-apply"
+        )),
+        Some((Some(code), msg)) if code == "42501" => {
+            let me: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap_or_else(|_| "the role quota connects as".to_string());
+            exit::precondition(format!(
+                "cannot read {HISTORY_TABLE}: {msg}; {}",
+                crate::db::permission_hint(&msg, &me)
+            ))
+        }
+        Some((_, msg)) => anyhow::anyhow!("reading {HISTORY_TABLE}: {msg}"),
+        None => anyhow::Error::new(e).context(format!("reading {HISTORY_TABLE}")),
+    }
 }
 
 /// Compares the history with the embedded migrations.
@@ -406,7 +425,11 @@ pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
 }
 
 /// One line for a failed migration, with what to do about it.
-async fn migration_error(conn: &mut PgConnection, e: refinery::Error, doing: &str) -> anyhow::Error {
+async fn migration_error(
+    conn: &mut PgConnection,
+    e: refinery::Error,
+    doing: &str,
+) -> anyhow::Error {
     // refinery says which version failed: "error applying migration V3__clip_limit".
     let version = match e.kind() {
         refinery::error::Kind::Connection(what, _) => what
