@@ -127,3 +127,34 @@ fn shorten_quoted(text: &str, max: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quoted_values_are_cut() {
+        let long = "9".repeat(500);
+        let line = shorten_quoted(&format!("invalid value '{long}' for '--target <V>'"), 10);
+        assert_eq!(
+            line,
+            "invalid value '9999999999… (500 characters)' for '--target <V>'"
+        );
+    }
+
+    #[test]
+    fn causes_are_said_once() {
+        let err = anyhow::anyhow!("permission denied for table t").context("reading history");
+        assert_eq!(
+            describe(&err),
+            "reading history: permission denied for table t"
+        );
+        let err = anyhow::anyhow!("x").context("wrapped: x");
+        assert_eq!(describe(&err), "wrapped: x");
+    }
+
+    #[test]
+    fn one_line_collapses_newlines() {
+        assert_eq!(one_line("a\n  b\r\nc"), "a b c");
+    }
+}

@@ -444,6 +444,43 @@ async fn apply_retries_until_the_blocking_transaction_ends() {
     assert_eq!(held, 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_on_a_busy_table_gives_up_cleanly_and_stays_applied() {
+    let db = installed_db().await;
+    let mut blocker = db.connect().await;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    blocker
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
+        )))
+        .await
+        .unwrap();
+    let out = db.quota(&[
+        "migrate",
+        "rollback",
+        "--yes",
+        "-q",
+        "--lock-timeout",
+        "200",
+        "--retries",
+        "1",
+    ]);
+    assert_refused(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains("gave up on rollback after 2 attempts"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("pid {pid} ")), "{err}");
+    assert_eq!(assert_consistent(&db).await, 3, "V3 stays applied, whole");
+    blocker.execute("COMMIT").await.unwrap();
+    assert_success(&db.quota(&["migrate", "rollback", "--yes", "-q"]));
+    assert_eq!(assert_consistent(&db).await, 2);
+}
+
 // ---- atomic versions ----------------------------------------------------------
 
 /// Waits until a quota session of `db` is waiting for a table lock; its pid.
