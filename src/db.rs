@@ -252,7 +252,10 @@ pub fn permission_hint(message: &str, role: &str) -> String {
     } else if let Some(s) = object("schema") {
         format!("as the schema's owner run: GRANT USAGE, CREATE ON SCHEMA {s} TO {role}")
     } else if let Some(t) = object("table") {
-        format!("as the table's owner run: GRANT SELECT, INSERT, UPDATE ON {t} TO {role} (only what the command needs)")
+        format!(
+            "as the table's owner run: GRANT SELECT ON {t} TO {role} (and INSERT, UPDATE, DELETE \
+             for commands that write)"
+        )
     } else if message.starts_with("must be owner of") {
         format!(
             "run quota as that owner (on Supabase: postgres), or as the owner run: GRANT <owner> TO {role}"
@@ -263,7 +266,7 @@ pub fn permission_hint(message: &str, role: &str) -> String {
 }
 
 /// A role name as SQL shows it: quoted unless plainly lower-case.
-fn quote_ident(name: &str) -> String {
+pub fn quote_ident(name: &str) -> String {
     if !name.is_empty()
         && name
             .chars()

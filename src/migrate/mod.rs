@@ -471,8 +471,8 @@ async fn migration_error(
 }
 
 /// The server dropped the session mid-way (crash, pg_terminate_backend,
-/// network): its open transaction was rolled back, so the database is at the
-/// version before; say so and how to finish.
+/// network): its open transaction was rolled back, unless the COMMIT got
+/// through just before; say so and how to find out and finish.
 fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     let cause = find_db_error(e)
         .map(|(_, msg)| msg)
@@ -480,8 +480,8 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
     exit::error(
         exit::ExitKind::Connect,
         format!(
-            "the connection to the server was lost while {during} ({cause}); the server rolled back \
-             the unfinished version, so the database is at the version before it: check \
+            "the connection to the server was lost while {during} ({cause}); each version is kept \
+             whole or not at all (the server rolls back one whose COMMIT did not arrive): check \
              `quota migrate status` and run the command again"
         ),
     )
@@ -494,6 +494,12 @@ async fn ownership_hint(conn: &mut PgConnection) -> String {
         sqlx::query_as(include_str!("../../sql/queries/table_owner.sql"))
             .fetch_one(&mut *conn)
             .await;
+    let roles = roles.map(|(me, owner)| {
+        (
+            crate::db::quote_ident(&me),
+            owner.map(|o| crate::db::quote_ident(&o)),
+        )
+    });
     match roles {
         Ok((me, Some(owner))) if me != owner => format!(
             "run quota as {owner}, the owner of public.users (on Supabase: postgres), or as {owner} \
