@@ -619,6 +619,60 @@ async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_ver
     assert_eq!(assert_consistent(&db).await, 3);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_through_a_server_crash_keeps_the_previous_version() {
+    // A cluster of its own: the crash would hit every other test.
+    let cluster = Arc::new(tokio::task::spawn_blocking(start_cluster).await.unwrap());
+    let db = TestDb {
+        name: "postgres".into(),
+        url: cluster.url("postgres"),
+    };
+    db.exec(DEMO_SCHEMA).await;
+    assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
+    let mut blocker = db.connect().await;
+    blocker
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
+        )))
+        .await
+        .unwrap();
+    let child = tokio::process::Command::from(quota_cmd(
+        &db.url,
+        &[
+            "migrate",
+            "apply",
+            "--lock-timeout",
+            "600000",
+            "--retries",
+            "0",
+        ],
+    ))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    quota_waiting_for_lock(&db).await;
+    let cl = cluster.clone();
+    tokio::task::spawn_blocking(move || {
+        cl.crash().expect("crash");
+        cl.restart().expect("restart");
+    })
+    .await
+    .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert_refused(&out, 3);
+    assert!(
+        stderr(&out).contains("connection to the server was lost while applying V3__clip_limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(states(&db), vec!["applied", "applied", "pending"]);
+    assert_eq!(assert_consistent(&db).await, 2);
+    assert_success(&db.quota(&["migrate", "apply", "-q"]));
+    assert_eq!(assert_consistent(&db).await, 3);
+    drop(blocker);
+}
+
 // ---- concurrent operators -------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
