@@ -26,9 +26,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// An empty URL is kept (and refused by [`Target::options`]): silently
+    /// falling back to `PG*` defaults would point a deploy script whose
+    /// variable expanded to nothing at whatever server `localhost` is.
     pub fn new(url: Option<String>, connect_timeout: Duration) -> Self {
         Target {
-            url: url.filter(|u| !u.trim().is_empty()),
+            url,
             connect_timeout,
         }
     }
@@ -36,25 +39,38 @@ impl Target {
     /// Strings that must never be printed: the password from the URL (raw and
     /// percent-decoded) and from `PGPASSWORD`.
     pub fn secrets(&self) -> Vec<String> {
-        let mut secrets = Vec::new();
-        if let Some(password) = self.url.as_deref().and_then(url_password) {
-            let decoded = percent_encoding::percent_decode_str(&password)
-                .decode_utf8_lossy()
-                .into_owned();
-            secrets.push(password);
-            secrets.push(decoded);
-        }
+        let mut secrets = self.url.as_deref().map(secrets_in).unwrap_or_default();
         if let Ok(p) = std::env::var("PGPASSWORD") {
-            secrets.push(p);
+            if p.len() >= 3 {
+                secrets.push(p);
+            }
         }
-        secrets.retain(|s| s.len() >= 3);
         secrets
+    }
+
+    /// The role the connection logs in as (URL, `PGUSER`, or the OS user).
+    pub fn role(&self) -> String {
+        self.options()
+            .map(|o| o.get_username().to_string())
+            .unwrap_or_else(|_| "the role in the URL".to_string())
     }
 
     /// Parsed connection options; a malformed URL is a usage error whose
     /// message does not repeat the URL (it may hold a password).
     pub fn options(&self) -> Result<PgConnectOptions> {
         let options = match &self.url {
+            Some(url) if url.trim().is_empty() => {
+                return Err(exit::usage(
+                    "--database-url / DATABASE_URL is empty: give a URL such as \
+                     postgres://user:password@host:5432/database, or unset it to use PG* variables",
+                ))
+            }
+            Some(url) if !is_postgres_url(url) => {
+                return Err(exit::usage(
+                    "invalid database URL: expected postgres://user:password@host:port/database \
+                     (or postgresql://)",
+                ))
+            }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
                 exit::usage(format!(
                     "invalid database URL ({}): expected postgres://user:password@host:port/database",
@@ -73,8 +89,8 @@ impl Target {
     pub fn describe(&self) -> String {
         match self.options() {
             Ok(o) => match o.get_socket() {
-                Some(s) => format!("socket {}", s.display()),
-                None => format!("{}:{}", o.get_host(), o.get_port()),
+                Some(s) => format!("socket {}", shorten(&s.display().to_string())),
+                None => format!("{}:{}", shorten(o.get_host()), o.get_port()),
             },
             Err(_) => "the database".to_string(),
         }
@@ -136,6 +152,10 @@ fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) ->
         sqlx::Error::Io(io) => format!(
             "cannot connect to {server}: {io}; check the host and port and that the server is running"
         ),
+        sqlx::Error::Protocol(_) => format!(
+            "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
+             port is a PostgreSQL server's (not a proxy or another service)"
+        ),
         sqlx::Error::Tls(tls) => format!(
             "cannot connect to {server}: TLS failed ({tls}); with sslmode=require the server must \
              have ssl=on, or use sslmode=disable/prefer for a local server"
@@ -151,10 +171,111 @@ fn describe_url_error(e: &sqlx::Error) -> String {
     }
 }
 
-/// The password part of a URL, still percent-encoded, if there is one.
-fn url_password(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    parsed.password().map(str::to_string)
+/// sqlx ignores the scheme; `mysql://...` must not be tried as Postgres.
+fn is_postgres_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// A host name as shown in messages: a 100 KB one is not echoed whole.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX).collect();
+    format!("{head}…")
+}
+
+/// The password of a URL-like string, raw and percent-decoded, as secrets
+/// to redact; empty when there is none. Works on arguments that are not
+/// valid URLs too (a bad port must not make the password printable).
+pub fn secrets_in(text: &str) -> Vec<String> {
+    let password = url::Url::parse(text)
+        .ok()
+        .and_then(|u| u.password().map(str::to_string))
+        .or_else(|| raw_url_password(text));
+    let mut secrets = Vec::new();
+    if let Some(password) = password {
+        let decoded = percent_encoding::percent_decode_str(&password)
+            .decode_utf8_lossy()
+            .into_owned();
+        secrets.push(password);
+        secrets.push(decoded);
+    }
+    secrets.retain(|s| s.len() >= 3);
+    secrets
+}
+
+/// `scheme://user:PASSWORD@host...` taken apart by hand: the text between the
+/// first `:` of the authority and its last `@`.
+fn raw_url_password(text: &str) -> Option<String> {
+    let rest = &text[text.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then(|| password.to_string())
+}
+
+/// True when the error means the connection to the server went away (server
+/// crash, `pg_terminate_backend`, network): the server rolled back whatever
+/// transaction was open.
+pub fn is_connection_lost(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(err) = c.downcast_ref::<sqlx::Error>() {
+            return match err {
+                sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+                // 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
+                // 57P03 cannot_connect_now, 08xxx connection exceptions.
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")
+                }),
+                _ => false,
+            };
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// What to grant for a server "permission denied" message, naming `role`.
+pub fn permission_hint(message: &str, role: &str) -> String {
+    let role = quote_ident(role);
+    let object = |kind: &str| {
+        message
+            .split_once(&format!("permission denied for {kind} "))
+            .map(|(_, name)| name.trim().to_string())
+    };
+    if let Some(f) = object("function") {
+        format!("as the function's owner run: GRANT EXECUTE ON FUNCTION {f} TO {role}")
+    } else if let Some(s) = object("schema") {
+        format!("as the schema's owner run: GRANT USAGE, CREATE ON SCHEMA {s} TO {role}")
+    } else if let Some(t) = object("table") {
+        format!(
+            "as the table's owner run: GRANT SELECT ON {t} TO {role} (and INSERT, UPDATE, DELETE \
+             for commands that write)"
+        )
+    } else if message.starts_with("must be owner of") {
+        format!(
+            "run quota as that owner (on Supabase: postgres), or as the owner run: GRANT <owner> TO {role}"
+        )
+    } else {
+        format!("grant {role} the privilege named above, or run quota as the owner of the objects")
+    }
+}
+
+/// A role name as SQL shows it: quoted unless plainly lower-case.
+pub fn quote_ident(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 /// Replaces every secret in `text` with `***`.
@@ -191,6 +312,37 @@ mod tests {
         let err = t.options().unwrap_err();
         assert_eq!(crate::exit::kind_of(&err), ExitKind::Usage);
         assert!(!format!("{err:#}").contains("secretpw"));
+    }
+
+    #[test]
+    fn secrets_survive_an_unparsable_url() {
+        assert_eq!(
+            secrets_in("postgres://u:hunter2@h:notaport/d"),
+            vec!["hunter2".to_string(), "hunter2".to_string()]
+        );
+        assert!(secrets_in("postgres://u@h/d").is_empty());
+        assert!(secrets_in("not a url").is_empty());
+        let s = secrets_in("postgres://u:p%ZZw@127.0.0.1:1/d");
+        assert!(s.contains(&"p%ZZw".to_string()), "{s:?}");
+    }
+
+    #[test]
+    fn empty_url_is_a_usage_error() {
+        let t = Target::new(Some("  ".into()), Duration::from_secs(1));
+        assert_eq!(
+            crate::exit::kind_of(&t.options().unwrap_err()),
+            ExitKind::Usage
+        );
+    }
+
+    #[test]
+    fn permission_hints_name_the_grant() {
+        assert_eq!(
+            permission_hint("permission denied for function pg_try_advisory_lock", "ro"),
+            "as the function's owner run: GRANT EXECUTE ON FUNCTION pg_try_advisory_lock TO ro"
+        );
+        assert!(permission_hint("permission denied for schema public", "Ro")
+            .contains("GRANT USAGE, CREATE ON SCHEMA public TO \"Ro\""));
     }
 
     #[test]

@@ -140,10 +140,36 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
         return Ok(Vec::new());
     }
     let mut driver = SqlxDriver::new(conn, "");
-    embedded::runner()
+    let applied = embedded::runner()
         .get_applied_migrations_async(&mut driver)
-        .await
-        .map_err(|e| anyhow::Error::new(e).context(format!("reading {HISTORY_TABLE}")))
+        .await;
+    match applied {
+        Ok(applied) => Ok(applied),
+        Err(e) => Err(history_error(conn, e).await),
+    }
+}
+
+/// Why the history could not be read, and what to do about it.
+async fn history_error(conn: &mut PgConnection, e: refinery::Error) -> anyhow::Error {
+    match find_db_error(&e) {
+        // A row refinery cannot read (a checksum or date edited by hand).
+        Some((None, msg)) if msg.contains("history row") => exit::precondition(format!(
+            "{HISTORY_TABLE} has a malformed row ({msg}); it was edited by hand: restore the row \
+             (see `quota migrate apply --dry-run` for the versions) or remove it and re-apply"
+        )),
+        Some((Some(code), msg)) if code == "42501" => {
+            let me: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap_or_else(|_| "the role quota connects as".to_string());
+            exit::precondition(format!(
+                "cannot read {HISTORY_TABLE}: {msg}; {}",
+                crate::db::permission_hint(&msg, &me)
+            ))
+        }
+        Some((_, msg)) => anyhow::anyhow!("reading {HISTORY_TABLE}: {msg}"),
+        None => anyhow::Error::new(e).context(format!("reading {HISTORY_TABLE}")),
+    }
 }
 
 /// Compares the history with the embedded migrations.
@@ -267,6 +293,13 @@ async fn apply_locked(
         )));
     }
     let steps = pending_steps(&before, target, false);
+    ui.debug(&format!(
+        "database at V{}; applying {} version(s) up to V{target}; lock_timeout {}ms, up to {} retries",
+        before.database_version,
+        steps.len(),
+        policy.lock_timeout.as_millis(),
+        policy.retries
+    ));
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -290,7 +323,7 @@ async fn apply_locked(
             Err(e) if is_lock_timeout(&e) => {
                 return Err(lock_timeout_error(conn, "apply", attempt, policy).await);
             }
-            Err(e) => return Err(migration_error(e, "applying")),
+            Err(e) => return Err(migration_error(conn, e, "applying").await),
         }
     }
     let after = status(conn).await?;
@@ -392,18 +425,35 @@ pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
 }
 
 /// One line for a failed migration, with what to do about it.
-fn migration_error(e: refinery::Error, doing: &str) -> anyhow::Error {
-    let db = find_db_error(&e);
-    match db {
-        Some((Some(code), msg)) if code == "42501" => exit::precondition(format!(
-            "permission denied while {doing} migrations: {msg}; run quota as the role that owns \
-             public.users, public.user_usage and public.clips (on Supabase: postgres), or grant it \
-             ownership / CREATE on schema public"
-        )),
+async fn migration_error(
+    conn: &mut PgConnection,
+    e: refinery::Error,
+    doing: &str,
+) -> anyhow::Error {
+    // refinery says which version failed: "error applying migration V3__clip_limit".
+    let version = match e.kind() {
+        refinery::error::Kind::Connection(what, _) => what
+            .rsplit(' ')
+            .next()
+            .filter(|v| v.starts_with('V'))
+            .map(|v| format!(" {v}")),
+        _ => None,
+    }
+    .unwrap_or_default();
+    if crate::db::is_connection_lost(&e) {
+        return connection_lost(&format!("{doing}{version}"), &e);
+    }
+    match find_db_error(&e) {
+        Some((Some(code), msg)) if code == "42501" => {
+            let hint = ownership_hint(conn).await;
+            exit::precondition(format!(
+                "permission denied while {doing}{version}: {msg}; nothing of it was kept; {hint}"
+            ))
+        }
         Some((code, msg)) => exit::error(
             exit::ExitKind::Internal,
             format!(
-                "{doing} migrations failed{}: {msg}; nothing of the failing version was kept",
+                "{doing}{version} failed{}: {msg}; nothing of the failing version was kept",
                 code.map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
             ),
         ),
@@ -414,9 +464,53 @@ fn migration_error(e: refinery::Error, doing: &str) -> anyhow::Error {
             }
             _ => exit::error(
                 exit::ExitKind::Internal,
-                format!("{doing} migrations failed: {e}"),
+                format!("{doing}{version} failed: {e}"),
             ),
         },
+    }
+}
+
+/// The server dropped the session mid-way (crash, pg_terminate_backend,
+/// network): its open transaction was rolled back, unless the COMMIT got
+/// through just before; say so and how to find out and finish.
+fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+    let cause = find_db_error(e)
+        .map(|(_, msg)| msg)
+        .unwrap_or_else(|| e.to_string());
+    exit::error(
+        exit::ExitKind::Connect,
+        format!(
+            "the connection to the server was lost while {during} ({cause}); each version is kept \
+             whole or not at all (the server rolls back one whose COMMIT did not arrive): check \
+             `quota migrate status` and run the command again"
+        ),
+    )
+}
+
+/// Migrations add columns to, and a trigger on, the application's tables:
+/// only their owner may. Names the roles involved and the grants that fix it.
+async fn ownership_hint(conn: &mut PgConnection) -> String {
+    let roles: Result<(String, Option<String>), sqlx::Error> =
+        sqlx::query_as(include_str!("../../sql/queries/table_owner.sql"))
+            .fetch_one(&mut *conn)
+            .await;
+    let roles = roles.map(|(me, owner)| {
+        (
+            crate::db::quote_ident(&me),
+            owner.map(|o| crate::db::quote_ident(&o)),
+        )
+    });
+    match roles {
+        Ok((me, Some(owner))) if me != owner => format!(
+            "run quota as {owner}, the owner of public.users (on Supabase: postgres), or as {owner} \
+             run: GRANT CREATE ON SCHEMA public TO {me}; GRANT {owner} TO {me}"
+        ),
+        Ok((me, _)) => format!(
+            "as the owner of schema public run: GRANT USAGE, CREATE ON SCHEMA public TO {me}"
+        ),
+        Err(_) => "run quota as the owner of public.users, public.user_usage and public.clips \
+                   (on Supabase: postgres)"
+            .to_string(),
     }
 }
 
@@ -506,15 +600,19 @@ pub async fn rollback_locked(
                 Err(e) if is_lock_timeout(&e) => {
                     return Err(lock_timeout_error(conn, "rollback", attempt, policy).await);
                 }
+                Err(e) if crate::db::is_connection_lost(&e) => {
+                    let during = format!("reverting V{}__{}", step.version, step.name);
+                    return Err(connection_lost(&during, &e));
+                }
                 Err(e) => {
                     let msg = match e.as_database_error() {
                         Some(db) if db.code().as_deref() == Some("42501") => {
+                            let denied = db.message().to_string();
                             return Err(exit::precondition(format!(
-                                "permission denied while reverting V{}: {}; run quota as the owner of the \
-                                 application's tables (on Supabase: postgres)",
+                                "permission denied while reverting V{}: {denied}; it stays applied; {}",
                                 step.version,
-                                db.message()
-                            )))
+                                ownership_hint(conn).await
+                            )));
                         }
                         Some(db) => db.message().to_string(),
                         None => e.to_string(),

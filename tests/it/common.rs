@@ -226,3 +226,135 @@ pub fn code(e: &sqlx::Error) -> String {
         .map(|c| c.into_owned())
         .unwrap_or_else(|| format!("not a database error: {e}"))
 }
+
+// ---- issue 5: faults and hostile conditions --------------------------------
+
+/// Arguments no command should choke on: malformed, empty, huge, odd
+/// characters. For UUID-taking commands, e.g. `quota user <each>`.
+pub fn hostile_values() -> Vec<String> {
+    vec![
+        String::new(),
+        " ".into(),
+        "not-a-uuid".into(),
+        "11111111-1111-4111-8111-11111111111".into(), // one digit short
+        "11111111-1111-4111-8111-1111111111111".into(), // one digit long
+        "'; DROP TABLE public.users; --".into(),
+        "１１１１".into(),
+        "\u{202e}11111111".into(),
+        "ü🦀\t\r".into(),
+        "9".repeat(100_000),
+    ]
+}
+
+/// A refusal done right: exit `code`, exactly one line on stderr starting
+/// `error:`, no panic.
+#[track_caller]
+pub fn assert_refused(out: &Output, code: i32) {
+    assert_exit(out, code);
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].len() < 2000,
+        "error line too long: {} bytes",
+        lines[0].len()
+    );
+}
+
+/// The password in a URL, percent-decoded (to check it is never printed).
+pub fn password_of(url: &str) -> String {
+    let u = url::Url::parse(url).expect("a URL");
+    percent_encoding::percent_decode_str(u.password().expect("a password"))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `url` with its user and password replaced.
+pub fn url_as(url: &str, user: &str, password: &str) -> String {
+    let mut u = url::Url::parse(url).expect("a URL");
+    u.set_username(user).unwrap();
+    u.set_password(Some(password)).unwrap();
+    u.to_string()
+}
+
+/// A new login role (cluster-wide, so uniquely named) with CONNECT on the
+/// test database and nothing else; returns its URL.
+pub async fn login_role(db: &TestDb, prefix: &str) -> (String, String) {
+    let name = format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    db.exec(&format!(
+        "CREATE ROLE {name} LOGIN PASSWORD '{password}';
+         GRANT CONNECT ON DATABASE \"{}\" TO {name};",
+        db.name
+    ))
+    .await;
+    let url = url_as(&db.url, &name, &password);
+    (name, url)
+}
+
+/// The objects each migration installs, and whether each exists now.
+pub async fn objects_by_version(conn: &mut PgConnection) -> Vec<(i32, String, bool)> {
+    sqlx::query_as(
+        "SELECT v, o, present FROM (VALUES
+           (1, 'users.usage_period_start', EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'usage_period_start')),
+           (1, 'user_usage.clips_period_start', EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'user_usage' AND column_name = 'clips_period_start')),
+           (2, 'increment_usage_if_allowed(uuid)', to_regprocedure('public.increment_usage_if_allowed(uuid)') IS NOT NULL),
+           (3, 'clip_limits', to_regclass('public.clip_limits') IS NOT NULL),
+           (3, 'enforce_clip_limit()', to_regprocedure('public.enforce_clip_limit()') IS NOT NULL),
+           (3, 'enforce_clip_limit_trigger', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass))
+         ) AS x(v, o, present) ORDER BY v, o",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+}
+
+/// The recorded versions, oldest first (empty without a history table).
+pub async fn recorded_versions(conn: &mut PgConnection) -> Vec<i32> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('public.quota_schema_history') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    if !exists {
+        return Vec::new();
+    }
+    sqlx::query_scalar("SELECT version FROM public.quota_schema_history ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// The history tells the truth: it is a prefix V1..Vk, every object of a
+/// recorded version exists and none of an unrecorded one does. Returns k.
+#[track_caller]
+pub fn assert_history_matches(history: &[i32], objects: &[(i32, String, bool)]) -> i32 {
+    let k = history.len() as i32;
+    assert_eq!(
+        history,
+        (1..=k).collect::<Vec<_>>(),
+        "history is not V1..Vk"
+    );
+    for (v, name, present) in objects {
+        assert_eq!(
+            *present,
+            *v <= k,
+            "history says V{k} but {name} (V{v}) is {}",
+            if *present { "present" } else { "absent" }
+        );
+    }
+    k
+}
+
+/// [`assert_history_matches`] on a live database.
+pub async fn assert_consistent(db: &TestDb) -> i32 {
+    let mut c = db.connect().await;
+    let history = recorded_versions(&mut c).await;
+    let objects = objects_by_version(&mut c).await;
+    assert_history_matches(&history, &objects)
+}

@@ -1,5 +1,7 @@
 //! Integration tests: every one runs against a real PostgreSQL (see common).
 
 mod common;
+mod conditions;
 mod enforcement;
+mod faults;
 mod migrate;
