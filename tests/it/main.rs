@@ -3,3 +3,6 @@
 mod common;
 mod enforcement;
 mod migrate;
+// checks and debugging (issue 3)
+mod checks;
+mod debug;
