@@ -10,7 +10,7 @@ WITH month AS (
               ELSE COALESCE(x.usage_this_month, 0) END AS usage
     FROM public.users AS x, month
 )
-SELECT u.id::text AS id, u.email, u.plan, u.usage AS usage_this_month, u.plan_limits_scrapes
+SELECT u.id::text AS user_id, u.email, u.plan, u.usage AS usage_this_month, u.plan_limits_scrapes
   FROM u
  WHERE NOT $1 OR u.usage < u.plan_limits_scrapes
  ORDER BY u.email, u.id

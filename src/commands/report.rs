@@ -98,7 +98,10 @@ impl Report for AtLimitReport {
                 opt(&u.limit),
             ]);
         }
-        format!("{t}\n{} at a limit this month", self.users.len())
+        let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        format!("{t}\n{} users at a limit this month", ids.len())
     }
 }
 

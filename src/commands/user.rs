@@ -247,7 +247,7 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
 
 #[derive(Serialize, sqlx::FromRow)]
 struct UserLine {
-    id: String,
+    user_id: String,
     email: Option<String>,
     plan: Option<String>,
     usage_this_month: i32,
@@ -273,7 +273,7 @@ impl Report for UserList {
         ]);
         for u in &self.users {
             t.add_row(vec![
-                u.id.clone(),
+                u.user_id.clone(),
                 cell(&u.email),
                 cell(&u.plan),
                 u.usage_this_month.to_string(),

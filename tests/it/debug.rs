@@ -126,7 +126,7 @@ async fn users_lists_test_users() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| u["id"].as_str().unwrap())
+        .map(|u| u["user_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 3, "{under}");
     assert!(
