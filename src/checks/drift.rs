@@ -149,10 +149,11 @@ async fn trigger_definition(conn: &mut PgConnection, f: &mut Findings) -> Result
         return Ok(());
     };
     let expected = ROW | BEFORE | INSERT;
+    let version = embedded_body("$enforce_clip_limit$").map_or(0, |(v, _)| v);
     if t.tgtype != expected || t.calls_function != Some(true) || !t.unconditional {
         f.fail(
             format!(
-                "enforce_clip_limit_trigger differs from V3: {} (expected BEFORE INSERT ON public.clips FOR EACH ROW EXECUTE FUNCTION public.enforce_clip_limit())",
+                "enforce_clip_limit_trigger differs from V{version}: {} (expected BEFORE INSERT ON public.clips FOR EACH ROW EXECUTE FUNCTION public.enforce_clip_limit())",
                 t.definition
             ),
             HINT_REPAIR,

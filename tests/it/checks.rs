@@ -197,6 +197,40 @@ async fn update_policy_for_authenticated_fails_security() {
     db.exec("DROP POLICY users_update_own ON public.users")
         .await;
     assert_eq!(verify(&db).0, Some(0));
+    // A user inserting their own counter row is a write too.
+    db.exec(
+        "CREATE POLICY usage_insert_own ON public.user_usage FOR INSERT TO authenticated
+           WITH CHECK (user_id = auth.uid())",
+    )
+    .await;
+    let (code, report) = verify(&db);
+    assert_eq!(code, Some(1));
+    assert!(
+        detail(&report, "security").contains("authenticated can INSERT public.user_usage"),
+        "{report}"
+    );
+    db.exec("DROP POLICY usage_insert_own ON public.user_usage")
+        .await;
+    // A policy for a role the API role belongs to counts as well.
+    db.exec(
+        "CREATE ROLE quota_test_editors_{name} NOLOGIN;
+         GRANT quota_test_editors_{name} TO anon;
+         CREATE POLICY limits_edit ON public.clip_limits FOR ALL TO quota_test_editors_{name} USING (true);
+         GRANT UPDATE ON public.clip_limits TO quota_test_editors_{name};"
+            .replace("{name}", &db.name[db.name.len() - 12..])
+            .as_str(),
+    )
+    .await;
+    let (code, report) = verify(&db);
+    assert_eq!(code, Some(1));
+    let d = detail(&report, "security");
+    assert!(
+        d.contains("anon can UPDATE public.clip_limits") && d.contains("limits_edit"),
+        "{d}"
+    );
+    db.exec("DROP POLICY limits_edit ON public.clip_limits")
+        .await;
+    assert_eq!(verify(&db).0, Some(0));
     // Without RLS the privilege alone is enough.
     db.exec("ALTER TABLE public.user_usage DISABLE ROW LEVEL SECURITY")
         .await;

@@ -321,3 +321,24 @@ async fn reports_use_the_limits_table_and_the_month() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_views_work_before_install() {
+    let db = demo_db().await;
+    let u = db.quota(&["user", LIMITED_USER, "--format", "json"]);
+    assert_success(&u);
+    let u = json(&u);
+    assert_eq!(u["usage_this_month"], 5);
+    assert!(
+        u["usage_period_start"].is_null() && u["clip_limit"].is_null(),
+        "{u}"
+    );
+    assert!(u["clip_limit_reached"].is_null());
+    let list = json(&db.quota(&["users", "--under-limit", "--format", "json"]));
+    assert_eq!(list["users"].as_array().unwrap().len(), 3);
+    let out = db.quota(&["reset-user", LIMITED_USER, "--yes", "--format", "json"]);
+    assert_success(&out);
+    let r = json(&out);
+    assert_eq!(r["after"]["usage_this_month"], 0);
+    assert!(r["after"]["usage_period_start"].is_null());
+}
