@@ -228,8 +228,14 @@ async fn update_policy_for_authenticated_fails_security() {
         d.contains("anon can UPDATE public.clip_limits") && d.contains("limits_edit"),
         "{d}"
     );
-    db.exec("DROP POLICY limits_edit ON public.clip_limits")
-        .await;
+    db.exec(
+        &"DROP POLICY limits_edit ON public.clip_limits;
+          REVOKE UPDATE ON public.clip_limits FROM quota_test_editors_{name};
+          REVOKE quota_test_editors_{name} FROM anon;
+          DROP ROLE quota_test_editors_{name};"
+            .replace("{name}", &db.name[db.name.len() - 12..]),
+    )
+    .await;
     assert_eq!(verify(&db).0, Some(0));
     // Without RLS the privilege alone is enough.
     db.exec("ALTER TABLE public.user_usage DISABLE ROW LEVEL SECURITY")
