@@ -62,7 +62,7 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
             HINT_REPAIR,
         );
     }
-    if API_WRITERS.contains(&owner.as_str()) || owner == "service_role" {
+    if super::API_ROLES.contains(&owner.as_str()) {
         f.fail(
             format!("{signature} is owned by the API role {owner}: as SECURITY DEFINER it runs with that role's rights"),
             format!("run `ALTER FUNCTION {signature} OWNER TO postgres` (the owner of the application's tables)"),
