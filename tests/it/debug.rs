@@ -342,3 +342,59 @@ async fn debug_views_work_before_install() {
     assert_eq!(r["after"]["usage_this_month"], 0);
     assert!(r["after"]["usage_period_start"].is_null());
 }
+
+/// reset-user reads "before" under the row lock: while another transaction
+/// holds an uncommitted change to the user, the reset waits for it and
+/// reports the committed value, not a stale snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_user_before_is_read_under_the_row_lock() {
+    use sqlx::Connection;
+    let db = installed_db().await;
+    let mut holder = db.connect().await;
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("UPDATE public.users SET usage_this_month = 3 WHERE id = $1")
+        .bind(Uuid::parse_str(LIMITED_USER).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    let url = db.url.clone();
+    let reset = tokio::task::spawn_blocking(move || {
+        quota_with_url(
+            &url,
+            &[
+                "reset-user",
+                LIMITED_USER,
+                "--scrapes",
+                "--yes",
+                "--format",
+                "json",
+            ],
+        )
+    });
+    // Wait until the reset is blocked on our row lock.
+    let mut watcher = db.connect().await;
+    let mut waited = 0;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'quota'
+                AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 300, "reset-user never waited for the row lock");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tx.commit().await.unwrap();
+    let out = reset.await.unwrap();
+    assert_success(&out);
+    let r = json(&out);
+    assert_eq!(r["before"]["usage_this_month"], 3, "{r}");
+    assert_eq!(r["after"]["usage_this_month"], 0);
+}
