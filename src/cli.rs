@@ -54,6 +54,62 @@ pub enum Command {
     #[command(subcommand)]
     Migrate(MigrateCommand),
 
+    // --- checks and debugging (issue 3) ---
+    /// Run every check (routine, schema, trigger, grants, security, drift); exit 1 if any fails.
+    Verify,
+
+    /// Run one check.
+    Check {
+        #[arg(value_enum)]
+        name: crate::checks::Check,
+    },
+
+    /// The guide's test call of increment_usage_if_allowed; rolled back unless --commit.
+    Call {
+        #[arg(value_parser = parse_uuid, value_name = "UUID")]
+        user: Uuid,
+        /// Keep the increment (by default the call runs in a transaction that is rolled back).
+        #[arg(long)]
+        commit: bool,
+    },
+
+    /// The guide's debug view of one user: usage, limit, plan, clips, period.
+    User {
+        #[arg(value_parser = parse_uuid, value_name = "UUID")]
+        user: Uuid,
+    },
+
+    /// List users to test with (the guide's "get a valid user ID" query).
+    Users {
+        /// Only users who can still be admitted this month.
+        #[arg(long)]
+        under_limit: bool,
+        /// How many users to list.
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
+    },
+
+    /// Set a user's counters to 0 (both by default), showing before and after.
+    ResetUser {
+        #[arg(value_parser = parse_uuid, value_name = "UUID")]
+        user: Uuid,
+        /// Reset users.usage_this_month (the scrape counter).
+        #[arg(long)]
+        scrapes: bool,
+        /// Reset user_usage.clips_this_month (the clip counter).
+        #[arg(long)]
+        clips: bool,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+
+    /// The clip guide's monitoring queries (default: summary).
+    Report {
+        #[command(subcommand)]
+        report: Option<ReportCommand>,
+    },
+    // --- end of checks and debugging ---
     /// Print completions for a shell, e.g. `quota completions bash > /etc/bash_completion.d/quota`.
     Completions {
         #[arg(value_enum)]
@@ -71,6 +127,10 @@ pub enum MigrateCommand {
         /// Stop at this version instead of the newest.
         #[arg(long, value_name = "V")]
         target: Option<u32>,
+        /// Re-run the SQL of every applied version (it is idempotent) to undo hand edits of
+        /// the installed functions, trigger and grants; data and history stay as they are.
+        #[arg(long, conflicts_with = "target")]
+        repair: bool,
         #[command(flatten)]
         lock: LockArgs,
     },
@@ -113,4 +173,33 @@ pub fn parse_uuid(s: &str) -> Result<Uuid, String> {
         let shown: String = s.chars().take(40).collect();
         format!("\"{shown}\" is not a UUID (expected e.g. 11111111-1111-4111-8111-111111111111)")
     })
+}
+
+/// `quota report ...`
+#[derive(Debug, Subcommand, Clone, Copy)]
+pub enum ReportCommand {
+    /// Users at their clip limit (tier limit from public.clip_limits) or scrape limit.
+    AtLimit,
+    /// Free-tier users at or above a share of the clip limit, but not at it.
+    NearLimit {
+        /// Share of the limit, in (0, 1].
+        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold)]
+        threshold: f64,
+    },
+    /// Counts: users, at the scrape limit, at and near the clip limit, per tier.
+    Summary {
+        /// Share of the clip limit that counts as near it, in (0, 1].
+        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold)]
+        threshold: f64,
+    },
+}
+
+/// Parses a share of a limit: a number in (0, 1].
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 1.0 => Ok(t),
+        _ => Err(format!(
+            "\"{s}\" is not a share of the limit between 0 and 1, e.g. 0.9"
+        )),
+    }
 }

@@ -7,6 +7,7 @@
 //! owns stderr, progress and prompts; `exit` maps failures to exit codes;
 //! `cluster` starts a throwaway PostgreSQL for `quota sandbox` and the tests.
 
+pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -14,8 +14,15 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
     match cmd {
         MigrateCommand::Apply {
             dry_run,
+            repair: true,
+            lock,
+            ..
+        } => repair(ctx, dry_run, policy(lock)).await,
+        MigrateCommand::Apply {
+            dry_run,
             target,
             lock,
+            ..
         } => apply(ctx, dry_run, target, policy(lock)).await,
         MigrateCommand::Status => status(ctx).await,
         MigrateCommand::Rollback {
@@ -73,6 +80,17 @@ async fn apply(
     .await;
     spinner.finish_and_clear();
     render::print(&OutcomeView::new("apply", outcome?), ctx.format)
+}
+
+/// `apply --repair`: re-runs the applied versions to undo hand edits.
+async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> {
+    warn_about_pooler(ctx);
+    let mut conn = ctx.target.connect().await?;
+    let spinner = ctx.ui.spinner("repairing migrations");
+    let opts = migrate::repair::RepairOptions { dry_run, policy };
+    let outcome = migrate::repair::repair(&mut conn, opts, &ctx.ui).await;
+    spinner.finish_and_clear();
+    render::print(&OutcomeView::new("repair", outcome?), ctx.format)
 }
 
 async fn status(ctx: &Context) -> Result<()> {
@@ -185,10 +203,10 @@ impl Report for OutcomeView {
                 self.command, o.database_version
             );
         }
-        let verb = if self.command == "apply" {
-            "applied"
-        } else {
-            "reverted"
+        let verb = match self.command {
+            "apply" => "applied",
+            "repair" => "re-applied",
+            _ => "reverted",
         };
         let mut t = render::table(&["version", "name", "result"]);
         for s in &o.steps {
@@ -215,10 +233,9 @@ fn dry_run_sql(command: &str, o: &Outcome) -> String {
         o.database_version
     );
     for s in &o.steps {
-        let action = if command == "apply" {
-            "migration"
-        } else {
-            "revert"
+        let action = match command {
+            "apply" | "repair" => "migration",
+            _ => "revert",
         };
         out.push_str(&format!(
             "\n-- {action} V{}__{}\nBEGIN;\n{}\nCOMMIT;\n",

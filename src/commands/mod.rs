@@ -2,6 +2,10 @@
 //! database and a report for `render`.
 
 mod migrate;
+// checks and debugging (issue 3)
+mod report;
+mod user;
+mod verify;
 
 use std::time::Duration;
 
@@ -41,6 +45,19 @@ pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Context::from_cli(&cli);
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
+        // checks and debugging (issue 3)
+        Command::Verify => verify::verify(&ctx).await,
+        Command::Check { name } => verify::check(&ctx, name).await,
+        Command::Call { user, commit } => user::call(&ctx, user, commit).await,
+        Command::User { user } => user::show(&ctx, user).await,
+        Command::Users { under_limit, limit } => user::list(&ctx, under_limit, limit).await,
+        Command::ResetUser {
+            user,
+            scrapes,
+            clips,
+            yes,
+        } => user::reset(&ctx, user, user::Counters::pick(scrapes, clips), yes).await,
+        Command::Report { report } => report::run(&ctx, report).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "quota", &mut std::io::stdout());
             Ok(())

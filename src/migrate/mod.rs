@@ -9,6 +9,7 @@
 pub mod driver;
 pub mod embedded;
 pub mod lock;
+pub mod repair;
 
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ impl Default for LockPolicy {
 
 impl LockPolicy {
     /// Sent at the start of each migration or revert transaction.
-    fn prelude(&self) -> String {
+    pub(crate) fn prelude(&self) -> String {
         // An integer, never user text: safe to put in the statement.
         format!(
             "SET LOCAL lock_timeout = '{}ms'",
@@ -65,7 +66,7 @@ impl LockPolicy {
     }
 
     /// Exponential backoff between attempts, capped, so retries stay bounded.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let ms = 250u64.saturating_mul(1 << attempt.min(5));
         Duration::from_millis(ms.min(4000))
     }
@@ -383,13 +384,13 @@ pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
     )))
 }
 
-fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected.
     matches!(sqlstate(e).as_deref(), Some("55P03") | Some("40P01"))
 }
 
 /// The error after the last retry: names the sessions in the way.
-async fn lock_timeout_error(
+pub(crate) async fn lock_timeout_error(
     conn: &mut PgConnection,
     what: &str,
     attempts: u32,

@@ -5,3 +5,6 @@ mod conditions;
 mod enforcement;
 mod faults;
 mod migrate;
+// checks and debugging (issue 3)
+mod checks;
+mod debug;

@@ -1,0 +1,9 @@
+-- The guide's verification query ("Step 3"), limited to schema public: the
+-- RPC must be one FUNCTION returning record.
+SELECT r.routine_name::text AS routine_name,
+       r.routine_type::text AS routine_type,
+       r.data_type::text AS data_type
+  FROM information_schema.routines AS r
+ WHERE r.routine_schema = 'public'
+   AND r.routine_name = 'increment_usage_if_allowed'
+ ORDER BY r.specific_name

@@ -1,0 +1,73 @@
+//! `quota check grants`: `service_role` and `authenticated` can execute the
+//! RPC; `PUBLIC` and `anon` cannot. A role that does not exist (plain
+//! PostgreSQL) is reported, never failed.
+
+use anyhow::{Context, Result};
+use sqlx::PgConnection;
+
+use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC};
+
+/// Roles that must be able to call the RPC, and the one that must not.
+const CALLERS: [&str; 2] = ["service_role", "authenticated"];
+const ANON: &str = "anon";
+
+pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
+    let mut f = Findings::default();
+    let Some(oid) = function_oid(conn, RPC).await? else {
+        f.fail(format!("{RPC} is not installed"), HINT_APPLY);
+        return Ok(f);
+    };
+    let roles: Vec<String> = CALLERS
+        .iter()
+        .chain([&ANON])
+        .map(|r| r.to_string())
+        .collect();
+    let rows: Vec<(Option<String>, bool)> =
+        sqlx::query_as(include_str!("../../sql/queries/check_grants.sql"))
+            .bind(sqlx::postgres::types::Oid(oid))
+            .bind(&roles)
+            .fetch_all(&mut *conn)
+            .await
+            .context("reading the privileges of the RPC")?;
+    let can = |role: Option<&str>| {
+        rows.iter()
+            .find(|(r, _)| r.as_deref() == role)
+            .map(|(_, can)| *can)
+    };
+
+    if can(None) == Some(true) {
+        f.fail(
+            "PUBLIC can execute the RPC (PostgreSQL's default for new functions): every role, anon included, can spend quota",
+            HINT_REPAIR,
+        );
+    }
+    match can(Some(ANON)) {
+        Some(true) => f.fail(
+            "anon can execute the RPC: callers without a login can spend quota",
+            HINT_REPAIR,
+        ),
+        Some(false) => f.note("anon cannot execute"),
+        None => f.note("role anon does not exist (plain PostgreSQL)"),
+    }
+    let mut allowed = Vec::new();
+    for role in CALLERS {
+        match can(Some(role)) {
+            Some(true) => allowed.push(role),
+            Some(false) => f.fail(
+                format!("{role} cannot execute the RPC: its calls fail with permission denied"),
+                HINT_REPAIR,
+            ),
+            None => f.warn(
+                format!("role {role} does not exist (plain PostgreSQL?)"),
+                "grant EXECUTE on the RPC to the role your backend connects as",
+            ),
+        }
+    }
+    if !allowed.is_empty() {
+        f.note(format!("{} can execute", allowed.join(", ")));
+    }
+    if can(None) == Some(false) {
+        f.note("PUBLIC cannot execute");
+    }
+    Ok(f)
+}

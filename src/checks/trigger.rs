@@ -1,0 +1,90 @@
+//! `quota check trigger`: the clip limit trigger exists on public.clips,
+//! fires BEFORE INSERT for each row, and is enabled.
+
+use anyhow::{Context, Result};
+use sqlx::PgConnection;
+
+use super::{Findings, HINT_APPLY, HINT_REPAIR};
+
+// pg_trigger.tgtype bits (src/include/catalog/pg_trigger.h).
+pub(crate) const ROW: i32 = 1;
+pub(crate) const BEFORE: i32 = 2;
+pub(crate) const INSERT: i32 = 4;
+const INSTEAD: i32 = 64;
+
+/// One row of `check_trigger.sql`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TriggerRow {
+    pub on_clips: Option<bool>,
+    pub table_name: String,
+    pub tgtype: i32,
+    pub enabled: String,
+    pub calls_function: Option<bool>,
+    pub function: String,
+    pub unconditional: bool,
+    pub definition: String,
+}
+
+pub(crate) async fn find(conn: &mut PgConnection) -> Result<Option<TriggerRow>> {
+    let rows: Vec<TriggerRow> = sqlx::query_as(include_str!("../../sql/queries/check_trigger.sql"))
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading pg_trigger")?;
+    Ok(rows.into_iter().find(|r| r.on_clips == Some(true)))
+}
+
+pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
+    let mut f = Findings::default();
+    let Some(t) = find(conn).await? else {
+        f.fail(
+            "enforce_clip_limit_trigger does not exist on public.clips: clip inserts are not limited",
+            HINT_APPLY,
+        );
+        return Ok(f);
+    };
+    if t.tgtype & (BEFORE | INSTEAD) != BEFORE || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
+        f.fail(
+            format!(
+                "the trigger is not BEFORE INSERT FOR EACH ROW: {}",
+                t.definition
+            ),
+            HINT_REPAIR,
+        );
+    }
+    match t.enabled.as_str() {
+        "O" | "A" => {}
+        "D" => f.fail(
+            "the trigger is disabled: clip inserts are not limited",
+            "run `ALTER TABLE public.clips ENABLE TRIGGER enforce_clip_limit_trigger` (or `quota migrate apply --repair`)",
+        ),
+        _ => f.fail(
+            "the trigger fires only when session_replication_role = replica: clip inserts are not limited",
+            "run `ALTER TABLE public.clips ENABLE TRIGGER enforce_clip_limit_trigger` (or `quota migrate apply --repair`)",
+        ),
+    }
+    if t.calls_function != Some(true) {
+        f.fail(
+            format!(
+                "the trigger calls {}, not public.enforce_clip_limit()",
+                t.function
+            ),
+            HINT_REPAIR,
+        );
+    }
+    if !t.unconditional {
+        f.fail(
+            format!(
+                "the trigger has a WHEN condition, so some inserts skip the limit: {}",
+                t.definition
+            ),
+            HINT_REPAIR,
+        );
+    }
+    if !f.has_failures() {
+        f.note(format!(
+            "BEFORE INSERT FOR EACH ROW on {}, enabled, calls {}",
+            t.table_name, t.function
+        ));
+    }
+    Ok(f)
+}

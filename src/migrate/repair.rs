@@ -1,0 +1,143 @@
+//! `quota migrate apply --repair`: re-runs the embedded SQL of every applied
+//! version, to undo hand edits of what the migrations installed (a function
+//! body changed in a dashboard, a grant added, a trigger replaced).
+//!
+//! The migrations are idempotent (CREATE OR REPLACE, IF NOT EXISTS, ON
+//! CONFLICT DO NOTHING), so re-running them restores the definitions and
+//! leaves data alone: counters, and limits edited in `public.clip_limits`,
+//! stay as they are. The history is not touched.
+
+use anyhow::Result;
+use sqlx::{Connection, PgConnection};
+
+use super::{embedded, lock, status, LockPolicy, Outcome, State, Step};
+use crate::exit;
+use crate::ui::Ui;
+
+/// Options of `quota migrate apply --repair`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepairOptions {
+    pub dry_run: bool,
+    pub policy: LockPolicy,
+}
+
+/// Re-runs every applied version, oldest first, each in its own transaction,
+/// under the migration lock.
+pub async fn repair(conn: &mut PgConnection, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
+    super::require_contract(conn).await?;
+    if opts.dry_run {
+        let status = status(conn).await?;
+        return Ok(Outcome {
+            dry_run: true,
+            steps: plan(&status, ui),
+            database_version: status.database_version,
+            attempts: 0,
+        });
+    }
+    lock::acquire(conn, opts.policy.lock_wait, ui).await?;
+    let result = repair_locked(conn, opts.policy, ui).await;
+    let released = lock::release(conn).await;
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+/// The applied versions whose recorded checksum matches this build, with
+/// their SQL. Drifted or unknown versions are skipped with a warning: this
+/// build cannot vouch for what they installed.
+fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
+    let embedded = embedded::migrations();
+    let mut steps = Vec::new();
+    for m in &status.migrations {
+        match m.state {
+            State::Applied => steps.push(Step {
+                version: m.version,
+                name: m.name.clone(),
+                sql: embedded
+                    .iter()
+                    .find(|e| e.version() == m.version)
+                    .and_then(|e| e.sql().map(str::to_string)),
+            }),
+            State::Drifted | State::Unknown => ui.warn(&format!(
+                "V{}__{} is {} in the history and is not repaired; see `quota migrate status`",
+                m.version,
+                m.name,
+                m.state.as_str()
+            )),
+            State::Pending => {}
+        }
+    }
+    if status.pending().next().is_some() {
+        ui.info("some versions are pending; `quota migrate apply` installs them");
+    }
+    steps
+}
+
+async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> Result<Outcome> {
+    let before = status(conn).await?;
+    let steps = plan(&before, ui);
+    let mut attempts = 0;
+    for step in &steps {
+        let sql = step.sql.as_deref().unwrap_or_default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            attempts += 1;
+            match rerun(conn, sql, policy).await {
+                Ok(()) => break,
+                Err(e) if super::is_lock_timeout(&e) && attempt <= policy.retries => {
+                    let pause = policy.backoff(attempt);
+                    ui.info(&format!(
+                        "a table is busy; retrying the repair of V{} in {}ms ({attempt}/{})",
+                        step.version,
+                        pause.as_millis(),
+                        policy.retries
+                    ));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) if super::is_lock_timeout(&e) => {
+                    return Err(super::lock_timeout_error(conn, "repair", attempt, policy).await);
+                }
+                Err(e) => return Err(rerun_error(step, e)),
+            }
+        }
+    }
+    Ok(Outcome {
+        dry_run: false,
+        steps: steps.into_iter().map(|s| Step { sql: None, ..s }).collect(),
+        database_version: before.database_version,
+        attempts,
+    })
+}
+
+/// One version's SQL in a transaction with the lock_timeout prelude.
+async fn rerun(conn: &mut PgConnection, sql: &str, policy: LockPolicy) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
+    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+fn rerun_error(step: &Step, e: sqlx::Error) -> anyhow::Error {
+    match e.as_database_error() {
+        Some(db) if db.code().as_deref() == Some("42501") => exit::precondition(format!(
+            "permission denied while repairing V{}: {}; run quota as the owner of the application's \
+             tables (on Supabase: postgres)",
+            step.version,
+            db.message()
+        )),
+        Some(db) => exit::error(
+            exit::ExitKind::Internal,
+            format!(
+                "repairing V{}__{} failed, nothing of it was changed: {}",
+                step.version,
+                step.name,
+                db.message()
+            ),
+        ),
+        None => exit::error(
+            exit::ExitKind::Internal,
+            format!("repairing V{}__{} failed: {e}", step.version, step.name),
+        ),
+    }
+}
