@@ -1,7 +1,10 @@
 //! One module per command: each turns parsed arguments into work on the
 //! database and a report for `render`.
 
+mod bench;
 mod migrate;
+mod race;
+mod sandbox;
 
 use std::time::Duration;
 
@@ -41,6 +44,9 @@ pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Context::from_cli(&cli);
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
+        Command::Race(args) => race::run(&ctx, args).await,
+        Command::Bench(args) => bench::run(&ctx, args).await,
+        Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "quota", &mut std::io::stdout());
             Ok(())

@@ -3,3 +3,4 @@
 mod common;
 mod enforcement;
 mod migrate;
+mod race;
