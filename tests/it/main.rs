@@ -4,3 +4,4 @@ mod common;
 mod enforcement;
 mod migrate;
 mod race;
+mod sandbox;
