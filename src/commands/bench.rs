@@ -1,6 +1,58 @@
-use super::Context;
-use crate::cli::BenchArgs;
+//! `quota bench`.
+
 use anyhow::Result;
-pub async fn run(_ctx: &Context, _a: BenchArgs) -> Result<()> {
-    Ok(())
+use comfy_table::{Cell, CellAlignment};
+
+use super::Context;
+use crate::bench::{self, BenchOptions, BenchReport};
+use crate::cli::BenchArgs;
+use crate::interrupt::Interrupt;
+use crate::render::{self, Report};
+
+pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
+    let interrupt = Interrupt::install()?;
+    let opts = BenchOptions {
+        clients: args.clients as usize,
+        seconds: args.seconds,
+        warmup: args.warmup,
+    };
+    let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
+    render::print(&report, ctx.format)
+}
+
+impl Report for BenchReport {
+    fn to_table(&self) -> String {
+        let mut t = render::table(&["scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms"]);
+        for s in &self.scenarios {
+            t.add_row(vec![
+                Cell::new(s.name),
+                Cell::new(s.what),
+                Cell::new(s.ops).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.0}", s.ops_per_sec)).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.3}", s.p50_ms)).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.3}", s.p99_ms)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        let r = &self.ratios;
+        let g = &self.goals;
+        let mark = |v: f64, goal: f64| if v >= goal { "meets" } else { "below" };
+        format!(
+            "{t}\n{} clients, {}s per scenario after {}s warm-up\n\
+             function / update floor : {:.3}x (goal >= {}x: {})\n\
+             trigger  / insert floor : {:.3}x (goal >= {}x: {})\n\
+             naive    / function     : {:.3}x\n\
+             naive_clip / trigger    : {:.3}x",
+            self.clients,
+            self.seconds,
+            self.warmup,
+            r.function_vs_update,
+            g.function_vs_update,
+            mark(r.function_vs_update, g.function_vs_update),
+            r.trigger_vs_insert,
+            g.trigger_vs_insert,
+            mark(r.trigger_vs_insert, g.trigger_vs_insert),
+            r.naive_vs_function,
+            r.naive_clip_vs_trigger
+        )
+    }
 }
