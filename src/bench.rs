@@ -2,8 +2,9 @@
 //! measured in the same run on the same database.
 //!
 //! Every client gets its own scratch user (no lock contention: this prices
-//! the work per call, not the queueing `race` shows). Scenarios run back to
-//! back over the same connections, each with a warm-up so plans are cached:
+//! the work per call, not the queueing `race` shows). Scenarios take turns
+//! over the same connections in short rounds (after one warm-up each, so
+//! plans are cached):
 //!
 //! | scenario      | statement(s) per operation                                   |
 //! |---------------|--------------------------------------------------------------|
@@ -55,6 +56,8 @@ pub struct BenchOptions {
     pub clients: usize,
     pub seconds: f64,
     pub warmup: f64,
+    /// Turns each scenario takes, `seconds / rounds` long each.
+    pub rounds: u32,
 }
 
 /// The measured scenarios, in the order they run.
@@ -136,6 +139,7 @@ pub struct BenchReport {
     pub clients: usize,
     pub seconds: f64,
     pub warmup: f64,
+    pub rounds: u32,
     pub scenarios: Vec<ScenarioResult>,
     pub ratios: Ratios,
     pub goals: Goals,
@@ -273,28 +277,60 @@ async fn measure_all(
     for _ in 0..opts.clients {
         conns.push(target.connect().await?);
     }
-    let mut results = Vec::new();
-    for scenario in Scenario::ALL {
-        interrupt.check("the scratch users, tier and tables were removed")?;
-        let spinner = ui.spinner(&format!("bench {}", scenario.name()));
-        let (back, result) = measure(
-            conns,
-            scenario,
-            &statements,
-            &scratch.users,
-            opts,
-            interrupt,
-        )
-        .await?;
-        spinner.finish_and_clear();
+    // Scenarios take turns in short rounds, so a change in background load
+    // (other tenants, autovacuum, a noisy neighbour) hits floor and
+    // enforcement alike instead of skewing their ratio.
+    let rounds = opts.rounds.max(1);
+    let slice = opts.seconds / rounds as f64;
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); Scenario::ALL.len()];
+    for round in 0..rounds {
+        for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
+            interrupt.check("the scratch users, tier and tables were removed")?;
+            let spinner = ui.spinner(&format!(
+                "bench round {}/{rounds}: {}",
+                round + 1,
+                scenario.name()
+            ));
+            // Plans are cached per connection: one warm-up per scenario is enough.
+            let warmup = if round == 0 { opts.warmup } else { 0.0 };
+            let window = Window {
+                warmup,
+                seconds: slice,
+            };
+            let measured = measure(
+                conns,
+                scenario,
+                &statements,
+                &scratch.users,
+                window,
+                interrupt,
+            )
+            .await;
+            spinner.finish_and_clear();
+            let (back, lat) = measured?;
+            conns = back;
+            latencies[i].extend(lat);
+        }
+    }
+    let results: Vec<ScenarioResult> = Scenario::ALL
+        .into_iter()
+        .zip(latencies)
+        .map(|(scenario, lat)| summarise(scenario, lat, opts.seconds))
+        .collect();
+    for r in &results {
         ui.debug(&format!(
             "{}: {:.0} ops/s, p50 {:.3} ms, p99 {:.3} ms",
-            result.name, result.ops_per_sec, result.p50_ms, result.p99_ms
+            r.name, r.ops_per_sec, r.p50_ms, r.p99_ms
         ));
-        conns = back;
-        results.push(result);
     }
     Ok(results)
+}
+
+/// Warm-up and measured seconds of one turn of a scenario.
+#[derive(Clone, Copy)]
+struct Window {
+    warmup: f64,
+    seconds: f64,
 }
 
 /// The SQL of every scenario, with the scratch schema filled in.
@@ -319,12 +355,12 @@ async fn measure(
     scenario: Scenario,
     statements: &Arc<Statements>,
     users: &[Uuid],
-    opts: &BenchOptions,
+    window: Window,
     interrupt: &Interrupt,
-) -> Result<(Vec<PgConnection>, ScenarioResult)> {
+) -> Result<(Vec<PgConnection>, Vec<u32>)> {
     let barrier = Arc::new(Barrier::new(conns.len()));
-    let warmup = Duration::from_secs_f64(opts.warmup);
-    let window = Duration::from_secs_f64(opts.seconds);
+    let warmup = Duration::from_secs_f64(window.warmup);
+    let window = Duration::from_secs_f64(window.seconds);
     let mut tasks = Vec::with_capacity(conns.len());
     for (mut conn, &user) in conns.into_iter().zip(users) {
         let (barrier, statements, interrupt) =
@@ -363,7 +399,7 @@ async fn measure(
     if let Some(e) = failure {
         return Err(e.context(format!("bench scenario {} failed", scenario.name())));
     }
-    Ok((back, summarise(scenario, all, opts.seconds)))
+    Ok((back, all))
 }
 
 async fn operation(
@@ -477,6 +513,7 @@ fn report(opts: &BenchOptions, scenarios: Vec<ScenarioResult>) -> BenchReport {
         clients: opts.clients,
         seconds: opts.seconds,
         warmup: opts.warmup,
+        rounds: opts.rounds,
         ratios: Ratios {
             function_vs_update: ratio(Scenario::Function, Scenario::UpdateFloor),
             trigger_vs_insert: ratio(Scenario::Trigger, Scenario::InsertFloor),

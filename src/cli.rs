@@ -162,6 +162,10 @@ pub struct BenchArgs {
     /// Unmeasured seconds before each scenario (plans cached, caches warm).
     #[arg(long, default_value_t = 1.0, value_parser = non_negative_seconds)]
     pub warmup: f64,
+    /// Scenarios take turns this many times (each turn seconds/rounds long),
+    /// so background load affects floors and enforcement alike.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
 }
 
 /// `quota sandbox`.

@@ -15,6 +15,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
         clients: args.clients as usize,
         seconds: args.seconds,
         warmup: args.warmup,
+        rounds: args.rounds,
     };
     let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
     render::print(&report, ctx.format)
@@ -37,13 +38,14 @@ impl Report for BenchReport {
         let g = &self.goals;
         let mark = |v: f64, goal: f64| if v >= goal { "meets" } else { "below" };
         format!(
-            "{t}\n{} clients, {}s per scenario after {}s warm-up\n\
+            "{t}\n{} clients, {}s per scenario in {} rounds, after {}s warm-up\n\
              function / update floor : {:.3}x (goal >= {}x: {})\n\
              trigger  / insert floor : {:.3}x (goal >= {}x: {})\n\
              naive    / function     : {:.3}x\n\
              naive_clip / trigger    : {:.3}x",
             self.clients,
             self.seconds,
+            self.rounds,
             self.warmup,
             r.function_vs_update,
             g.function_vs_update,
