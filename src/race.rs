@@ -250,7 +250,11 @@ async fn prepare_subject(conn: &mut PgConnection, opts: &RaceOptions, ui: &Ui) -
             }
         }
     };
-    Ok(Subject::Scratch(scratch::create_user(conn, &spec).await?))
+    let advice = "race a real user instead with --user <uuid> (its rows are restored exactly \
+                  afterwards)";
+    Ok(Subject::Scratch(
+        scratch::create_user(conn, &spec, advice).await?,
+    ))
 }
 
 /// The free tier's clip limit: from `public.clip_limits`, or the guide's

@@ -37,8 +37,12 @@ pub struct ScratchUser {
 
 /// Creates a scratch user. A foreign key on `public.users` (Supabase's
 /// `users.id -> auth.users.id`) or a column without a default makes that
-/// impossible: a precondition error that points at `--user`.
-pub async fn create_user(conn: &mut PgConnection, spec: &ScratchUser) -> Result<Uuid> {
+/// impossible: a precondition error ending with `advice` (what to do instead).
+pub async fn create_user(
+    conn: &mut PgConnection,
+    spec: &ScratchUser,
+    advice: &str,
+) -> Result<Uuid> {
     let id = Uuid::new_v4();
     let mut tx = conn.begin().await?;
     let inserted = sqlx::query(INSERT_USER)
@@ -50,7 +54,7 @@ pub async fn create_user(conn: &mut PgConnection, spec: &ScratchUser) -> Result<
         .execute(&mut *tx)
         .await;
     if let Err(e) = inserted {
-        return Err(explain_insert_failure(e));
+        return Err(explain_insert_failure(e, advice));
     }
     if let Some(clips) = spec.clips {
         sqlx::query(INSERT_USAGE)
@@ -58,13 +62,13 @@ pub async fn create_user(conn: &mut PgConnection, spec: &ScratchUser) -> Result<
             .bind(clips)
             .execute(&mut *tx)
             .await
-            .map_err(explain_insert_failure)?;
+            .map_err(|e| explain_insert_failure(e, advice))?;
     }
     tx.commit().await?;
     Ok(id)
 }
 
-fn explain_insert_failure(e: sqlx::Error) -> anyhow::Error {
+fn explain_insert_failure(e: sqlx::Error, advice: &str) -> anyhow::Error {
     let detail = e
         .as_database_error()
         .map(|d| d.message().to_string())
@@ -81,8 +85,7 @@ fn explain_insert_failure(e: sqlx::Error) -> anyhow::Error {
         _ => return anyhow::Error::new(e).context("could not create a scratch user"),
     };
     exit::precondition(format!(
-        "cannot create a scratch user ({detail}): {why}; race a real user instead with \
-         --user <uuid> (its rows are restored exactly afterwards)"
+        "cannot create a scratch user ({detail}): {why}; {advice}"
     ))
 }
 

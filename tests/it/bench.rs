@@ -162,3 +162,23 @@ async fn bench_cleans_up_after_ctrl_c() {
     assert_exit(&out, 130);
     assert_eq!(state(&mut c).await, before);
 }
+
+/// Supabase-style FK: no scratch users, so no bench, and what the failed
+/// setup had created (tier, scratch tables) is gone again.
+#[tokio::test]
+async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
+    let db = installed_db().await;
+    db.exec(
+        "CREATE TABLE auth.users (id uuid PRIMARY KEY);
+         ALTER TABLE public.users ADD CONSTRAINT users_id_fkey
+           FOREIGN KEY (id) REFERENCES auth.users (id) NOT VALID;",
+    )
+    .await;
+    let mut c = db.connect().await;
+    let before = state(&mut c).await;
+    let out = db.quota(&["bench", "--seconds", "0.2"]);
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("foreign key") && err.contains("scratch users"), "{err}");
+    assert_eq!(state(&mut c).await, before);
+}
