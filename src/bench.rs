@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::{Executor, PgConnection};
-use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::db;
@@ -63,17 +62,31 @@ pub struct BenchOptions {
     pub warmup: f64,
     /// Turns each scenario takes, `seconds / rounds` long each.
     pub rounds: u32,
+    /// The scenarios to run, in canonical order; empty means all.
+    pub only: Vec<Scenario>,
+}
+
+impl BenchOptions {
+    fn scenarios(&self) -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| self.only.is_empty() || self.only.contains(s))
+            .collect()
+    }
 }
 
 /// The measured scenarios, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
+    #[value(name = "update_floor")]
     UpdateFloor,
     Function,
     Naive,
+    #[value(name = "insert_floor")]
     InsertFloor,
     Trigger,
+    #[value(name = "naive_clip")]
     NaiveClip,
 }
 
@@ -122,14 +135,14 @@ pub struct ScenarioResult {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Ratios {
-    /// function ops/s ÷ update_floor ops/s.
-    pub function_vs_update: f64,
+    /// function ops/s ÷ update_floor ops/s (null unless both ran).
+    pub function_vs_update: Option<f64>,
     /// trigger ops/s ÷ insert_floor ops/s.
-    pub trigger_vs_insert: f64,
+    pub trigger_vs_insert: Option<f64>,
     /// naive ops/s ÷ function ops/s.
-    pub naive_vs_function: f64,
+    pub naive_vs_function: Option<f64>,
     /// naive_clip ops/s ÷ trigger ops/s.
-    pub naive_clip_vs_trigger: f64,
+    pub naive_clip_vs_trigger: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -277,48 +290,60 @@ async fn measure_all(
     ui: &Ui,
     interrupt: &Interrupt,
 ) -> Result<Vec<ScenarioResult>> {
+    let threads = generator_threads(opts.clients);
+    let plan = Arc::new(Plan::new(opts, threads));
     let statements = Statements::new(scratch);
-    let mut conns = Vec::with_capacity(opts.clients);
-    for _ in 0..opts.clients {
-        conns.push(target.connect().await?);
+    let spinner = ui.spinner(&format!(
+        "bench: {} scenarios x {} rounds, {} clients",
+        plan.scenarios.len(),
+        plan.rounds,
+        opts.clients
+    ));
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let users: Vec<Uuid> = scratch
+            .users
+            .iter()
+            .skip(t)
+            .step_by(threads)
+            .copied()
+            .collect();
+        let (target, plan, statements, interrupt) = (
+            target.clone(),
+            plan.clone(),
+            statements.clone(),
+            interrupt.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("quota-bench-{t}"))
+            .spawn(move || generator_thread(target, users, plan, statements, interrupt))
+            .context("could not start a load-generator thread")?;
+        handles.push(handle);
     }
-    // Scenarios take turns in short rounds, so a change in background load
-    // (other tenants, autovacuum, a noisy neighbour) hits floor and
-    // enforcement alike instead of skewing their ratio.
-    let rounds = opts.rounds.max(1);
-    let slice = opts.seconds / rounds as f64;
-    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); Scenario::ALL.len()];
-    for round in 0..rounds {
-        for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
-            interrupt.check("the scratch users, tier and tables were removed")?;
-            let spinner = ui.spinner(&format!(
-                "bench round {}/{rounds}: {}",
-                round + 1,
-                scenario.name()
-            ));
-            // Plans are cached per connection: one warm-up per scenario is enough.
-            let warmup = if round == 0 { opts.warmup } else { 0.0 };
-            let window = Window {
-                warmup,
-                seconds: slice,
-            };
-            let measured = measure(
-                conns,
-                scenario,
-                &statements,
-                &scratch.users,
-                window,
-                interrupt,
-            )
-            .await;
-            spinner.finish_and_clear();
-            let (back, lat) = measured?;
-            conns = back;
-            latencies[i].extend(lat);
+    // Joining blocks; keep the runtime (and its Ctrl-C listener) free.
+    let joined = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load-generator thread panicked")))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .context("the load-generator join task failed")?;
+    spinner.finish_and_clear();
+
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
+    for per_thread in joined {
+        for (all, mine) in latencies.iter_mut().zip(per_thread?) {
+            all.extend(mine);
         }
     }
-    let results: Vec<ScenarioResult> = Scenario::ALL
-        .into_iter()
+    let results: Vec<ScenarioResult> = plan
+        .scenarios
+        .iter()
+        .copied()
         .zip(latencies)
         .map(|(scenario, lat)| summarise(scenario, lat, opts.seconds))
         .collect();
@@ -329,6 +354,119 @@ async fn measure_all(
         ));
     }
     Ok(results)
+}
+
+/// Like `pgbench -j`: a few OS threads, each with its own single-threaded
+/// runtime driving its share of the clients. No work stealing and no
+/// cross-thread wake-ups per query, so the generator spends as little CPU
+/// per operation as possible and leaves the cores to the server.
+fn generator_threads(clients: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    clients.clamp(1, cores.max(1))
+}
+
+/// The schedule every generator thread follows in lockstep. Scenarios take
+/// turns in short rounds, so a change in background load (other tenants,
+/// autovacuum, a noisy neighbour) hits floor and enforcement alike instead
+/// of skewing their ratio.
+struct Plan {
+    scenarios: Vec<Scenario>,
+    rounds: u32,
+    slice: f64,
+    warmup: f64,
+    /// All threads start each turn together.
+    barrier: std::sync::Barrier,
+    /// Set by the first thread that fails: the others stop working but keep
+    /// meeting at the barrier, so nobody waits forever.
+    abort: std::sync::atomic::AtomicBool,
+}
+
+impl Plan {
+    fn new(opts: &BenchOptions, threads: usize) -> Self {
+        let rounds = opts.rounds.max(1);
+        Plan {
+            scenarios: opts.scenarios(),
+            rounds,
+            slice: opts.seconds / rounds as f64,
+            warmup: opts.warmup,
+            barrier: std::sync::Barrier::new(threads),
+            abort: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One generator thread: opens its connections, then runs every turn of
+/// the plan; returns its latencies per scenario.
+fn generator_thread(
+    target: db::Target,
+    users: Vec<Uuid>,
+    plan: Arc<Plan>,
+    statements: Arc<Statements>,
+    interrupt: Interrupt,
+) -> Result<Vec<Vec<u32>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start a load-generator runtime");
+    let mut error = None;
+    let mut conns = Vec::new();
+    match &runtime {
+        Ok(rt) => {
+            for _ in &users {
+                match rt.block_on(target.connect()) {
+                    Ok(c) => conns.push(c),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(e) => error = Some(anyhow::anyhow!("{e:#}")),
+    }
+    if error.is_some() {
+        plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
+    for round in 0..plan.rounds {
+        for (i, &scenario) in plan.scenarios.iter().enumerate() {
+            plan.barrier.wait();
+            let (Ok(rt), false) = (&runtime, plan.aborted() || interrupt.is_set()) else {
+                continue;
+            };
+            // Plans are cached per connection: one warm-up per scenario is enough.
+            let window = Window {
+                warmup: if round == 0 { plan.warmup } else { 0.0 },
+                seconds: plan.slice,
+            };
+            let turn = rt.block_on(measure(
+                std::mem::take(&mut conns),
+                scenario,
+                &statements,
+                &users,
+                window,
+                &interrupt,
+            ));
+            match turn {
+                Ok((back, lat)) => {
+                    conns = back;
+                    latencies[i].extend(lat);
+                }
+                Err(e) => {
+                    plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(latencies),
+    }
 }
 
 /// Warm-up and measured seconds of one turn of a scenario.
@@ -353,8 +491,8 @@ impl Statements {
     }
 }
 
-/// One scenario on all clients at once: a warm-up, then the measured
-/// window. Returns the connections for the next scenario.
+/// One turn of a scenario on this thread's clients at once: a warm-up,
+/// then the measured window. Returns the connections for the next turn.
 async fn measure(
     conns: Vec<PgConnection>,
     scenario: Scenario,
@@ -363,18 +501,15 @@ async fn measure(
     window: Window,
     interrupt: &Interrupt,
 ) -> Result<(Vec<PgConnection>, Vec<u32>)> {
-    let barrier = Arc::new(Barrier::new(conns.len()));
     let warmup = Duration::from_secs_f64(window.warmup);
     let window = Duration::from_secs_f64(window.seconds);
+    let started = Instant::now();
+    let (measure_from, end) = (started + warmup, started + warmup + window);
     let mut tasks = Vec::with_capacity(conns.len());
     for (mut conn, &user) in conns.into_iter().zip(users) {
-        let (barrier, statements, interrupt) =
-            (barrier.clone(), statements.clone(), interrupt.clone());
+        let (statements, interrupt) = (statements.clone(), interrupt.clone());
         tasks.push(tokio::spawn(async move {
-            let mut latencies: Vec<u32> = Vec::with_capacity(65_536);
-            barrier.wait().await;
-            let started = Instant::now();
-            let (measure_from, end) = (started + warmup, started + warmup + window);
+            let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
             loop {
                 let t0 = Instant::now();
                 if t0 >= end || interrupt.is_set() {
@@ -504,15 +639,11 @@ fn report(opts: &BenchOptions, scenarios: Vec<ScenarioResult>) -> BenchReport {
         scenarios
             .iter()
             .find(|r| r.name == s.name())
-            .map_or(0.0, |r| r.ops_per_sec)
+            .map(|r| r.ops_per_sec)
     };
-    let ratio = |a: Scenario, b: Scenario| {
-        let d = rate(b);
-        if d > 0.0 {
-            round(rate(a) / d, 3)
-        } else {
-            0.0
-        }
+    let ratio = |a: Scenario, b: Scenario| match (rate(a), rate(b)) {
+        (Some(x), Some(y)) if y > 0.0 => Some(round(x / y, 3)),
+        _ => None,
     };
     BenchReport {
         clients: opts.clients,

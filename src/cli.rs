@@ -166,6 +166,9 @@ pub struct BenchArgs {
     /// so background load affects floors and enforcement alike.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
+    /// Run only these scenarios (comma-separated); ratios need both sides.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
+    pub only: Vec<crate::bench::Scenario>,
 }
 
 /// `quota sandbox`.

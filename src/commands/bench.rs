@@ -16,6 +16,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
         seconds: args.seconds,
         warmup: args.warmup,
         rounds: args.rounds,
+        only: args.only,
     };
     let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
     render::print(&report, ctx.format)
@@ -36,25 +37,28 @@ impl Report for BenchReport {
         }
         let r = &self.ratios;
         let g = &self.goals;
-        let mark = |v: f64, goal: f64| if v >= goal { "meets" } else { "below" };
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}x"));
+        let versus = |v: Option<f64>, goal: f64| match v {
+            Some(v) if v >= goal => format!(" (goal >= {goal}x: meets)"),
+            Some(_) => format!(" (goal >= {goal}x: below)"),
+            None => String::new(),
+        };
         format!(
             "{t}\n{} clients, {}s per scenario in {} rounds, after {}s warm-up\n\
-             function / update floor : {:.3}x (goal >= {}x: {})\n\
-             trigger  / insert floor : {:.3}x (goal >= {}x: {})\n\
-             naive    / function     : {:.3}x\n\
-             naive_clip / trigger    : {:.3}x",
+             function / update floor : {}{}\n\
+             trigger  / insert floor : {}{}\n\
+             naive    / function     : {}\n\
+             naive_clip / trigger    : {}",
             self.clients,
             self.seconds,
             self.rounds,
             self.warmup,
-            r.function_vs_update,
-            g.function_vs_update,
-            mark(r.function_vs_update, g.function_vs_update),
-            r.trigger_vs_insert,
-            g.trigger_vs_insert,
-            mark(r.trigger_vs_insert, g.trigger_vs_insert),
-            r.naive_vs_function,
-            r.naive_clip_vs_trigger
+            show(r.function_vs_update),
+            versus(r.function_vs_update, g.function_vs_update),
+            show(r.trigger_vs_insert),
+            versus(r.trigger_vs_insert, g.trigger_vs_insert),
+            show(r.naive_vs_function),
+            show(r.naive_clip_vs_trigger)
         )
     }
 }

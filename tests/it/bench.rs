@@ -179,6 +179,9 @@ async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
     let out = db.quota(&["bench", "--seconds", "0.2"]);
     assert_exit(&out, 4);
     let err = stderr(&out);
-    assert!(err.contains("foreign key") && err.contains("scratch users"), "{err}");
+    assert!(
+        err.contains("foreign key") && err.contains("scratch users"),
+        "{err}"
+    );
     assert_eq!(state(&mut c).await, before);
 }
