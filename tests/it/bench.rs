@@ -185,3 +185,34 @@ async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
     );
     assert_eq!(state(&mut c).await, before);
 }
+
+#[tokio::test]
+async fn only_runs_the_chosen_scenarios_and_ratios_need_both_sides() {
+    let db = installed_db().await;
+    let out = db.quota(&[
+        "bench",
+        "--only",
+        "function,update_floor",
+        "--clients",
+        "2",
+        "--seconds",
+        "0.3",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_success(&out);
+    let r = json(&out);
+    let names: Vec<&str> = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["update_floor", "function"]);
+    assert!(r["ratios"]["function_vs_update"].as_f64().unwrap() > 0.0);
+    assert!(r["ratios"]["trigger_vs_insert"].is_null());
+    let out = db.quota(&["bench", "--only", "everything"]);
+    assert_exit(&out, 2);
+}
