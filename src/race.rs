@@ -183,13 +183,10 @@ pub async fn run(
         .as_ref()
         .map(|o| o.clips.clone())
         .unwrap_or_default();
-    let undone = undo(target, &mut control, &subject, &clips).await;
-    let (report, clips_left) = match (outcome, undone) {
-        (Ok(o), Ok(())) => (o.report, o.error),
-        (Err(e), Ok(())) => return Err(e),
-        (Ok(_), Err(e)) | (Err(_), Err(e)) => return Err(e),
-    };
-    if let Some(e) = clips_left {
+    // Undo first, whatever happened; a failed undo is the error that matters most.
+    undo(target, &mut control, &subject, &clips).await?;
+    let outcome = outcome?;
+    if let Some(e) = outcome.error {
         return Err(e);
     }
     if interrupt.is_set() {
@@ -198,7 +195,7 @@ pub async fn run(
             Subject::Real(_) => "the user's rows were restored",
         }));
     }
-    Ok(report)
+    Ok(outcome.report)
 }
 
 async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Result<()> {

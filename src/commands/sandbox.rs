@@ -75,8 +75,7 @@ impl Report for SandboxReport {
                     "ok"
                 }),
                 Cell::new(format!(
-                    "{} of {} admitted ({} expected), {} over-admitted: the guide's old \
-                     read-then-write, what the migrations prevent",
+                    "{} of {} admitted ({} expected), {} over-admitted: what the migrations prevent",
                     r.admitted, r.attempts, r.expected, r.over_admitted
                 )),
             ]);
