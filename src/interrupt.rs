@@ -42,14 +42,6 @@ impl Interrupt {
         Ok(Interrupt { rx })
     }
 
-    /// A flag that is never set, for callers without signal handling.
-    pub fn never() -> Self {
-        let (tx, rx) = watch::channel(false);
-        // The sender must live on or `wait` would return at once.
-        std::mem::forget(tx);
-        Interrupt { rx }
-    }
-
     pub fn is_set(&self) -> bool {
         *self.rx.borrow()
     }

@@ -276,3 +276,24 @@ async fn ctrl_c_mid_race_restores_the_user() {
     assert!(stderr(&out).contains("restored"), "{}", stderr(&out));
     assert_eq!(rows_of(&mut c, user).await, rows);
 }
+
+/// An application trigger that stamps `updated_at` on every UPDATE would
+/// make a naive restore differ; the restore keeps it from firing.
+#[tokio::test]
+async fn restore_is_exact_despite_an_application_update_trigger() {
+    let db = installed_db().await;
+    db.exec(
+        "ALTER TABLE public.users ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+         CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+         CREATE TRIGGER users_touch BEFORE UPDATE ON public.users
+           FOR EACH ROW EXECUTE FUNCTION public.touch();",
+    )
+    .await;
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 1, Some(6), "free").await;
+    let rows = rows_of(&mut c, user).await;
+    let r = race_json(&db, &["--user", &user.to_string(), "-c", "8", "-n", "20"]);
+    assert_exact(&r, 5);
+    assert_eq!(rows_of(&mut c, user).await, rows);
+}
