@@ -159,7 +159,7 @@ pub struct BenchArgs {
     /// Measured seconds per scenario.
     #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
     pub seconds: f64,
-    /// Unmeasured seconds before each scenario (plans cached, caches warm).
+    /// Unmeasured seconds before each scenario's first turn (plans cached, caches warm).
     #[arg(long, default_value_t = 1.0, value_parser = non_negative_seconds)]
     pub warmup: f64,
     /// Scenarios take turns this many times (each turn seconds/rounds long),
