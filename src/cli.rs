@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::race::RaceTarget;
 use crate::render::Format;
 
 /// Install, verify and roll back database-level usage-limit enforcement in
@@ -110,6 +111,20 @@ pub enum Command {
         report: Option<ReportCommand>,
     },
     // --- end of checks and debugging ---
+    /// Fire concurrent admission attempts at one user over real connections and
+    /// count what got through; exits 1 on any over-admission.
+    Race(RaceArgs),
+
+    /// Throughput and p50/p99 latency of the installed function and trigger
+    /// beside their floors (bare UPDATE, plain INSERT) and the naive
+    /// read-then-write, measured in one run on scratch users; prints ratios.
+    Bench(BenchArgs),
+
+    /// Start a throwaway PostgreSQL from the local server binaries, load the
+    /// demo schema, apply the migrations, verify, race both targets, tear it
+    /// down. Ignores DATABASE_URL / --database-url: it never touches your database.
+    Sandbox(SandboxArgs),
+
     /// Print completions for a shell, e.g. `quota completions bash > /etc/bash_completion.d/quota`.
     Completions {
         #[arg(value_enum)]
@@ -165,6 +180,77 @@ pub struct LockArgs {
     /// Seconds to wait for another quota process that holds the migration lock.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub lock_wait: u64,
+}
+
+/// `quota race`.
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// What the attempts go through: the RPC, or INSERTs into public.clips
+    /// that fire the clip trigger.
+    #[arg(long, value_enum, default_value_t = RaceTarget::Rpc)]
+    pub target: RaceTarget,
+    /// Connections opened up front and released together.
+    #[arg(long, short = 'c', default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub concurrency: u32,
+    /// Attempts in all, spread over the connections.
+    #[arg(long, short = 'n', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub attempts: u32,
+    /// Race this real user instead of a scratch user; its users and
+    /// user_usage rows are restored exactly afterwards (also on error and Ctrl-C).
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub user: Option<Uuid>,
+    /// Run the guides' old read-then-write path (SELECT, check in the client,
+    /// UPDATE to read+1) to show the over-admission the migrations prevent.
+    /// Exits 0: over-admitting is the demonstration.
+    #[arg(long)]
+    pub naive: bool,
+    /// Admissions the scratch user has left before the race (default: half
+    /// the attempts).
+    #[arg(long, value_name = "K", conflicts_with = "user")]
+    pub headroom: Option<u32>,
+}
+
+/// `quota bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients, each on its own scratch user.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub clients: u32,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    pub seconds: f64,
+    /// Unmeasured seconds before each scenario's first turn (plans cached, caches warm).
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative_seconds)]
+    pub warmup: f64,
+    /// Scenarios take turns this many times (each turn seconds/rounds long),
+    /// so background load affects floors and enforcement alike.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Run only these scenarios (comma-separated); ratios need both sides.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
+    pub only: Vec<crate::bench::Scenario>,
+}
+
+/// `quota sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Leave the sandbox running and print its URL and how to stop it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!("\"{s}\" is not a number of seconds in (0, 3600]")),
+    }
+}
+
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("\"{s}\" is not a number of seconds in [0, 3600]")),
+    }
 }
 
 /// Parses a UUID argument with a clear message.

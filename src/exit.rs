@@ -20,6 +20,8 @@ pub enum ExitKind {
     Precondition = 4,
     /// Anything unexpected (a database error no other kind covers).
     Internal = 5,
+    /// Stopped by Ctrl-C / SIGTERM after cleaning up (128 + SIGINT, as shells do).
+    Interrupted = 130,
 }
 
 impl ExitKind {

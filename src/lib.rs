@@ -7,6 +7,7 @@
 //! owns stderr, progress and prompts; `exit` maps failures to exit codes;
 //! `cluster` starts a throwaway PostgreSQL for `quota sandbox` and the tests.
 
+pub mod bench;
 pub mod checks;
 pub mod cli;
 pub mod cluster;
@@ -14,6 +15,10 @@ pub mod commands;
 pub mod contract;
 pub mod db;
 pub mod exit;
+pub mod interrupt;
 pub mod migrate;
+pub mod race;
 pub mod render;
+pub mod sandbox;
+pub mod scratch;
 pub mod ui;

@@ -39,6 +39,10 @@ pub fn table(header: &[&str]) -> Table {
     if !colour_enabled() {
         t.force_no_tty();
     }
+    if t.width().is_none() {
+        // No terminal to measure (a pipe, CI logs): wrap long details anyway.
+        t.set_width(120);
+    }
     t
 }
 

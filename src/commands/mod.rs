@@ -1,9 +1,12 @@
 //! One module per command: each turns parsed arguments into work on the
 //! database and a report for `render`.
 
+mod bench;
 mod migrate;
 // checks and debugging (issue 3)
+mod race;
 mod report;
+mod sandbox;
 mod user;
 mod verify;
 
@@ -58,6 +61,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             yes,
         } => user::reset(&ctx, user, user::Counters::pick(scrapes, clips), yes).await,
         Command::Report { report } => report::run(&ctx, report).await,
+        Command::Race(args) => race::run(&ctx, args).await,
+        Command::Bench(args) => bench::run(&ctx, args).await,
+        Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "quota", &mut std::io::stdout());
             Ok(())

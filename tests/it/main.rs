@@ -1,5 +1,6 @@
 //! Integration tests: every one runs against a real PostgreSQL (see common).
 
+mod bench;
 mod common;
 mod conditions;
 mod enforcement;
@@ -8,3 +9,5 @@ mod migrate;
 // checks and debugging (issue 3)
 mod checks;
 mod debug;
+mod race;
+mod sandbox;

@@ -1,0 +1,2 @@
+-- The floor for the trigger: a plain INSERT into a clips-shaped table.
+INSERT INTO {schema}.clips_plain (user_id) VALUES ($1)

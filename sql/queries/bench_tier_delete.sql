@@ -1,0 +1,1 @@
+DELETE FROM public.clip_limits WHERE tier = $1

@@ -1,0 +1,5 @@
+-- The application-side increment the guide's trigger never did: write back
+-- what was read plus one, creating the row if missing. No clip is inserted
+-- (the installed trigger would enforce the limit and hide the race).
+INSERT INTO public.user_usage (user_id, clips_this_month) VALUES ($1, $2)
+ON CONFLICT (user_id) DO UPDATE SET clips_this_month = EXCLUDED.clips_this_month

@@ -1,0 +1,1 @@
+DELETE FROM public.users WHERE id = ANY ($1)

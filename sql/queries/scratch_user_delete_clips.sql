@@ -1,0 +1,1 @@
+DELETE FROM public.clips WHERE user_id = ANY ($1)

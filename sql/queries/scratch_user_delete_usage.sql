@@ -1,0 +1,1 @@
+DELETE FROM public.user_usage WHERE user_id = ANY ($1)

@@ -1,0 +1,4 @@
+-- A scratch user for race/bench: everything else takes the table's defaults,
+-- so a real schema's extra columns and CHECKs apply as for any signup.
+INSERT INTO public.users (id, email, usage_this_month, plan_limits_scrapes, subscription_tier)
+VALUES ($1, $2, $3, $4, $5)

@@ -1,0 +1,689 @@
+//! `quota bench`: what the enforcement costs, as ratios against floors
+//! measured in the same run on the same database.
+//!
+//! Every client gets its own scratch user (no lock contention: this prices
+//! the work per call, not the queueing `race` shows). Scenarios take turns
+//! over the same connections in short rounds (after one warm-up each, so
+//! plans are cached):
+//!
+//! | scenario      | statement(s) per operation                                   |
+//! |---------------|--------------------------------------------------------------|
+//! | update_floor  | bare `UPDATE users SET usage = usage + 1 WHERE … < limit`    |
+//! | function      | `SELECT allowed FROM increment_usage_if_allowed($1)`         |
+//! | naive         | the guide's SELECT, check, `UPDATE usage = read + 1`         |
+//! | insert_floor  | `INSERT` into a scratch table shaped like clips, no trigger  |
+//! | trigger       | the same `INSERT` with `enforce_clip_limit()` attached       |
+//! | naive_clip    | SELECT counter, check, plain `INSERT`, `UPDATE clips = read+1` |
+//!
+//! Scratch users, the scratch tier in `clip_limits` and the scratch schema
+//! are removed afterwards, also on error and Ctrl-C.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sqlx::{Executor, PgConnection};
+use uuid::Uuid;
+
+use crate::db;
+use crate::exit;
+use crate::interrupt::{self, Interrupt};
+use crate::scratch::{self, ScratchUser};
+use crate::ui::Ui;
+
+const INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
+const SETUP: &str = include_str!("../sql/queries/bench_setup.sql");
+const TEARDOWN: &str = include_str!("../sql/queries/bench_teardown.sql");
+const TIER_INSERT: &str = include_str!("../sql/queries/bench_tier_insert.sql");
+const TIER_DELETE: &str = include_str!("../sql/queries/bench_tier_delete.sql");
+const UPDATE_FLOOR: &str = include_str!("../sql/queries/bench_update_floor.sql");
+const CALL_FUNCTION: &str = include_str!("../sql/queries/race_call_function.sql");
+const INSERT_PLAIN: &str = include_str!("../sql/queries/bench_insert_plain.sql");
+const INSERT_TRIGGER: &str = include_str!("../sql/queries/bench_insert_trigger.sql");
+const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
+const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
+const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
+const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
+
+/// The bench never touches real users' counters, so where scratch users are
+/// impossible it has to run on a copy.
+const BENCH_ADVICE: &str = "the bench only works on scratch users: run it on a copy of the \
+     schema without that constraint, or try it in `quota sandbox --keep`";
+
+/// The performance goals from the project's brief, shown beside the ratios.
+pub const GOAL_FUNCTION_VS_UPDATE: f64 = 0.85;
+pub const GOAL_TRIGGER_VS_INSERT: f64 = 0.75;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub clients: usize,
+    pub seconds: f64,
+    pub warmup: f64,
+    /// Turns each scenario takes, `seconds / rounds` long each.
+    pub rounds: u32,
+    /// The scenarios to run, in canonical order; empty means all.
+    pub only: Vec<Scenario>,
+}
+
+impl BenchOptions {
+    fn scenarios(&self) -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| self.only.is_empty() || self.only.contains(s))
+            .collect()
+    }
+}
+
+/// The measured scenarios, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    #[value(name = "update_floor")]
+    UpdateFloor,
+    Function,
+    Naive,
+    #[value(name = "insert_floor")]
+    InsertFloor,
+    Trigger,
+    #[value(name = "naive_clip")]
+    NaiveClip,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::UpdateFloor,
+        Scenario::Function,
+        Scenario::Naive,
+        Scenario::InsertFloor,
+        Scenario::Trigger,
+        Scenario::NaiveClip,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::UpdateFloor => "update_floor",
+            Scenario::Function => "function",
+            Scenario::Naive => "naive",
+            Scenario::InsertFloor => "insert_floor",
+            Scenario::Trigger => "trigger",
+            Scenario::NaiveClip => "naive_clip",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scenario::UpdateFloor => "bare check-and-increment UPDATE (floor)",
+            Scenario::Function => "increment_usage_if_allowed()",
+            Scenario::Naive => "SELECT, check, UPDATE usage = read+1",
+            Scenario::InsertFloor => "INSERT, clips-shaped table, no trigger (floor)",
+            Scenario::Trigger => "INSERT with enforce_clip_limit()",
+            Scenario::NaiveClip => "SELECT, check, INSERT, UPDATE clips = read+1",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioResult {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratios {
+    /// function ops/s ÷ update_floor ops/s (null unless both ran).
+    pub function_vs_update: Option<f64>,
+    /// trigger ops/s ÷ insert_floor ops/s.
+    pub trigger_vs_insert: Option<f64>,
+    /// naive ops/s ÷ function ops/s.
+    pub naive_vs_function: Option<f64>,
+    /// naive_clip ops/s ÷ trigger ops/s.
+    pub naive_clip_vs_trigger: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Goals {
+    pub function_vs_update: f64,
+    pub trigger_vs_insert: f64,
+}
+
+/// The outcome; its JSON is part of the documented output.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub clients: usize,
+    pub seconds: f64,
+    pub warmup: f64,
+    pub rounds: u32,
+    pub scenarios: Vec<ScenarioResult>,
+    pub ratios: Ratios,
+    pub goals: Goals,
+}
+
+/// What the bench created, so it can be removed whatever happens.
+struct Scratch {
+    schema: String,
+    tier: String,
+    schema_created: bool,
+    tier_created: bool,
+    users: Vec<Uuid>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        // Generated, never user input: safe to place in DDL.
+        let suffix = &Uuid::new_v4().simple().to_string()[..12];
+        Scratch {
+            schema: format!("quota_bench_{suffix}"),
+            tier: format!("quota_bench_{suffix}"),
+            schema_created: false,
+            tier_created: false,
+            users: Vec::new(),
+        }
+    }
+
+    fn sql(&self, template: &str) -> String {
+        template.replace("{schema}", &self.schema)
+    }
+}
+
+/// Runs every scenario and removes what it created, also on error/Ctrl-C.
+pub async fn run(
+    target: &db::Target,
+    opts: &BenchOptions,
+    ui: &Ui,
+    interrupt: &Interrupt,
+) -> Result<BenchReport> {
+    let mut control = target.connect().await?;
+    require_installed(&mut control).await?;
+    let mut scratch = Scratch::new();
+    let measured = async {
+        set_up(&mut control, &mut scratch, opts.clients).await?;
+        measure_all(target, opts, &scratch, ui, interrupt).await
+    }
+    .await;
+    let cleaned = clean_up(target, &mut control, &scratch).await;
+    let results = measured?;
+    cleaned?;
+    if interrupt.is_set() {
+        return Err(interrupt::interrupted(
+            "the scratch users, tier and tables were removed",
+        ));
+    }
+    Ok(report(opts, results))
+}
+
+async fn require_installed(conn: &mut PgConnection) -> Result<()> {
+    let (function, trigger): (bool, bool) = sqlx::query_as(INSTALLED).fetch_one(conn).await?;
+    if function && trigger {
+        return Ok(());
+    }
+    Err(exit::precondition(
+        "the bench prices the installed function and trigger, and they are not both installed: \
+         run `quota migrate apply` first",
+    ))
+}
+
+async fn set_up(conn: &mut PgConnection, scratch: &mut Scratch, clients: usize) -> Result<()> {
+    sqlx::query(TIER_INSERT)
+        .bind(&scratch.tier)
+        .execute(&mut *conn)
+        .await
+        .context("could not add the bench's scratch tier to public.clip_limits")?;
+    scratch.tier_created = true;
+    conn.execute(sqlx::raw_sql(&scratch.sql(SETUP)))
+        .await
+        .context("could not create the bench's scratch tables (needs CREATE on the database)")?;
+    scratch.schema_created = true;
+    let spec = ScratchUser {
+        usage: 0,
+        limit: i32::MAX,
+        tier: scratch.tier.clone(),
+        clips: Some(0),
+    };
+    for _ in 0..clients {
+        let id = scratch::create_user(conn, &spec, BENCH_ADVICE).await?;
+        scratch.users.push(id);
+    }
+    Ok(())
+}
+
+async fn clean_up(
+    target: &db::Target,
+    control: &mut PgConnection,
+    scratch: &Scratch,
+) -> Result<()> {
+    if clean_up_on(control, scratch).await.is_ok() {
+        return Ok(());
+    }
+    let mut fresh = target.connect().await?;
+    clean_up_on(&mut fresh, scratch).await.with_context(|| {
+        format!(
+            "could not remove the bench's scratch objects: DROP SCHEMA {} CASCADE; DELETE FROM \
+             public.clip_limits WHERE tier = '{}'; and users with e-mail quota-scratch-*@example.invalid",
+            scratch.schema, scratch.tier
+        )
+    })
+}
+
+async fn clean_up_on(conn: &mut PgConnection, scratch: &Scratch) -> Result<()> {
+    if scratch.schema_created {
+        conn.execute(sqlx::raw_sql(&scratch.sql(TEARDOWN))).await?;
+    }
+    scratch::delete_users(conn, &scratch.users).await?;
+    if scratch.tier_created {
+        sqlx::query(TIER_DELETE)
+            .bind(&scratch.tier)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn measure_all(
+    target: &db::Target,
+    opts: &BenchOptions,
+    scratch: &Scratch,
+    ui: &Ui,
+    interrupt: &Interrupt,
+) -> Result<Vec<ScenarioResult>> {
+    let threads = generator_threads(opts.clients);
+    let plan = Arc::new(Plan::new(opts, threads));
+    let statements = Statements::new(scratch);
+    let spinner = ui.spinner(&format!(
+        "bench: {} scenarios x {} rounds, {} clients",
+        plan.scenarios.len(),
+        plan.rounds,
+        opts.clients
+    ));
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let users: Vec<Uuid> = scratch
+            .users
+            .iter()
+            .skip(t)
+            .step_by(threads)
+            .copied()
+            .collect();
+        let (target, plan, statements, interrupt) = (
+            target.clone(),
+            plan.clone(),
+            statements.clone(),
+            interrupt.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("quota-bench-{t}"))
+            .spawn(move || generator_thread(target, users, plan, statements, interrupt))
+            .context("could not start a load-generator thread")?;
+        handles.push(handle);
+    }
+    // Joining blocks; keep the runtime (and its Ctrl-C listener) free.
+    let joined = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load-generator thread panicked")))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .context("the load-generator join task failed")?;
+    spinner.finish_and_clear();
+
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
+    for per_thread in joined {
+        for (all, mine) in latencies.iter_mut().zip(per_thread?) {
+            all.extend(mine);
+        }
+    }
+    let results: Vec<ScenarioResult> = plan
+        .scenarios
+        .iter()
+        .copied()
+        .zip(latencies)
+        .map(|(scenario, lat)| summarise(scenario, lat, opts.seconds))
+        .collect();
+    for r in &results {
+        ui.debug(&format!(
+            "{}: {:.0} ops/s, p50 {:.3} ms, p99 {:.3} ms",
+            r.name, r.ops_per_sec, r.p50_ms, r.p99_ms
+        ));
+    }
+    Ok(results)
+}
+
+/// Like `pgbench -j`: a few OS threads, each with its own single-threaded
+/// runtime driving its share of the clients. No work stealing and no
+/// cross-thread wake-ups per query, so the generator spends as little CPU
+/// per operation as possible and leaves the cores to the server.
+fn generator_threads(clients: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    clients.clamp(1, cores.max(1))
+}
+
+/// The schedule every generator thread follows in lockstep. Scenarios take
+/// turns in short rounds, so a change in background load (other tenants,
+/// autovacuum, a noisy neighbour) hits floor and enforcement alike instead
+/// of skewing their ratio.
+struct Plan {
+    scenarios: Vec<Scenario>,
+    rounds: u32,
+    slice: f64,
+    warmup: f64,
+    /// All threads start each turn together.
+    barrier: std::sync::Barrier,
+    /// Set by the first thread that fails: the others stop working but keep
+    /// meeting at the barrier, so nobody waits forever.
+    abort: std::sync::atomic::AtomicBool,
+}
+
+impl Plan {
+    fn new(opts: &BenchOptions, threads: usize) -> Self {
+        let rounds = opts.rounds.max(1);
+        Plan {
+            scenarios: opts.scenarios(),
+            rounds,
+            slice: opts.seconds / rounds as f64,
+            warmup: opts.warmup,
+            barrier: std::sync::Barrier::new(threads),
+            abort: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One generator thread: opens its connections, then runs every turn of
+/// the plan; returns its latencies per scenario.
+fn generator_thread(
+    target: db::Target,
+    users: Vec<Uuid>,
+    plan: Arc<Plan>,
+    statements: Arc<Statements>,
+    interrupt: Interrupt,
+) -> Result<Vec<Vec<u32>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start a load-generator runtime");
+    let mut error = None;
+    let mut conns = Vec::new();
+    match &runtime {
+        Ok(rt) => {
+            for _ in &users {
+                match rt.block_on(target.connect()) {
+                    Ok(c) => conns.push(c),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(e) => error = Some(anyhow::anyhow!("{e:#}")),
+    }
+    if error.is_some() {
+        plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
+    for round in 0..plan.rounds {
+        for (i, &scenario) in plan.scenarios.iter().enumerate() {
+            plan.barrier.wait();
+            let (Ok(rt), false) = (&runtime, plan.aborted() || interrupt.is_set()) else {
+                continue;
+            };
+            // Plans are cached per connection: one warm-up per scenario is enough.
+            let window = Window {
+                warmup: if round == 0 { plan.warmup } else { 0.0 },
+                seconds: plan.slice,
+            };
+            let turn = rt.block_on(measure(
+                std::mem::take(&mut conns),
+                scenario,
+                &statements,
+                &users,
+                window,
+                &interrupt,
+            ));
+            match turn {
+                Ok((back, lat)) => {
+                    conns = back;
+                    latencies[i].extend(lat);
+                }
+                Err(e) => {
+                    plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(latencies),
+    }
+}
+
+/// Warm-up and measured seconds of one turn of a scenario.
+#[derive(Clone, Copy)]
+struct Window {
+    warmup: f64,
+    seconds: f64,
+}
+
+/// The SQL of every scenario, with the scratch schema filled in.
+struct Statements {
+    insert_plain: String,
+    insert_trigger: String,
+}
+
+impl Statements {
+    fn new(scratch: &Scratch) -> Arc<Self> {
+        Arc::new(Statements {
+            insert_plain: scratch.sql(INSERT_PLAIN),
+            insert_trigger: scratch.sql(INSERT_TRIGGER),
+        })
+    }
+}
+
+/// One turn of a scenario on this thread's clients at once: a warm-up,
+/// then the measured window. Returns the connections for the next turn.
+async fn measure(
+    conns: Vec<PgConnection>,
+    scenario: Scenario,
+    statements: &Arc<Statements>,
+    users: &[Uuid],
+    window: Window,
+    interrupt: &Interrupt,
+) -> Result<(Vec<PgConnection>, Vec<u32>)> {
+    let warmup = Duration::from_secs_f64(window.warmup);
+    let window = Duration::from_secs_f64(window.seconds);
+    let started = Instant::now();
+    let (measure_from, end) = (started + warmup, started + warmup + window);
+    let mut tasks = Vec::with_capacity(conns.len());
+    for (mut conn, &user) in conns.into_iter().zip(users) {
+        let (statements, interrupt) = (statements.clone(), interrupt.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end || interrupt.is_set() {
+                    break;
+                }
+                if let Err(e) = operation(&mut conn, scenario, &statements, user).await {
+                    return (conn, Err(e));
+                }
+                if t0 >= measure_from {
+                    latencies.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+            }
+            (conn, Ok(latencies))
+        }));
+    }
+    let mut back = Vec::with_capacity(tasks.len());
+    let mut all: Vec<u32> = Vec::new();
+    let mut failure = None;
+    for t in tasks {
+        let (conn, lat) = t.await.context("a bench client task failed")?;
+        back.push(conn);
+        match lat {
+            Ok(l) => all.extend(l),
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e.context(format!("bench scenario {} failed", scenario.name())));
+    }
+    Ok((back, all))
+}
+
+async fn operation(
+    conn: &mut PgConnection,
+    scenario: Scenario,
+    statements: &Statements,
+    user: Uuid,
+) -> Result<()> {
+    match scenario {
+        Scenario::UpdateFloor => {
+            sqlx::query(UPDATE_FLOOR).bind(user).fetch_one(conn).await?;
+        }
+        Scenario::Function => {
+            let allowed: bool = sqlx::query_scalar(CALL_FUNCTION)
+                .bind(user)
+                .fetch_one(conn)
+                .await?;
+            if !allowed {
+                anyhow::bail!("the function refused a bench user with an unreachable limit");
+            }
+        }
+        Scenario::Naive => {
+            let (usage, limit): (i32, Option<i32>) = sqlx::query_as(NAIVE_READ_USAGE)
+                .bind(user)
+                .fetch_one(&mut *conn)
+                .await?;
+            if limit.is_some_and(|l| usage < l) {
+                sqlx::query(NAIVE_WRITE_USAGE)
+                    .bind(user)
+                    .bind(usage + 1)
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Scenario::InsertFloor => {
+            sqlx::query(&statements.insert_plain)
+                .bind(user)
+                .execute(conn)
+                .await?;
+        }
+        Scenario::Trigger => {
+            sqlx::query(&statements.insert_trigger)
+                .bind(user)
+                .execute(conn)
+                .await?;
+        }
+        Scenario::NaiveClip => {
+            let (clips, _tier): (i32, String) = sqlx::query_as(NAIVE_READ_CLIPS)
+                .bind(user)
+                .fetch_one(&mut *conn)
+                .await?;
+            if clips < i32::MAX {
+                sqlx::query(&statements.insert_plain)
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(NAIVE_WRITE_CLIPS)
+                    .bind(user)
+                    .bind(clips + 1)
+                    .execute(conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summarise(scenario: Scenario, mut latencies: Vec<u32>, seconds: f64) -> ScenarioResult {
+    latencies.sort_unstable();
+    let ops = latencies.len() as u64;
+    ScenarioResult {
+        name: scenario.name(),
+        what: scenario.describe(),
+        ops,
+        ops_per_sec: round(ops as f64 / seconds, 1),
+        p50_ms: round(percentile(&latencies, 0.50) as f64 / 1000.0, 3),
+        p99_ms: round(percentile(&latencies, 0.99) as f64 / 1000.0, 3),
+    }
+}
+
+/// Nearest-rank percentile of sorted values; 0 when empty.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn report(opts: &BenchOptions, scenarios: Vec<ScenarioResult>) -> BenchReport {
+    let rate = |s: Scenario| {
+        scenarios
+            .iter()
+            .find(|r| r.name == s.name())
+            .map(|r| r.ops_per_sec)
+    };
+    let ratio = |a: Scenario, b: Scenario| match (rate(a), rate(b)) {
+        (Some(x), Some(y)) if y > 0.0 => Some(round(x / y, 3)),
+        _ => None,
+    };
+    BenchReport {
+        clients: opts.clients,
+        seconds: opts.seconds,
+        warmup: opts.warmup,
+        rounds: opts.rounds,
+        ratios: Ratios {
+            function_vs_update: ratio(Scenario::Function, Scenario::UpdateFloor),
+            trigger_vs_insert: ratio(Scenario::Trigger, Scenario::InsertFloor),
+            naive_vs_function: ratio(Scenario::Naive, Scenario::Function),
+            naive_clip_vs_trigger: ratio(Scenario::NaiveClip, Scenario::Trigger),
+        },
+        goals: Goals {
+            function_vs_update: GOAL_FUNCTION_VS_UPDATE,
+            trigger_vs_insert: GOAL_TRIGGER_VS_INSERT,
+        },
+        scenarios,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.50), 50);
+        assert_eq!(percentile(&v, 0.99), 99);
+        assert_eq!(percentile(&[7], 0.99), 7);
+        assert_eq!(percentile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn scratch_names_are_generated_identifiers() {
+        let s = Scratch::new();
+        assert!(s
+            .schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        assert!(s.sql("CREATE SCHEMA {schema}").ends_with(&s.schema));
+    }
+}

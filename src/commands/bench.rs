@@ -1,0 +1,64 @@
+//! `quota bench`.
+
+use anyhow::Result;
+use comfy_table::{Cell, CellAlignment};
+
+use super::Context;
+use crate::bench::{self, BenchOptions, BenchReport};
+use crate::cli::BenchArgs;
+use crate::interrupt::Interrupt;
+use crate::render::{self, Report};
+
+pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
+    let interrupt = Interrupt::install()?;
+    let opts = BenchOptions {
+        clients: args.clients as usize,
+        seconds: args.seconds,
+        warmup: args.warmup,
+        rounds: args.rounds,
+        only: args.only,
+    };
+    let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
+    render::print(&report, ctx.format)
+}
+
+impl Report for BenchReport {
+    fn to_table(&self) -> String {
+        let mut t = render::table(&["scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms"]);
+        for s in &self.scenarios {
+            t.add_row(vec![
+                Cell::new(s.name),
+                Cell::new(s.what),
+                Cell::new(s.ops).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.0}", s.ops_per_sec)).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.3}", s.p50_ms)).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.3}", s.p99_ms)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        let r = &self.ratios;
+        let g = &self.goals;
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}x"));
+        let versus = |v: Option<f64>, goal: f64| match v {
+            Some(v) if v >= goal => format!(" (goal >= {goal}x: meets)"),
+            Some(_) => format!(" (goal >= {goal}x: below)"),
+            None => String::new(),
+        };
+        format!(
+            "{t}\n{} clients, {}s per scenario in {} rounds, after {}s warm-up\n\
+             function / update floor : {}{}\n\
+             trigger  / insert floor : {}{}\n\
+             naive    / function     : {}\n\
+             naive_clip / trigger    : {}",
+            self.clients,
+            self.seconds,
+            self.rounds,
+            self.warmup,
+            show(r.function_vs_update),
+            versus(r.function_vs_update, g.function_vs_update),
+            show(r.trigger_vs_insert),
+            versus(r.trigger_vs_insert, g.trigger_vs_insert),
+            show(r.naive_vs_function),
+            show(r.naive_clip_vs_trigger)
+        )
+    }
+}

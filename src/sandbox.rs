@@ -1,0 +1,225 @@
+//! `quota sandbox`: from a clone to a verified, raced database with nothing
+//! configured. A throwaway PostgreSQL is started from the local server
+//! binaries (the same discovery and root handling as the tests), the demo
+//! schema loaded, the migrations applied, the result verified and raced on
+//! both targets; then everything is torn down, also on Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sqlx::{Executor, PgConnection};
+
+use crate::checks::{self, CheckResult};
+use crate::cluster::{Cluster, ClusterOptions};
+use crate::db;
+use crate::exit;
+use crate::interrupt::Interrupt;
+use crate::migrate::{self, ApplyOptions};
+use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
+use crate::ui::Ui;
+
+/// The Supabase-shaped demo schema with its sample users.
+pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
+
+/// How the sandbox races: the `quota race` defaults.
+const RACE_CONCURRENCY: usize = 16;
+const RACE_ATTEMPTS: usize = 64;
+
+/// Everything the sandbox did; its JSON is part of the documented output.
+#[derive(Debug, Serialize)]
+pub struct SandboxReport {
+    /// `SELECT version()` of the throwaway server.
+    pub postgres: String,
+    pub database_version: u32,
+    pub migrations_applied: Vec<String>,
+    pub verify: VerifySummary,
+    pub races: Vec<RaceReport>,
+    /// The same races through the guides' old read-then-write path: the
+    /// over-admission the migrations prevent (shown, never a failure).
+    pub naive_races: Vec<RaceReport>,
+    /// True when verify passed and no race was violated.
+    pub passed: bool,
+    /// Set with `--keep`: where the sandbox runs and how to stop it.
+    pub kept: Option<Kept>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Kept {
+    /// The superuser URL, with the sandbox's generated password: the only
+    /// place quota prints a password, because you need it to connect.
+    pub url: String,
+    pub dir: PathBuf,
+    pub stop: String,
+}
+
+/// `quota verify`'s result inside the sandbox report.
+#[derive(Debug, Serialize)]
+pub struct VerifySummary {
+    pub passed: bool,
+    pub checks: Vec<CheckResult>,
+}
+
+/// Runs the whole sandbox. The cluster is stopped and removed on every
+/// path except a successful `keep`.
+pub async fn run(keep: bool, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxReport> {
+    let bindir = tokio::task::spawn_blocking(Cluster::find_bindir)
+        .await
+        .context("the server lookup task failed")?
+        .map_err(|e| exit::precondition(format!("{e:#}")))?;
+    ui.info(&format!(
+        "starting a throwaway PostgreSQL from {}",
+        bindir.display()
+    ));
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(sandbox_options()))
+        .await
+        .context("the server start task failed")??;
+    let url = cluster.admin_url();
+    let outcome = interrupt.check("nothing was left running").map(|_| ());
+    let outcome = match outcome {
+        Ok(()) => exercise(&url, ui, interrupt).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(mut report) if keep => {
+            let (url, dir) = cluster.keep();
+            report.kept = Some(Kept {
+                stop: stop_command(&bindir, &dir),
+                url,
+                dir,
+            });
+            Ok(report)
+        }
+        other => {
+            ui.info("tearing the sandbox down");
+            teardown(cluster).await?;
+            if interrupt.is_set() {
+                other?;
+                return Err(crate::interrupt::interrupted("the sandbox was torn down"));
+            }
+            other
+        }
+    }
+}
+
+/// A throwaway server needs no durability; this keeps setup fast.
+fn sandbox_options() -> ClusterOptions {
+    ClusterOptions {
+        extra_settings: vec![
+            ("fsync".into(), "off".into()),
+            ("full_page_writes".into(), "off".into()),
+        ],
+        ..ClusterOptions::default()
+    }
+}
+
+async fn teardown(mut cluster: Cluster) -> Result<()> {
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .context("the server stop task failed")?
+        .context("could not tear the sandbox down")
+}
+
+/// Demo schema, migrations, verify, races: what the sandbox shows.
+async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxReport> {
+    let target = db::Target::new(Some(url.to_string()), Duration::from_secs(10));
+    let mut conn = target.connect().await?;
+    let postgres: String = sqlx::query_scalar("SELECT version()")
+        .fetch_one(&mut conn)
+        .await?;
+
+    ui.info("loading the demo schema (sql/demo/schema.sql)");
+    conn.execute(sqlx::raw_sql(DEMO_SCHEMA))
+        .await
+        .context("could not load the demo schema")?;
+    interrupt.check("the sandbox was torn down")?;
+
+    ui.info("applying the migrations");
+    let applied = migrate::apply(&mut conn, ApplyOptions::default(), ui).await?;
+    interrupt.check("the sandbox was torn down")?;
+
+    ui.info("verifying");
+    let verify = verify_step(&mut conn).await?;
+
+    let (mut races, mut naive_races) = (Vec::new(), Vec::new());
+    for naive in [false, true] {
+        for target_kind in [RaceTarget::Rpc, RaceTarget::Trigger] {
+            let mode = if naive {
+                " (naive read-then-write)"
+            } else {
+                ""
+            };
+            ui.info(&format!("racing {}{mode}", target_kind.as_str()));
+            let opts = RaceOptions {
+                target: target_kind,
+                concurrency: RACE_CONCURRENCY,
+                attempts: RACE_ATTEMPTS,
+                user: None,
+                naive,
+                headroom: None,
+            };
+            let report = race::run(&target, &opts, ui, interrupt).await?;
+            if naive {
+                naive_races.push(report);
+            } else {
+                races.push(report);
+            }
+        }
+    }
+    let passed = verify.passed && races.iter().all(|r| r.violation().is_none());
+    Ok(SandboxReport {
+        postgres,
+        database_version: applied.database_version,
+        migrations_applied: applied
+            .steps
+            .iter()
+            .map(|s| format!("V{}__{}", s.version, s.name))
+            .collect(),
+        verify,
+        races,
+        naive_races,
+        passed,
+        kept: None,
+    })
+}
+
+/// The sandbox's verify step: every check of `quota verify`.
+async fn verify_step(conn: &mut PgConnection) -> Result<VerifySummary> {
+    let checks = checks::run_all(conn).await?;
+    Ok(VerifySummary {
+        passed: !checks.iter().any(CheckResult::failed),
+        checks,
+    })
+}
+
+/// How to stop a kept sandbox; as root the server runs as another user.
+fn stop_command(bindir: &Path, dir: &Path) -> String {
+    let pg_ctl = format!(
+        "{} -D {} stop",
+        bindir.join("pg_ctl").display(),
+        dir.join("data").display()
+    );
+    let stop = match owner_name(&dir.join("data")) {
+        Some(owner) if is_root() => format!("su -s /bin/sh {owner} -c '{pg_ctl}'"),
+        _ => pg_ctl,
+    };
+    format!("{stop} && rm -rf {}", dir.display())
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn owner_name(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(path).ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let _ = f.next()?;
+        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}

@@ -1,0 +1,299 @@
+//! `quota race` against a real database: exact admission through both
+//! targets, exact restore of a real user (also after Ctrl-C), and the naive
+//! path's over-admission shown, not hidden.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::common::*;
+
+/// A user's rows as text: the byte-for-byte view of what a race may touch.
+async fn rows_of(c: &mut PgConnection, user: Uuid) -> (String, Option<String>, i64) {
+    let u: String = sqlx::query_scalar("SELECT t::text FROM public.users AS t WHERE id = $1")
+        .bind(user)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    let uu: Option<String> =
+        sqlx::query_scalar("SELECT t::text FROM public.user_usage AS t WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(&mut *c)
+            .await
+            .unwrap();
+    let clips: i64 = sqlx::query_scalar("SELECT count(*) FROM public.clips WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    (u, uu, clips)
+}
+
+fn race_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["race", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = db.quota(&all);
+    assert_success(&out);
+    json(&out)
+}
+
+#[track_caller]
+fn assert_exact(r: &serde_json::Value, expected: u64) {
+    assert_eq!(r["admitted"], expected, "{r}");
+    assert_eq!(r["expected"], expected, "{r}");
+    assert_eq!(r["over_admitted"], 0, "{r}");
+    let moved = r["counter_after"].as_i64().unwrap() - r["counter_before"].as_i64().unwrap();
+    assert_eq!(moved, expected as i64, "counter moved by admissions: {r}");
+    assert_eq!(
+        r["admitted"].as_u64().unwrap() + r["refused"].as_u64().unwrap(),
+        r["attempts"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn rpc_race_on_a_scratch_user_admits_exactly_the_headroom_and_leaves_no_trace() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
+    let r = race_json(
+        &db,
+        &["--target", "rpc", "-c", "16", "-n", "48", "--headroom", "7"],
+    );
+    assert_exact(&r, 7);
+    assert_eq!(r["user"], "scratch");
+    assert_eq!(r["concurrency"], 16);
+    assert_eq!(r["target"], "rpc");
+    assert_eq!(r["naive"], false);
+    assert_eq!(snapshot(&mut c).await, before);
+}
+
+#[tokio::test]
+async fn trigger_race_on_a_scratch_user_admits_exactly_the_headroom_and_leaves_no_trace() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
+    let r = race_json(&db, &["--target", "trigger", "-c", "16", "-n", "40"]);
+    // Default headroom: half the attempts.
+    assert_exact(&r, 20);
+    assert_eq!(r["limit"], 50, "the free tier's limit from clip_limits");
+    assert_eq!(r["counter_after"], 50);
+    assert_eq!(snapshot(&mut c).await, before);
+}
+
+#[tokio::test]
+async fn racing_a_real_user_restores_its_rows_byte_for_byte() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 3, Some(10), "free").await;
+    db.exec(&format!(
+        "INSERT INTO public.user_usage (user_id, clips_this_month) VALUES ('{user}', 47);
+         INSERT INTO public.clips (user_id, url) VALUES ('{user}', 'https://example.com/kept');"
+    ))
+    .await;
+    let rows = rows_of(&mut c, user).await;
+    let all = snapshot(&mut c).await;
+    let id = user.to_string();
+
+    let r = race_json(
+        &db,
+        &["--user", &id, "--target", "rpc", "-c", "12", "-n", "30"],
+    );
+    assert_exact(&r, 7);
+    assert_eq!(r["user"], id);
+    assert_eq!(rows_of(&mut c, user).await, rows);
+
+    // 47 + 1 clip inserted above = 48 of 50.
+    let r = race_json(
+        &db,
+        &["--user", &id, "--target", "trigger", "-c", "12", "-n", "30"],
+    );
+    assert_exact(&r, 2);
+    assert_eq!(rows_of(&mut c, user).await, rows);
+    assert_eq!(snapshot(&mut c).await, all, "nothing else changed either");
+}
+
+#[tokio::test]
+async fn a_user_usage_row_created_by_the_race_is_removed_again() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 0, Some(5), "free").await;
+    let rows = rows_of(&mut c, user).await;
+    assert_eq!(rows.1, None);
+    let r = race_json(
+        &db,
+        &[
+            "--user",
+            &user.to_string(),
+            "--target",
+            "trigger",
+            "-c",
+            "8",
+            "-n",
+            "60",
+        ],
+    );
+    assert_exact(&r, 50);
+    assert_eq!(rows_of(&mut c, user).await, rows);
+}
+
+#[tokio::test]
+async fn the_naive_path_over_admits_and_says_so() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
+    for target in ["rpc", "trigger"] {
+        let out = db.quota(&[
+            "race",
+            "--naive",
+            "--target",
+            target,
+            "-c",
+            "16",
+            "-n",
+            "48",
+            "--headroom",
+            "4",
+            "--format",
+            "json",
+        ]);
+        assert_success(&out);
+        let r = json(&out);
+        assert_eq!(r["naive"], true);
+        assert_eq!(r["expected"], 4);
+        assert!(r["over_admitted"].as_u64().unwrap() > 0, "{target}: {r}");
+        assert!(stderr(&out).contains("OVER-ADMITTED"), "{}", stderr(&out));
+    }
+    assert_eq!(snapshot(&mut c).await, before);
+}
+
+#[tokio::test]
+async fn race_table_output_names_the_verdict() {
+    let db = installed_db().await;
+    let out = db.quota(&["race", "-c", "4", "-n", "8"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("over-admitted"), "{text}");
+    assert!(text.contains("ok"), "{text}");
+}
+
+#[tokio::test]
+async fn unknown_user_and_missing_enforcement_are_preconditions() {
+    let db = installed_db().await;
+    let out = db.quota(&["race", "--user", "99999999-9999-4999-8999-999999999999"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("no user with id"), "{}", stderr(&out));
+
+    let bare = demo_db().await;
+    let mut c = bare.connect().await;
+    let before = snapshot(&mut c).await;
+    for target in ["rpc", "trigger"] {
+        let out = bare.quota(&["race", "--target", target]);
+        assert_exit(&out, 4);
+        assert!(
+            stderr(&out).contains("quota migrate apply"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(snapshot(&mut c).await, before);
+
+    let out = db.quota(&["race", "--user", "not-a-uuid"]);
+    assert_exit(&out, 2);
+}
+
+/// Supabase's public.users.id references auth.users.id: no scratch user.
+#[tokio::test]
+async fn a_foreign_key_on_users_points_at_user() {
+    let db = installed_db().await;
+    db.exec(
+        "CREATE TABLE auth.users (id uuid PRIMARY KEY);
+         ALTER TABLE public.users ADD CONSTRAINT users_id_fkey
+           FOREIGN KEY (id) REFERENCES auth.users (id) NOT VALID;",
+    )
+    .await;
+    let out = db.quota(&["race"]);
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains("foreign key") && err.contains("--user <uuid>"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // The advice works.
+    let r = race_json(&db, &["--user", FREE_USER, "-c", "4", "-n", "10"]);
+    assert_exact(&r, 5);
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_race_restores_the_user() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 0, Some(i32::MAX), "free").await;
+    let rows = rows_of(&mut c, user).await;
+    let child = quota_cmd(
+        &db.url,
+        &[
+            "race",
+            "--user",
+            &user.to_string(),
+            "-c",
+            "4",
+            "-n",
+            "1000000",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until the race is under way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let usage: i32 =
+            sqlx::query_scalar("SELECT usage_this_month FROM public.users WHERE id = $1")
+                .bind(user)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        if usage > 50 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "race never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_exit(&out, 130);
+    assert!(stderr(&out).contains("restored"), "{}", stderr(&out));
+    assert_eq!(rows_of(&mut c, user).await, rows);
+}
+
+/// An application trigger that stamps `updated_at` on every UPDATE would
+/// make a naive restore differ; the restore keeps it from firing.
+#[tokio::test]
+async fn restore_is_exact_despite_an_application_update_trigger() {
+    let db = installed_db().await;
+    db.exec(
+        "ALTER TABLE public.users ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+         CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+         CREATE TRIGGER users_touch BEFORE UPDATE ON public.users
+           FOR EACH ROW EXECUTE FUNCTION public.touch();",
+    )
+    .await;
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 1, Some(6), "free").await;
+    let rows = rows_of(&mut c, user).await;
+    let r = race_json(&db, &["--user", &user.to_string(), "-c", "8", "-n", "20"]);
+    assert_exact(&r, 5);
+    assert_eq!(rows_of(&mut c, user).await, rows);
+}

@@ -1,0 +1,159 @@
+//! `quota sandbox` as a newcomer runs it: no database configured at all.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+use crate::common::*;
+
+/// The binary with no DATABASE_URL or PG* variables, temp files under `tmp`.
+fn sandbox_cmd(args: &[&str], tmp: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quota"));
+    cmd.arg("sandbox")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGPASSWORD")
+        .env_remove("PGDATABASE")
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A world-traversable temp dir (the server may run as `postgres`).
+fn private_tmp() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("quota-sandbox-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn entries(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn sandbox_runs_to_the_end_with_nothing_configured_and_tears_down() {
+    let tmp = private_tmp();
+    let out = sandbox_cmd(&["--format", "json"], &tmp).output().unwrap();
+    assert_success(&out);
+    let r = json(&out);
+    assert_eq!(r["passed"], true, "{r}");
+    assert_eq!(r["verify"]["passed"], true, "{r}");
+    assert_eq!(r["database_version"], 3);
+    assert_eq!(r["migrations_applied"].as_array().unwrap().len(), 3);
+    let races = r["races"].as_array().unwrap();
+    let targets: Vec<&str> = races
+        .iter()
+        .map(|x| x["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["rpc", "trigger"]);
+    for race in races {
+        assert_eq!(race["over_admitted"], 0, "{race}");
+        assert_eq!(race["admitted"], race["expected"], "{race}");
+        assert!(race["expected"].as_u64().unwrap() > 0);
+    }
+    for naive in r["naive_races"].as_array().unwrap() {
+        assert!(naive["over_admitted"].as_u64().unwrap() > 0, "{naive}");
+    }
+    assert!(r["kept"].is_null());
+    assert_eq!(entries(&tmp), 0, "the cluster directory was removed");
+    let _ = std::fs::remove_dir(&tmp);
+}
+
+#[tokio::test]
+async fn sandbox_keep_leaves_a_working_database_and_a_working_stop_command() {
+    let tmp = private_tmp();
+    let out = sandbox_cmd(&["--keep", "--format", "json"], &tmp)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let r = json(&out);
+    let url = r["kept"]["url"].as_str().unwrap().to_string();
+    let stop = r["kept"]["stop"].as_str().unwrap().to_string();
+    {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let installed: bool = sqlx::query_scalar(
+            "SELECT to_regprocedure('public.increment_usage_if_allowed(uuid)') IS NOT NULL",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert!(installed);
+        let users: i64 = sqlx::query_scalar("SELECT count(*) FROM public.users")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(users, 4, "only the demo users: the races cleaned up");
+    }
+    let stopped = Command::new("sh").args(["-c", &stop]).output().unwrap();
+    assert!(stopped.status.success(), "{stop}: {stopped:?}");
+    assert!(sqlx::PgConnection::connect(&url).await.is_err());
+    assert_eq!(entries(&tmp), 0);
+    let _ = std::fs::remove_dir(&tmp);
+}
+
+#[test]
+fn sandbox_ignores_database_url() {
+    let tmp = private_tmp();
+    let out = sandbox_cmd(&["--format", "json"], &tmp)
+        .env("DATABASE_URL", "postgres://nobody:pw@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let _ = std::fs::remove_dir(&tmp);
+}
+
+#[test]
+fn missing_server_binaries_name_what_to_install() {
+    let tmp = private_tmp();
+    let out = sandbox_cmd(&[], &tmp)
+        .env("QUOTA_PG_BINDIR", "/nonexistent/pg/bin")
+        .output()
+        .unwrap();
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains("initdb") && err.contains("QUOTA_PG_BINDIR"),
+        "{err}"
+    );
+    assert_eq!(entries(&tmp), 0);
+    let _ = std::fs::remove_dir(&tmp);
+}
+
+#[test]
+fn ctrl_c_tears_the_sandbox_down() {
+    let tmp = private_tmp();
+    let child = sandbox_cmd(&[], &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the cluster directory exists, i.e. mid-setup or later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while entries(&tmp) == 0 {
+        assert!(Instant::now() < deadline, "the sandbox never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    // Half a second in, the sandbox is still starting (it takes seconds).
+    assert_exit(&out, 130);
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while entries(&tmp) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(entries(&tmp), 0, "the cluster directory was removed");
+    let _ = std::fs::remove_dir(&tmp);
+}
