@@ -66,7 +66,7 @@ impl LockPolicy {
     }
 
     /// Exponential backoff between attempts, capped, so retries stay bounded.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+    fn backoff(&self, attempt: u32) -> Duration {
         let ms = 250u64.saturating_mul(1 << attempt.min(5));
         Duration::from_millis(ms.min(4000))
     }
@@ -301,32 +301,21 @@ async fn apply_locked(
         policy.lock_timeout.as_millis(),
         policy.retries
     ));
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let run = async |c: &mut PgConnection| {
         let runner = embedded::runner()
             .set_target(Target::Version(target))
             .set_abort_divergent(true)
             .set_abort_missing(true);
-        let mut driver = SqlxDriver::new(conn, policy.prelude());
-        match runner.run_async(&mut driver).await {
-            Ok(_) => break,
-            Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
-                let pause = policy.backoff(attempt);
-                ui.info(&format!(
-                    "a table is busy (lock_timeout {}ms); retrying in {}ms ({attempt}/{})",
-                    policy.lock_timeout.as_millis(),
-                    pause.as_millis(),
-                    policy.retries
-                ));
-                tokio::time::sleep(pause).await;
-            }
-            Err(e) if is_lock_timeout(&e) => {
-                return Err(lock_timeout_error(conn, "apply", attempt, policy).await);
-            }
-            Err(e) => return Err(migration_error(conn, e, "applying").await),
-        }
-    }
+        runner
+            .run_async(&mut SqlxDriver::new(c, policy.prelude()))
+            .await
+            .map(|_| ())
+    };
+    let attempt = match retry_while_busy(conn, policy, ui, "apply", run).await {
+        Ok(attempts) => attempts,
+        Err(Retried::GaveUp(e)) => return Err(e),
+        Err(Retried::Failed(e)) => return Err(migration_error(conn, e, "applying").await),
+    };
     let after = status(conn).await?;
     Ok(Outcome {
         dry_run: false,
@@ -384,13 +373,13 @@ pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
     )))
 }
 
-pub(crate) fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected.
     matches!(sqlstate(e).as_deref(), Some("55P03") | Some("40P01"))
 }
 
 /// The error after the last retry: names the sessions in the way.
-pub(crate) async fn lock_timeout_error(
+async fn lock_timeout_error(
     conn: &mut PgConnection,
     what: &str,
     attempts: u32,
@@ -407,6 +396,52 @@ pub(crate) async fn lock_timeout_error(
          SELECT pg_terminate_backend(<pid>)) and run the command again, or raise --lock-timeout/--retries",
         policy.lock_timeout.as_millis()
     ))
+}
+
+/// Why a step retried by [`retry_while_busy`] did not succeed.
+pub(crate) enum Retried<E> {
+    /// Every attempt timed out on a table lock; the error names the blockers.
+    GaveUp(anyhow::Error),
+    /// The step failed for another reason, which the caller explains.
+    Failed(E),
+}
+
+/// Runs one transactional step, retrying with backoff while it times out on
+/// a table lock (each attempt rolled back whole), up to `policy.retries`
+/// more times. Returns the number of attempts it took.
+pub(crate) async fn retry_while_busy<E>(
+    conn: &mut PgConnection,
+    policy: LockPolicy,
+    ui: &Ui,
+    what: &str,
+    mut step: impl AsyncFnMut(&mut PgConnection) -> Result<(), E>,
+) -> Result<u32, Retried<E>>
+where
+    E: std::error::Error + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match step(conn).await {
+            Ok(()) => return Ok(attempt),
+            Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
+                let pause = policy.backoff(attempt);
+                ui.info(&format!(
+                    "a table is busy (lock_timeout {}ms) during {what}; retrying in {}ms ({attempt}/{})",
+                    policy.lock_timeout.as_millis(),
+                    pause.as_millis(),
+                    policy.retries
+                ));
+                tokio::time::sleep(pause).await;
+            }
+            Err(e) if is_lock_timeout(&e) => {
+                return Err(Retried::GaveUp(
+                    lock_timeout_error(conn, what, attempt, policy).await,
+                ))
+            }
+            Err(e) => return Err(Retried::Failed(e)),
+        }
+    }
 }
 
 /// "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)" for each blocker.
@@ -582,51 +617,11 @@ pub async fn rollback_locked(
     let mut attempts = 0;
     for step in plan {
         let sql = step.sql.as_deref().unwrap_or_default();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            attempts += 1;
-            match revert_one(conn, step.version, sql, policy).await {
-                Ok(()) => break,
-                Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
-                    let pause = policy.backoff(attempt);
-                    ui.info(&format!(
-                        "a table is busy; retrying the revert of V{} in {}ms ({attempt}/{})",
-                        step.version,
-                        pause.as_millis(),
-                        policy.retries
-                    ));
-                    tokio::time::sleep(pause).await;
-                }
-                Err(e) if is_lock_timeout(&e) => {
-                    return Err(lock_timeout_error(conn, "rollback", attempt, policy).await);
-                }
-                Err(e) if crate::db::is_connection_lost(&e) => {
-                    let during = format!("reverting V{}__{}", step.version, step.name);
-                    return Err(connection_lost(&during, &e));
-                }
-                Err(e) => {
-                    let msg = match e.as_database_error() {
-                        Some(db) if db.code().as_deref() == Some("42501") => {
-                            let denied = db.message().to_string();
-                            return Err(exit::precondition(format!(
-                                "permission denied while reverting V{}: {denied}; it stays applied; {}",
-                                step.version,
-                                ownership_hint(conn).await
-                            )));
-                        }
-                        Some(db) => db.message().to_string(),
-                        None => e.to_string(),
-                    };
-                    return Err(exit::error(
-                        exit::ExitKind::Internal,
-                        format!(
-                            "reverting V{}__{} failed, it stays applied: {msg}",
-                            step.version, step.name
-                        ),
-                    ));
-                }
-            }
+        let revert = async |c: &mut PgConnection| revert_one(c, step.version, sql, policy).await;
+        match retry_while_busy(conn, policy, ui, "rollback", revert).await {
+            Ok(n) => attempts += n,
+            Err(Retried::GaveUp(e)) => return Err(e),
+            Err(Retried::Failed(e)) => return Err(revert_error(conn, step, e).await),
         }
     }
     let after = status(conn).await?;
@@ -642,6 +637,33 @@ pub async fn rollback_locked(
         database_version: after.database_version,
         attempts,
     })
+}
+
+/// One line for a revert that failed for a reason other than a busy table.
+async fn revert_error(conn: &mut PgConnection, step: &Step, e: sqlx::Error) -> anyhow::Error {
+    if crate::db::is_connection_lost(&e) {
+        let during = format!("reverting V{}__{}", step.version, step.name);
+        return connection_lost(&during, &e);
+    }
+    let msg = match e.as_database_error() {
+        Some(db) if db.code().as_deref() == Some("42501") => {
+            let denied = db.message().to_string();
+            return exit::precondition(format!(
+                "permission denied while reverting V{}: {denied}; it stays applied; {}",
+                step.version,
+                ownership_hint(conn).await
+            ));
+        }
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    exit::error(
+        exit::ExitKind::Internal,
+        format!(
+            "reverting V{}__{} failed, it stays applied: {msg}",
+            step.version, step.name
+        ),
+    )
 }
 
 async fn revert_one(

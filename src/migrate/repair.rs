@@ -10,7 +10,7 @@
 use anyhow::Result;
 use sqlx::{Connection, PgConnection};
 
-use super::{embedded, lock, status, LockPolicy, Outcome, State, Step};
+use super::{embedded, lock, status, LockPolicy, Outcome, Retried, State, Step};
 use crate::exit;
 use crate::ui::Ui;
 
@@ -79,27 +79,11 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     let mut attempts = 0;
     for step in &steps {
         let sql = step.sql.as_deref().unwrap_or_default();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            attempts += 1;
-            match rerun(conn, sql, policy).await {
-                Ok(()) => break,
-                Err(e) if super::is_lock_timeout(&e) && attempt <= policy.retries => {
-                    let pause = policy.backoff(attempt);
-                    ui.info(&format!(
-                        "a table is busy; retrying the repair of V{} in {}ms ({attempt}/{})",
-                        step.version,
-                        pause.as_millis(),
-                        policy.retries
-                    ));
-                    tokio::time::sleep(pause).await;
-                }
-                Err(e) if super::is_lock_timeout(&e) => {
-                    return Err(super::lock_timeout_error(conn, "repair", attempt, policy).await);
-                }
-                Err(e) => return Err(rerun_error(step, e)),
-            }
+        let rerun_step = async |c: &mut PgConnection| rerun(c, sql, policy).await;
+        match super::retry_while_busy(conn, policy, ui, "repair", rerun_step).await {
+            Ok(n) => attempts += n,
+            Err(Retried::GaveUp(e)) => return Err(e),
+            Err(Retried::Failed(e)) => return Err(rerun_error(step, e)),
         }
     }
     Ok(Outcome {
