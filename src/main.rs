@@ -92,8 +92,12 @@ fn describe(err: &anyhow::Error) -> String {
         let text = cause.to_string();
         let text = text
             .strip_prefix("error returned from database: ")
-            .unwrap_or(&text)
-            .trim_matches('`');
+            .unwrap_or(&text);
+        // refinery wraps its parts in backticks; our own hints end in one.
+        let text = match text.strip_prefix('`').and_then(|t| t.strip_suffix('`')) {
+            Some(inner) if !inner.contains('`') => inner,
+            _ => text,
+        };
         if text.is_empty() || line.contains(text) {
             continue;
         }

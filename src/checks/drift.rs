@@ -37,14 +37,19 @@ async fn history(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
                 format!("V{}__{} is not applied", m.version, m.name),
                 HINT_APPLY,
             ),
-            State::Drifted | State::Unknown => f.fail(
+            State::Drifted => f.fail(
                 format!(
-                    "V{}__{} is {} in the migration history",
-                    m.version,
-                    m.name,
-                    m.state.as_str()
+                    "V{}__{} is drifted in the migration history (its checksum differs from this build's file)",
+                    m.version, m.name
                 ),
-                "see `quota migrate status`",
+                "run `quota migrate apply --repair` to re-run this build's file and re-record its checksum",
+            ),
+            State::Unknown => f.fail(
+                format!(
+                    "V{}__{} is in the migration history but unknown to this build",
+                    m.version, m.name
+                ),
+                "a newer quota applied it: run that version's `quota verify`",
             ),
         }
     }

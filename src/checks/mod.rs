@@ -122,7 +122,8 @@ pub async fn run_all(conn: &mut PgConnection) -> Result<Vec<CheckResult>> {
 }
 
 /// The hint for anything quota installs that is missing.
-pub const HINT_APPLY: &str = "run `quota migrate apply`";
+pub const HINT_APPLY: &str =
+    "run `quota migrate apply` (it installs only once `quota check schema` passes)";
 /// The hint for installed objects that were changed by hand.
 pub const HINT_REPAIR: &str =
     "run `quota migrate apply --repair` to reinstall the migrations' definitions";

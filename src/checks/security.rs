@@ -194,6 +194,27 @@ struct WriteRow {
     policies: Vec<String>,
 }
 
+/// What closes one write path: the SQL names this row's role, table and command.
+fn write_fix(r: &WriteRow) -> String {
+    let revoke = format!("`REVOKE {} ON {} FROM {}`", r.cmd, r.rel, r.role);
+    match (&r.rls_bypass, r.policies.as_slice()) {
+        (Some(reason), _) if reason.contains("disabled") => format!(
+            "enable row level security (`ALTER TABLE {} ENABLE ROW LEVEL SECURITY`) or {revoke}",
+            r.rel
+        ),
+        (Some(_), _) => format!(
+            "{revoke}, or take BYPASSRLS / ownership away from {}",
+            r.role
+        ),
+        (None, policies) => format!(
+            "drop or narrow {} (`DROP POLICY {} ON {}`), or {revoke}",
+            policies.join(", "),
+            policies.first().map(String::as_str).unwrap_or("<policy>"),
+            r.rel
+        ),
+    }
+}
+
 /// Counters, period markers, limits and tiers are written only by quota's
 /// function and trigger, never directly by an API role.
 async fn counter_writes(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
@@ -210,7 +231,7 @@ async fn counter_writes(conn: &mut PgConnection, f: &mut Findings) -> Result<()>
             .await
             .context("reading privileges and row level security of the counter tables")?;
     // Group columns of one (role, table, command, reason) into one finding.
-    let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    let mut found: Vec<(String, String, Vec<String>)> = Vec::new();
     for r in rows.iter().filter(|r| r.privileged) {
         let reason = match (&r.rls_bypass, r.policies.as_slice()) {
             (Some(bypass), _) => bypass.clone(),
@@ -222,12 +243,12 @@ async fn counter_writes(conn: &mut PgConnection, f: &mut Findings) -> Result<()>
             r.role, r.cmd, r.rel, r.cmd
         );
         let col = r.col.clone().unwrap_or_default();
-        match found.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, cols)) => cols.push(col),
-            None => found.push((key, vec![col])),
+        match found.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, cols)) => cols.push(col),
+            None => found.push((key, write_fix(r), vec![col])),
         }
     }
-    for (key, cols) in &found {
+    for (key, fix, cols) in &found {
         let cols: Vec<&str> = cols
             .iter()
             .map(String::as_str)
@@ -240,14 +261,8 @@ async fn counter_writes(conn: &mut PgConnection, f: &mut Findings) -> Result<()>
         };
         f.fail(
             format!("{what}, so a user can reset or raise their own quota"),
-            "revoke the privilege (e.g. `REVOKE UPDATE ON public.users FROM authenticated`, then grant UPDATE only on the columns users may edit) or drop/narrow the policy",
+            fix.as_str(),
         );
-    }
-    if found.is_empty() {
-        f.note(format!(
-            "{} cannot write counters, periods, tiers or limits",
-            present.join(", ")
-        ));
     }
     Ok(())
 }

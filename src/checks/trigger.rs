@@ -80,6 +80,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
             HINT_REPAIR,
         );
     }
+    free_tier_limit(conn, &mut f).await?;
     if !f.has_failures() {
         f.note(format!(
             "BEFORE INSERT FOR EACH ROW on {}, enabled, calls {}",
@@ -87,4 +88,38 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         ));
     }
     Ok(f)
+}
+
+/// The `free` row of public.clip_limits is every unknown tier's limit;
+/// without it the trigger fails closed and refuses every such clip.
+async fn free_tier_limit(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
+    let installed: bool =
+        sqlx::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
+            .fetch_one(&mut *conn)
+            .await
+            .context("looking for public.clip_limits")?;
+    let free: Option<i32> = if installed {
+        sqlx::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading the free tier's limit from public.clip_limits")?
+    } else {
+        None
+    };
+    match free {
+        Some(limit) if limit > 0 => f.note(format!("free tier limit {limit} clips a month")),
+        Some(_) => f.fail(
+            "public.clip_limits gives the free tier 0 clips: every free or unknown-tier user is refused",
+            "raise it (`UPDATE public.clip_limits SET monthly_limit = 50 WHERE tier = 'free'`) if that is not intended",
+        ),
+        None if installed => f.fail(
+            "public.clip_limits has no 'free' row: every free or unknown-tier user is refused every clip",
+            HINT_REPAIR,
+        ),
+        None => f.fail(
+            "public.clip_limits is missing: the trigger refuses every clip",
+            HINT_REPAIR,
+        ),
+    }
+    Ok(())
 }

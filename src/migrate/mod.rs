@@ -354,8 +354,9 @@ fn refuse_troubles(status: &Status) -> Result<()> {
         .collect();
     Err(exit::precondition(format!(
         "the migration history does not match this build: {}; drifted means the recorded checksum \
-         differs from the embedded file (history edited, or applied by another build), unknown means \
-         a newer quota applied it; see `quota migrate status`",
+         differs from the embedded file (history edited, or applied by another build): \
+         `quota migrate apply --repair` re-runs this build's file and re-records it; unknown means \
+         a newer quota applied it: use that version; see `quota migrate status`",
         names.join(", ")
     )))
 }

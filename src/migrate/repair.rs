@@ -5,7 +5,10 @@
 //! The migrations are idempotent (CREATE OR REPLACE, IF NOT EXISTS, ON
 //! CONFLICT DO NOTHING), so re-running them restores the definitions and
 //! leaves data alone: counters, and limits edited in `public.clip_limits`,
-//! stay as they are. The history is not touched.
+//! stay as they are. Like Flyway's `repair`, a version whose recorded
+//! checksum drifted (history edited, or applied from another file) is re-run
+//! from this build's file and re-recorded with its checksum; a version this
+//! build does not know is left alone.
 
 use anyhow::Result;
 use sqlx::{Connection, PgConnection};
@@ -42,15 +45,15 @@ pub async fn repair(conn: &mut PgConnection, opts: RepairOptions, ui: &Ui) -> Re
     Ok(outcome)
 }
 
-/// The applied versions whose recorded checksum matches this build, with
-/// their SQL. Drifted or unknown versions are skipped with a warning: this
-/// build cannot vouch for what they installed.
+/// The applied and drifted versions, with this build's SQL. Unknown versions
+/// (applied by a newer quota) are skipped with a warning: this build has no
+/// file for them.
 fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
     let embedded = embedded::migrations();
     let mut steps = Vec::new();
     for m in &status.migrations {
         match m.state {
-            State::Applied => steps.push(Step {
+            State::Applied | State::Drifted => steps.push(Step {
                 version: m.version,
                 name: m.name.clone(),
                 sql: embedded
@@ -58,11 +61,9 @@ fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
                     .find(|e| e.version() == m.version)
                     .and_then(|e| e.sql().map(str::to_string)),
             }),
-            State::Drifted | State::Unknown => ui.warn(&format!(
-                "V{}__{} is {} in the history and is not repaired; see `quota migrate status`",
-                m.version,
-                m.name,
-                m.state.as_str()
+            State::Unknown => ui.warn(&format!(
+                "V{}__{} was applied by a newer quota and is not repaired; use that version",
+                m.version, m.name
             )),
             State::Pending => {}
         }
@@ -79,7 +80,7 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     let mut attempts = 0;
     for step in &steps {
         let sql = step.sql.as_deref().unwrap_or_default();
-        let rerun_step = async |c: &mut PgConnection| rerun(c, sql, policy).await;
+        let rerun_step = async |c: &mut PgConnection| rerun(c, step.version, sql, policy).await;
         match super::retry_while_busy(conn, policy, ui, "repair", rerun_step).await {
             Ok(n) => attempts += n,
             Err(Retried::GaveUp(e)) => return Err(e),
@@ -94,11 +95,28 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     })
 }
 
-/// One version's SQL in a transaction with the lock_timeout prelude.
-async fn rerun(conn: &mut PgConnection, sql: &str, policy: LockPolicy) -> Result<(), sqlx::Error> {
+/// One version's SQL in a transaction with the lock_timeout prelude, and
+/// its history row re-recorded with this build's name and checksum (a no-op
+/// unless it had drifted).
+async fn rerun(
+    conn: &mut PgConnection,
+    version: u32,
+    sql: &str,
+    policy: LockPolicy,
+) -> Result<(), sqlx::Error> {
+    let embedded = embedded::migrations();
+    let file = embedded.iter().find(|m| m.version() == version);
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
     sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    if let Some(file) = file {
+        sqlx::query(include_str!("../../sql/queries/rerecord_version.sql"))
+            .bind(version as i32)
+            .bind(file.name())
+            .bind(file.checksum().to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
 }
 

@@ -354,3 +354,73 @@ async fn absent_supabase_roles_are_reported_not_failed() {
     // The guard is still tested, as the current user with JWT claims.
     assert!(detail(&report, "security").contains("42501"), "{report}");
 }
+
+fn hint(report: &serde_json::Value, name: &str) -> String {
+    check(report, name)["hint"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_free_tier_fails_the_trigger_check_and_repair_restores_it() {
+    let (db, report) = sabotaged(
+        "DELETE FROM public.clip_limits WHERE tier = 'free'",
+        "trigger",
+    )
+    .await;
+    assert!(
+        detail(&report, "trigger").contains("no 'free' row"),
+        "{report}"
+    );
+    assert_success(&db.quota(&["migrate", "apply", "--repair"]));
+    let (code, report) = verify(&db);
+    assert_eq!(code, Some(0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rls_disabled_on_counters_gets_a_hint_naming_that_table() {
+    let (_db, report) = sabotaged(
+        "ALTER TABLE public.user_usage DISABLE ROW LEVEL SECURITY",
+        "security",
+    )
+    .await;
+    let hint = hint(&report, "security");
+    assert!(
+        hint.contains("ALTER TABLE public.user_usage ENABLE ROW LEVEL SECURITY"),
+        "{hint}"
+    );
+}
+
+/// A drifted history row refuses apply; `--repair` re-runs this build's file,
+/// re-records the checksum, and everything passes again.
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_re_records_a_drifted_history() {
+    let (db, report) = sabotaged(
+        "UPDATE public.quota_schema_history SET checksum = '123' WHERE version = 2",
+        "drift",
+    )
+    .await;
+    assert!(hint(&report, "drift").contains("--repair"), "{report}");
+    let refused = db.quota(&["migrate", "apply"]);
+    assert_exit(&refused, 4);
+    assert!(
+        stderr(&refused).contains("--repair"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
+    assert_success(&db.quota(&["migrate", "apply", "--repair"]));
+    let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
+    assert!(
+        status["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["state"] == "applied"),
+        "{status}"
+    );
+    assert_eq!(snapshot(&mut c).await, before, "repair leaves data alone");
+    assert_success(&db.quota(&["migrate", "apply"]));
+    let (code, report) = verify(&db);
+    assert_eq!(code, Some(0), "{report}");
+}

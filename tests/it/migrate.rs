@@ -286,3 +286,18 @@ async fn plain_postgres_without_supabase_roles_installs_cleanly() {
 }
 
 use sqlx::Connection;
+
+/// Hints quote commands in backticks; the one-line error keeps both.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_below_the_database_version_points_at_rollback() {
+    let db = installed_db().await;
+    let out = db.quota(&["migrate", "apply", "--target", "2"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out)
+            .trim_end()
+            .ends_with("use `quota migrate rollback --target 2`"),
+        "{}",
+        stderr(&out)
+    );
+}
