@@ -101,7 +101,7 @@ impl Report for AtLimitReport {
         let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        format!("{t}\n{} users at a limit this month", ids.len())
+        format!("{t}\n{} at a limit this month", users(ids.len()))
     }
 }
 
@@ -140,8 +140,8 @@ impl Report for NearLimitReport {
             ]);
         }
         format!(
-            "{t}\n{} free-tier users at {:.0}% or more of the clip limit",
-            self.users.len(),
+            "{t}\n{} on the free tier at {:.0}% or more of the clip limit",
+            users(self.users.len()),
             self.threshold * 100.0
         )
     }
@@ -215,5 +215,14 @@ impl Report for Summary {
             "{t}\nnear = free tier at {:.0}% or more of the clip limit",
             self.threshold * 100.0
         )
+    }
+}
+
+/// "1 user", "2 users".
+fn users(n: usize) -> String {
+    if n == 1 {
+        "1 user".to_string()
+    } else {
+        format!("{n} users")
     }
 }
