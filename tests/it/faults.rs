@@ -396,7 +396,7 @@ async fn apply_backs_off_instead_of_stalling_inserts_and_names_the_blocker() {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_retries_until_the_blocking_transaction_ends() {
     let (db, mut blocker, _) = busy_clips_at_v2().await;
-    let mut child = tokio::process::Command::from(quota_cmd(
+    let mut child = spawn_quota(
         &db.url,
         &[
             "migrate",
@@ -408,11 +408,7 @@ async fn apply_retries_until_the_blocking_transaction_ends() {
             "--retries",
             "10",
         ],
-    ))
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     // Release the blocker once apply has timed out and said it will retry.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
@@ -579,7 +575,7 @@ async fn apply_killed_mid_version_leaves_the_previous_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_version() {
     let (db, mut blocker, _) = busy_clips_at_v2().await;
-    let child = tokio::process::Command::from(quota_cmd(
+    let child = spawn_quota(
         &db.url,
         &[
             "migrate",
@@ -589,11 +585,7 @@ async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_ver
             "--retries",
             "0",
         ],
-    ))
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     let pid = quota_waiting_for_lock(&db).await;
     let mut c = db.connect().await;
     let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
@@ -636,7 +628,7 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
         )))
         .await
         .unwrap();
-    let child = tokio::process::Command::from(quota_cmd(
+    let child = spawn_quota(
         &db.url,
         &[
             "migrate",
@@ -646,11 +638,7 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
             "--retries",
             "0",
         ],
-    ))
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     quota_waiting_for_lock(&db).await;
     let cl = cluster.clone();
     tokio::task::spawn_blocking(move || {
@@ -690,13 +678,7 @@ async fn concurrent_appliers_and_rollbacks_serialise_without_errors() {
         let mut children = Vec::new();
         for i in 0..4 {
             for args in [&["migrate", "apply"][..], rollbacks[(i + round) % 4]] {
-                children.push(
-                    tokio::process::Command::from(quota_cmd(&db.url, args))
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::piped())
-                        .spawn()
-                        .unwrap(),
-                );
+                children.push(spawn_quota(&db.url, args));
             }
         }
         for child in children {
@@ -716,4 +698,13 @@ async fn concurrent_appliers_and_rollbacks_serialise_without_errors() {
         rows_before,
         "application rows changed"
     );
+}
+
+/// Starts quota in the background with its output captured.
+fn spawn_quota(url: &str, args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::from(quota_cmd(url, args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start quota")
 }
