@@ -276,17 +276,7 @@ async fn counters_stay_exact_through_terminated_backends_and_a_server_crash() {
 async fn busy_clips_at_v2() -> (TestDb, PgConnection, i32) {
     let db = demo_db().await;
     assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
-    let mut blocker = db.connect().await;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut blocker)
-        .await
-        .unwrap();
-    blocker
-        .execute(sqlx::raw_sql(&format!(
-            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
-        )))
-        .await
-        .unwrap();
+    let (blocker, pid) = hold_clip_insert(&db).await;
     (db, blocker, pid)
 }
 
@@ -443,17 +433,7 @@ async fn apply_retries_until_the_blocking_transaction_ends() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_on_a_busy_table_gives_up_cleanly_and_stays_applied() {
     let db = installed_db().await;
-    let mut blocker = db.connect().await;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut blocker)
-        .await
-        .unwrap();
-    blocker
-        .execute(sqlx::raw_sql(&format!(
-            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
-        )))
-        .await
-        .unwrap();
+    let (mut blocker, pid) = hold_clip_insert(&db).await;
     let out = db.quota(&[
         "migrate",
         "rollback",
@@ -621,13 +601,7 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
     };
     db.exec(DEMO_SCHEMA).await;
     assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
-    let mut blocker = db.connect().await;
-    blocker
-        .execute(sqlx::raw_sql(&format!(
-            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
-        )))
-        .await
-        .unwrap();
+    let (blocker, _) = hold_clip_insert(&db).await;
     let child = spawn_quota(
         &db.url,
         &[
@@ -707,4 +681,21 @@ fn spawn_quota(url: &str, args: &[&str]) -> tokio::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start quota")
+}
+
+/// A session in the application's shoes: an uncommitted insert into clips,
+/// holding ROW EXCLUSIVE on it. Returns the connection and its backend pid.
+async fn hold_clip_insert(db: &TestDb) -> (sqlx::PgConnection, i32) {
+    let mut blocker = db.connect().await;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    blocker
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
+        )))
+        .await
+        .unwrap();
+    (blocker, pid)
 }
