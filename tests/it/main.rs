@@ -11,3 +11,4 @@ mod checks;
 mod debug;
 mod race;
 mod sandbox;
+mod supabase;
