@@ -67,7 +67,27 @@ SELECT ro.rolname::text AS role,
               ORDER BY a.attnum) AS keep_columns,
        EXISTS (SELECT 1 FROM pg_catalog.aclexplode(
                  (SELECT c.relacl FROM pg_catalog.pg_class AS c WHERE c.oid = r.relid)) AS acl
-                WHERE acl.grantee = 0 AND acl.privilege_type = r.cmd) AS public_holds
+                WHERE acl.grantee = 0 AND acl.privilege_type = r.cmd)
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                     CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) AS acl
+                     WHERE a.attrelid = r.relid AND a.attname = r.col
+                       AND acl.grantee = 0 AND acl.privilege_type = r.cmd) AS public_holds,
+       -- The roles whose own grant (table or column) this role uses: the
+       -- ones a REVOKE must name.
+       ARRAY(SELECT DISTINCT pg_catalog.pg_get_userbyid(g.grantee)::text
+               FROM (SELECT acl.grantee, acl.privilege_type
+                       FROM pg_catalog.pg_class AS c
+                      CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS acl
+                      WHERE c.oid = r.relid
+                     UNION ALL
+                     SELECT acl.grantee, acl.privilege_type
+                       FROM pg_catalog.pg_attribute AS a
+                      CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) AS acl
+                      WHERE a.attrelid = r.relid AND a.attname = r.col) AS g
+              WHERE g.grantee <> 0
+                AND g.privilege_type = r.cmd
+                AND pg_catalog.pg_has_role(ro.oid, g.grantee, 'USAGE')
+              ORDER BY 1) AS grantees
   FROM rels AS r
  CROSS JOIN pg_catalog.pg_roles AS ro
  WHERE ro.rolname = ANY ($1)

@@ -23,7 +23,17 @@ SELECT r.rel,
                 AND pg_catalog.has_table_privilege(ro.oid, c.oid, acl.privilege_type)
               ORDER BY 1) AS privileges,
        EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) AS acl
-                WHERE acl.grantee = 0 AND acl.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES')) AS public_holds
+                WHERE acl.grantee = 0 AND acl.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES')) AS public_holds,
+       -- The roles holding them by a grant of their own that an API role
+       -- uses: the ones a REVOKE must name.
+       ARRAY(SELECT DISTINCT pg_catalog.pg_get_userbyid(acl.grantee)::text
+               FROM pg_catalog.aclexplode(c.relacl) AS acl
+              WHERE acl.grantee <> 0
+                AND acl.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES')
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS ro
+                             WHERE ro.rolname = ANY ($1)
+                               AND pg_catalog.pg_has_role(ro.oid, acl.grantee, 'USAGE'))
+              ORDER BY 1) AS grantees
   FROM rels AS r
   JOIN pg_catalog.pg_class AS c ON c.oid = pg_catalog.to_regclass(r.rel)
  ORDER BY r.rel

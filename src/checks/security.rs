@@ -79,9 +79,7 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("reading the settings of {signature}"))?;
-    let pin_hint = format!(
-        "`ALTER FUNCTION {signature} SET search_path = pg_catalog, pg_temp` (or `quota migrate apply`)"
-    );
+    let pin_hint = format!("`ALTER FUNCTION {signature} SET search_path = pg_catalog, pg_temp`");
     let search_path = config.iter().find(|c| c.starts_with("search_path="));
     let mut pinned = String::new();
     match search_path {
@@ -304,10 +302,22 @@ struct WriteRow {
     policies: Vec<String>,
     keep_columns: Vec<String>,
     public_holds: bool,
+    /// The roles whose own grant this role uses.
+    grantees: Vec<String>,
 }
 
 /// "anon, authenticated" (quoted where needed), with PUBLIC when it holds the grant.
 fn grantees(roles: &[String], public: bool) -> String {
+    // anon and authenticated first, each name once.
+    let mut roles: Vec<&String> = roles.iter().collect();
+    roles.sort_by_key(|r| {
+        (
+            r.as_str() != "anon",
+            r.as_str() != "authenticated",
+            r.to_string(),
+        )
+    });
+    roles.dedup();
     let mut list: Vec<String> = roles.iter().map(|r| quote_ident(r)).collect();
     if public {
         list.push("PUBLIC".to_string());
@@ -327,7 +337,7 @@ fn quote_rel(rel: &str) -> String {
 /// found able to use it). For a column write, the least destructive fix:
 /// take the table-wide privilege away and grant back the other columns, so
 /// profile edits keep working (not to anon: it has no profile).
-fn write_fix(first: &WriteRow, roles: &[String]) -> String {
+fn write_fix(first: &WriteRow, roles: &[String], public: bool) -> String {
     let rel = quote_rel(&first.rel);
     if let Some(reason) = &first.rls_bypass {
         if reason.contains("disabled") && first.col.is_none() {
@@ -337,19 +347,18 @@ fn write_fix(first: &WriteRow, roles: &[String]) -> String {
     let revoke = format!(
         "REVOKE {} ON {rel} FROM {}",
         first.cmd,
-        grantees(roles, first.public_holds)
+        grantees(roles, public)
     );
-    let regrant: Vec<&String> = roles.iter().filter(|r| *r != "anon").collect();
+    let regrant: Vec<String> = roles.iter().filter(|r| *r != "anon").cloned().collect();
     if first.col.is_none() || first.keep_columns.is_empty() || regrant.is_empty() {
         return format!("`{revoke}`");
     }
     let cols: Vec<String> = first.keep_columns.iter().map(|c| quote_ident(c)).collect();
-    let to: Vec<String> = regrant.iter().map(|r| quote_ident(r)).collect();
     format!(
         "`{revoke}; GRANT {} ({}) ON {rel} TO {}`",
         first.cmd,
         cols.join(", "),
-        to.join(", ")
+        grantees(&regrant, false)
     )
 }
 
@@ -420,15 +429,19 @@ async fn counter_writes(conn: &mut PgConnection, roles: &[String], f: &mut Findi
         } else {
             format!("{key}: {}", cols.join(", "))
         };
+        // Every API role's own grant of this command (the open roles use
+        // some; the others hold what one policy edit would open), and PUBLIC's.
         let mut same_path: Vec<String> = Vec::new();
-        for (r, _) in &open {
-            if r.rel == first.rel && r.cmd == first.cmd && !same_path.contains(&r.role) {
-                same_path.push(r.role.clone());
+        let mut public = false;
+        for r in rows.iter().filter(|r| r.privileged) {
+            if r.rel == first.rel && r.cmd == first.cmd {
+                same_path.extend(r.grantees.iter().cloned());
+                public |= r.public_holds;
             }
         }
         f.fail(
             format!("{what}, {consequence}"),
-            write_fix(first, &same_path),
+            write_fix(first, &same_path, public),
         );
     }
     Ok(())
@@ -440,13 +453,14 @@ async fn table_privileges(
     roles: &[String],
     f: &mut Findings,
 ) -> Result<()> {
-    let rows: Vec<(String, Vec<String>, Vec<String>, bool)> =
+    type Row = (String, Vec<String>, Vec<String>, bool, Vec<String>);
+    let rows: Vec<Row> =
         sqlx::query_as(include_str!("../../sql/queries/check_table_privileges.sql"))
             .bind(roles)
             .fetch_all(&mut *conn)
             .await
             .context("reading TRUNCATE, TRIGGER and REFERENCES privileges")?;
-    for (rel, holders, privileges, public) in rows {
+    for (rel, holders, privileges, public, direct) in rows {
         if holders.is_empty() {
             continue;
         }
@@ -460,7 +474,7 @@ async fn table_privileges(
             format!(
                 "`REVOKE TRUNCATE, TRIGGER, REFERENCES ON {} FROM {}`",
                 quote_rel(&rel),
-                grantees(&holders, public)
+                grantees(&direct, public)
             ),
         );
     }

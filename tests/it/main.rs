@@ -5,6 +5,7 @@ mod common;
 mod conditions;
 mod enforcement;
 mod faults;
+mod hostile;
 mod migrate;
 // checks and debugging (issue 3)
 mod checks;
