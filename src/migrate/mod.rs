@@ -285,10 +285,11 @@ async fn apply_locked(
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
-    history::prepare(conn, policy).await?;
     let before = status(conn).await?;
     refuse_troubles(&before)?;
     adoption::refuse(conn, &before, target).await?;
+    // Only once nothing refuses: a refused apply changes nothing.
+    history::prepare(conn, policy).await?;
     if before.database_version > target {
         return Err(exit::usage(format!(
             "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",

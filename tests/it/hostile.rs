@@ -362,6 +362,16 @@ async fn an_older_installs_history_is_moved_by_apply() {
         status["database_version"], 4,
         "status reads the old place: {status}"
     );
+    let out = db.quota(&["check", "security", "--format", "json"]);
+    assert_exit(&out, 1);
+    let detail = json(&out)["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("still in public.quota_schema_history"),
+        "{detail}"
+    );
     let out = db.quota(&["migrate", "apply"]);
     assert_success(&out);
     assert!(
@@ -840,6 +850,21 @@ async fn a_role_inheriting_authenticated_is_checked_and_policy_names_are_quoted(
     )
     .await;
     assert!(hint.contains("\"Premium Users\""), "{hint}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_on_the_history_fails_security() {
+    let db = supabase_installed_db().await;
+    let hint = fails_then_hints_fix(
+        &db,
+        "GRANT USAGE ON SCHEMA quota TO anon; GRANT SELECT, INSERT ON quota.schema_history TO anon",
+        "anon can reach the migration history",
+    )
+    .await;
+    assert!(
+        hint.contains("REVOKE ALL ON SCHEMA quota FROM anon"),
+        "{hint}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
