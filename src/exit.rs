@@ -100,17 +100,23 @@ const ACTION_WORDS: &[&str] = &[
     "enable ",
 ];
 
-/// The actionable part of a one-line error: every `; `-separated clause
-/// from the first that starts with an action word (the project's messages
-/// say "what happened; what to do"), else a default for the kind.
+/// The actionable part of a one-line error: from the first place that
+/// starts with an action word to the end, else a default for the kind. The
+/// project's messages say "what happened; what to do", so candidates are the
+/// starts of `; `-separated clauses after the first, and sentence starts
+/// after `? ` or `. ` anywhere ("is quota installed here? run …").
 pub fn hint_of(kind: ExitKind, line: &str) -> String {
-    let clauses: Vec<&str> = line.split("; ").collect();
-    let first_action = clauses.iter().skip(1).position(|clause| {
-        let lower = clause.trim_start().to_lowercase();
+    let mut starts: Vec<usize> = Vec::new();
+    for sep in ["; ", "? ", ". "] {
+        starts.extend(line.match_indices(sep).map(|(i, _)| i + sep.len()));
+    }
+    starts.sort_unstable();
+    let first_action = starts.into_iter().find(|&i| {
+        let lower = line[i..].to_lowercase();
         ACTION_WORDS.iter().any(|w| lower.starts_with(w))
     });
     match first_action {
-        Some(i) => clauses[i + 1..].join("; "),
+        Some(i) => line[i..].to_string(),
         None => kind.default_hint().to_string(),
     }
 }
@@ -202,6 +208,13 @@ mod tests {
         assert_eq!(
             hint_of(ExitKind::Usage, "invalid database URL"),
             ExitKind::Usage.default_hint()
+        );
+        assert_eq!(
+            hint_of(
+                ExitKind::Precondition,
+                "reading: relation x does not exist; is quota installed here? run `quota migrate apply`"
+            ),
+            "run `quota migrate apply`"
         );
         // The first clause is what happened, never the hint.
         assert_eq!(

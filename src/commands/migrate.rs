@@ -52,7 +52,7 @@ fn policy(args: LockArgs) -> LockPolicy {
 /// Session state (the advisory lock) does not survive a transaction pooler.
 fn warn_about_pooler(ctx: &Context) {
     if ctx.target.is_transaction_pooler() {
-        ctx.ui.warn(
+        ctx.ui.advise(
             "port 6543 is Supabase's transaction pooler: the migration lock and SET LOCAL need a \
              session; use the direct connection (port 5432) or the session pooler for migrations",
         );
