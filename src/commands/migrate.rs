@@ -79,7 +79,16 @@ async fn apply(
     )
     .await;
     spinner.finish_and_clear();
-    render::print(&OutcomeView::new("apply", outcome?), ctx.format)
+    let outcome = outcome?;
+    warn_past_target(ctx, "apply", outcome.database_version, target);
+    render::print(&OutcomeView::new("apply", outcome), ctx.format)
+}
+
+/// The database is already past `--target` in this command's direction.
+fn warn_past_target(ctx: &Context, command: &str, database_version: u32, target: Option<u32>) {
+    if let Some(note) = migrate::advice::past_target(command, database_version, target) {
+        ctx.ui.warn(&note);
+    }
 }
 
 /// `apply --repair`: re-runs the applied versions to undo hand edits.
@@ -105,6 +114,7 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
     if opts.dry_run {
         let status = migrate::status(&mut conn).await?;
         let plan = migrate::rollback_plan(&status, opts.target)?;
+        warn_past_target(ctx, "rollback", status.database_version, opts.target);
         let outcome = Outcome {
             dry_run: true,
             steps: plan,
@@ -129,6 +139,7 @@ async fn rollback_locked(
 ) -> Result<Outcome> {
     let status = migrate::status(conn).await?;
     let plan = migrate::rollback_plan(&status, opts.target)?;
+    warn_past_target(ctx, "rollback", status.database_version, opts.target);
     if plan.is_empty() {
         return Ok(Outcome {
             dry_run: false,

@@ -1,27 +1,39 @@
-//! Advice in migration errors. One rule for `--target V` out of range, shared by apply and rollback: a
-//! target the command cannot reach from where the database is, or that no
-//! migration of this build has, is a usage error (exit 2) that names the
-//! database's version and the command that goes there. A target equal to
-//! the database's version is not an error: nothing to do, exit 0.
+//! Advice in migration messages.
+//!
+//! One rule for `--target V` of apply and rollback. A version no migration
+//! of this build has is a usage error (exit 2) for both. A target the
+//! database is already past in the command's direction (apply --target
+//! below the database's version, rollback --target above it) is already
+//! met: nothing to do, exit 0, and a warning that names the database's
+//! version and the command that goes there. Apply never removes a version
+//! and rollback never installs one, so concurrent operators with different
+//! targets never fail each other.
 
 use anyhow::Result;
 
 use super::embedded;
 use crate::exit;
 
-/// `--target` of `migrate rollback`: at or below the database's version.
-pub fn check_rollback(database_version: u32, target: Option<u32>) -> Result<()> {
-    let Some(target) = target else {
-        return Ok(());
-    };
-    beyond_newest(target)?;
-    if target > database_version {
-        return Err(exit::usage(format!(
-            "the database is at V{database_version}, below --target {target}; use `quota migrate \
-             apply --target {target}`"
-        )));
+/// `--target` of `migrate rollback`: a version this build has.
+pub fn check_rollback(target: Option<u32>) -> Result<()> {
+    target.map_or(Ok(()), beyond_newest)
+}
+
+/// The warning when the database is already past `--target` in the
+/// direction of `command` (`apply` or `rollback`); `None` otherwise.
+pub fn past_target(command: &str, database_version: u32, target: Option<u32>) -> Option<String> {
+    let target = target?;
+    match command {
+        "apply" if database_version > target => Some(format!(
+            "the database is at V{database_version}, above --target {target}: nothing to apply \
+             (apply never removes a version); use `quota migrate rollback --target {target}`"
+        )),
+        "rollback" if database_version < target => Some(format!(
+            "the database is at V{database_version}, below --target {target}: nothing to roll \
+             back (rollback never installs a version); use `quota migrate apply --target {target}`"
+        )),
+        _ => None,
     }
-    Ok(())
 }
 
 /// `--target` of either command: no higher than the newest embedded version.
@@ -56,19 +68,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rollback_targets_above_the_database_are_usage_errors() {
-        assert!(check_rollback(3, None).is_ok());
-        assert!(check_rollback(3, Some(3)).is_ok());
-        assert!(check_rollback(3, Some(0)).is_ok());
-        let err = check_rollback(2, Some(3)).unwrap_err();
-        assert_eq!(exit::kind_of(&err), exit::ExitKind::Usage);
-        assert_eq!(
-            err.to_string(),
-            "the database is at V2, below --target 3; use `quota migrate apply --target 3`"
-        );
-        let err = check_rollback(3, Some(embedded::latest_version() + 2)).unwrap_err();
+    fn targets_past_the_database_are_met_and_unknown_ones_are_usage_errors() {
+        assert!(check_rollback(None).is_ok());
+        assert!(check_rollback(Some(0)).is_ok());
+        let err = check_rollback(Some(embedded::latest_version() + 2)).unwrap_err();
         assert_eq!(exit::kind_of(&err), exit::ExitKind::Usage);
         assert!(err.to_string().contains("beyond the newest migration"));
+        assert_eq!(past_target("apply", 3, Some(3)), None);
+        assert_eq!(past_target("rollback", 3, Some(3)), None);
+        assert_eq!(past_target("apply", 3, None), None);
+        assert!(past_target("apply", 3, Some(1))
+            .unwrap()
+            .ends_with("use `quota migrate rollback --target 1`"));
+        assert!(past_target("rollback", 2, Some(3))
+            .unwrap()
+            .ends_with("use `quota migrate apply --target 3`"));
     }
 
     #[test]

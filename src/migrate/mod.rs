@@ -291,10 +291,13 @@ async fn apply_locked(
     let before = status(conn).await?;
     refuse_troubles(&before)?;
     if before.database_version > target {
-        return Err(exit::usage(format!(
-            "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",
-            before.database_version
-        )));
+        // Already past the target: nothing to apply (see `advice`).
+        return Ok(Outcome {
+            dry_run: false,
+            steps: Vec::new(),
+            database_version: before.database_version,
+            attempts: 0,
+        });
     }
     let steps = pending_steps(&before, target, false);
     ui.debug(&format!(
@@ -595,7 +598,7 @@ pub struct RollbackOptions {
 
 /// The versions a rollback to `target` would revert, newest first.
 pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> {
-    advice::check_rollback(status.database_version, target)?;
+    advice::check_rollback(target)?;
     let applied: Vec<&VersionStatus> = status
         .migrations
         .iter()

@@ -465,33 +465,59 @@ async fn raw_delimiters_in_a_url_password_say_percent_encode() {
 async fn out_of_range_targets_follow_one_rule() {
     let db = demo_db().await;
     assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
-    let cases: [(&[&str], &str); 4] = [
+    // Already past the target in the command's direction: met, exit 0, a
+    // warning naming the command that goes there; nothing changes.
+    let met: [(&[&str], &str); 3] = [
         (
             &["migrate", "rollback", "--yes", "--target", "3"],
-            "the database is at V2, below --target 3; use `quota migrate apply --target 3`",
+            "warning: the database is at V2, below --target 3: nothing to roll back (rollback \
+             never installs a version); use `quota migrate apply --target 3`",
         ),
         (
-            &["migrate", "rollback", "--dry-run", "--target", "3"],
-            "the database is at V2, below --target 3; use `quota migrate apply --target 3`",
+            &["migrate", "rollback", "--dry-run", "--target", "3", "-q"],
+            "warning: the database is at V2, below --target 3: nothing to roll back (rollback \
+             never installs a version); use `quota migrate apply --target 3`",
         ),
         (
             &["migrate", "apply", "--target", "1"],
-            "the database is at V2, above --target 1; use `quota migrate rollback --target 1`",
-        ),
-        (
-            &["migrate", "rollback", "--yes", "--target", "5"],
-            "--target 5 is beyond the newest migration (V3)",
+            "warning: the database is at V2, above --target 1: nothing to apply (apply never \
+             removes a version); use `quota migrate rollback --target 1`",
         ),
     ];
-    for (args, message) in cases {
+    for (args, warning) in met {
+        let out = db.quota(args);
+        assert_success(&out);
+        assert_eq!(stderr(&out).trim(), warning, "{args:?}");
+    }
+    let out = db.quota(&["migrate", "apply", "--target", "1", "--format", "json"]);
+    assert_success(&out);
+    let doc = json(&out);
+    assert_eq!(doc["database_version"], 2, "{doc}");
+    assert_eq!(doc["steps"].as_array().unwrap().len(), 0, "{doc}");
+    assert_eq!(assert_consistent(&db).await, 2);
+
+    // A version no migration has: a usage error for both commands.
+    for args in [
+        &["migrate", "rollback", "--yes", "--target", "5"][..],
+        &["migrate", "apply", "--target", "5"],
+    ] {
         let out = db.quota(args);
         assert_refused(&out, 2);
-        assert_eq!(stderr(&out).trim(), format!("error: {message}"), "{args:?}");
+        assert_eq!(
+            stderr(&out).trim(),
+            "error: --target 5 is beyond the newest migration (V3)",
+            "{args:?}"
+        );
     }
-    assert_eq!(assert_consistent(&db).await, 2);
-    // At the target already: nothing to do, both ways.
-    assert_success(&db.quota(&["migrate", "apply", "--target", "2"]));
-    assert_success(&db.quota(&["migrate", "rollback", "--yes", "--target", "2"]));
+    // At the target: nothing to do and nothing to say.
+    for args in [
+        &["migrate", "apply", "--target", "2"][..],
+        &["migrate", "rollback", "--yes", "--target", "2"],
+    ] {
+        let out = db.quota(args);
+        assert_success(&out);
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    }
     assert_eq!(assert_consistent(&db).await, 2);
 }
 
