@@ -12,6 +12,7 @@ use anyhow::Result;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::ConnectOptions;
 
+use crate::dburl;
 use crate::exit::{self, ExitKind};
 
 /// Supabase's transaction pooler (Supavisor/PgBouncer in transaction mode):
@@ -70,6 +71,9 @@ impl Target {
                     "invalid database URL: expected postgres://user:password@host:port/database \
                      (or postgresql://)",
                 ))
+            }
+            Some(url) if !dburl::raw_password_delimiters(url).is_empty() => {
+                return Err(dburl::raw_password_error(&dburl::raw_password_delimiters(url)))
             }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
                 exit::usage(format!(
@@ -156,10 +160,7 @@ fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) ->
             "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
              port is a PostgreSQL server's (not a proxy or another service)"
         ),
-        sqlx::Error::Tls(tls) => format!(
-            "cannot connect to {server}: TLS failed ({tls}); with sslmode=require the server must \
-             have ssl=on, or use sslmode=disable/prefer for a local server"
-        ),
+        sqlx::Error::Tls(tls) => dburl::tls_failure(server, options, &tls.to_string()),
         other => format!("cannot connect to {server}: {other}"),
     }
 }

@@ -53,7 +53,7 @@ fn policy(args: LockArgs) -> LockPolicy {
 /// Session state (the advisory lock) does not survive a transaction pooler.
 fn warn_about_pooler(ctx: &Context) {
     if ctx.target.is_transaction_pooler() {
-        ctx.ui.warn(
+        ctx.ui.advise(
             "port 6543 is Supabase's transaction pooler: the migration lock and SET LOCAL need a \
              session; use the direct connection (port 5432) or the session pooler for migrations",
         );
@@ -80,7 +80,16 @@ async fn apply(
     )
     .await;
     spinner.finish_and_clear();
-    render::print(&OutcomeView::new("apply", outcome?), ctx.format)
+    let outcome = outcome?;
+    warn_past_target(ctx, "apply", outcome.database_version, target);
+    render::print(&OutcomeView::new("apply", outcome), ctx.format)
+}
+
+/// The database is already past `--target` in this command's direction.
+fn warn_past_target(ctx: &Context, command: &str, database_version: u32, target: Option<u32>) {
+    if let Some(note) = migrate::advice::past_target(command, database_version, target) {
+        ctx.ui.warn(&note);
+    }
 }
 
 /// `apply --repair`: re-runs the applied versions to undo hand edits.
@@ -107,6 +116,7 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
         let status = migrate::status(&mut conn).await?;
         let plan = migrate::rollback_plan(&status, opts.target)?;
         let discarded = limits::discarded_by(&mut conn, &plan).await?;
+        warn_past_target(ctx, "rollback", status.database_version, opts.target);
         let outcome = Outcome {
             dry_run: true,
             steps: plan,
@@ -134,6 +144,7 @@ async fn rollback_locked(
     migrate::history::prepare(conn, opts.policy).await?;
     let status = migrate::status(conn).await?;
     let plan = migrate::rollback_plan(&status, opts.target)?;
+    warn_past_target(ctx, "rollback", status.database_version, opts.target);
     if plan.is_empty() {
         let outcome = Outcome {
             dry_run: false,

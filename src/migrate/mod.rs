@@ -7,6 +7,7 @@
 //! the application's inserts queue behind it.
 
 pub mod adoption;
+pub mod advice;
 pub mod driver;
 pub mod embedded;
 pub mod history;
@@ -237,7 +238,9 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// The database version afterwards (before, for a dry run).
     pub database_version: u32,
-    /// Attempts needed (more than 1 when a table lock timed out).
+    /// Transactions tried, including lock-timeout retries: one per version
+    /// applied, reverted or repaired, plus one per retry; 0 for a dry run
+    /// or when there was nothing to do.
     pub attempts: u32,
 }
 
@@ -291,10 +294,13 @@ async fn apply_locked(
     // Only once nothing refuses: a refused apply changes nothing.
     history::prepare(conn, policy).await?;
     if before.database_version > target {
-        return Err(exit::usage(format!(
-            "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",
-            before.database_version
-        )));
+        // Already past the target: nothing to apply (see `advice`).
+        return Ok(Outcome {
+            dry_run: false,
+            steps: Vec::new(),
+            database_version: before.database_version,
+            attempts: 0,
+        });
     }
     let steps = pending_steps(&before, target, false);
     ui.debug(&format!(
@@ -322,9 +328,11 @@ async fn apply_locked(
     let after = status(conn).await?;
     Ok(Outcome {
         dry_run: false,
+        // Transactions tried, as rollback and repair count them: one per
+        // version applied, plus one per lock-timeout retry.
+        attempts: steps.len() as u32 + attempt - 1,
         steps,
         database_version: after.database_version,
-        attempts: attempt,
     })
 }
 
@@ -389,16 +397,26 @@ async fn lock_timeout_error(
     attempts: u32,
     policy: LockPolicy,
 ) -> anyhow::Error {
-    let blockers = match blocking_sessions(conn).await {
-        Ok(b) if !b.is_empty() => b.join("; "),
-        Ok(_) => "no session holds a lock on those tables now".to_string(),
-        Err(e) => format!("could not list them: {e:#}"),
+    let (blockers, pids) = match blocking_sessions(conn).await {
+        Ok(b) if !b.is_empty() => (
+            b.iter()
+                .map(|(_, d)| d.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            b.iter().map(|(pid, _)| *pid).collect(),
+        ),
+        Ok(_) => (
+            "no session holds a lock on those tables now".to_string(),
+            Vec::new(),
+        ),
+        Err(e) => (format!("could not list them: {e:#}"), Vec::new()),
     };
     exit::precondition(format!(
         "gave up on {what} after {attempts} attempts: a table lock was not granted within lock_timeout \
          {}ms; blocking: {blockers}; let that transaction finish (or end it with \
-         SELECT pg_terminate_backend(<pid>)) and run the command again, or raise --lock-timeout/--retries",
-        policy.lock_timeout.as_millis()
+         {}) and run the command again, or raise --lock-timeout/--retries",
+        policy.lock_timeout.as_millis(),
+        advice::terminate_sql(&pids)
     ))
 }
 
@@ -448,8 +466,8 @@ where
     }
 }
 
-/// "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)" for each blocker.
-pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
+/// Each blocker's pid and "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)".
+pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<(i32, String)>> {
     let tables: Vec<String> = TOUCHED_TABLES.iter().map(|t| t.to_string()).collect();
     let rows: Vec<(i32, String, String, f64, String, String)> =
         sqlx::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
@@ -459,7 +477,9 @@ pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
     Ok(rows
         .into_iter()
         .map(|(pid, user, state, secs, query, locks)| {
-            format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})")
+            let text =
+                format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})");
+            (pid, text)
         })
         .collect())
 }
@@ -581,6 +601,7 @@ pub struct RollbackOptions {
 
 /// The versions a rollback to `target` would revert, newest first.
 pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> {
+    advice::check_rollback(target)?;
     let applied: Vec<&VersionStatus> = status
         .migrations
         .iter()

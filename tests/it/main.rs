@@ -1,6 +1,7 @@
 //! Integration tests: every one runs against a real PostgreSQL (see common).
 
 mod bench;
+mod ci;
 mod common;
 mod conditions;
 mod enforcement;
