@@ -141,6 +141,14 @@ async fn pg_temp_domains_do_not_run_inside_the_rpc() {
     let db = supabase_installed_db().await;
     let call = format!("SELECT * FROM public.increment_usage_if_allowed('{FREE_USER}')");
     back_to_v3(&db);
+    // Reverting V4 restores V3 exactly: drift compares with V3's definitions
+    // and finds only V4 pending; the trigger check expects V3's BEFORE.
+    let drift = json(&db.quota(&["check", "drift", "--format", "json"]));
+    assert_eq!(
+        drift["checks"][0]["detail"], "V4__harden_functions is not applied",
+        "{drift}"
+    );
+    assert_success(&db.quota(&["check", "trigger"]));
     let (seen, _) = shadowing_attack(&db, &call).await;
     assert!(
         seen.iter().any(|s| s.starts_with("postgres:")),
