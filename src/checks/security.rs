@@ -191,9 +191,20 @@ async fn jwt_paths(conn: &mut PgConnection) -> Result<Vec<JwtPath>> {
     .context("listing the roles the guard test can run as")?;
     let full = |sub: &str| serde_json::json!({ "role": "authenticated", "sub": sub });
     let no_role = |sub: &str| serde_json::json!({ "sub": sub, "aud": "authenticated" });
+    // An anonymous request's JWT has no sub at all.
+    let anon = |_: &str| serde_json::json!({ "role": "anon" });
     let mut paths = Vec::new();
     for role in &roles {
         let is_authenticated = role == "authenticated";
+        if role == "anon" {
+            paths.push(JwtPath {
+                label: "as anon with an anonymous JWT".into(),
+                role: Some(role.clone()),
+                claims: Some(anon),
+                legacy: false,
+            });
+            continue;
+        }
         paths.push(JwtPath {
             label: format!("as {role} with request.jwt.claims"),
             role: Some(role.clone()),
@@ -315,7 +326,10 @@ async fn guard(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
         return Ok(());
     }
     // Own id: the guard must let it through (the unknown id then fails with P0002).
-    let first = &paths[0];
+    // Any path whose JWT carries a sub (not anon's); the no-role ones always do.
+    let Some(first) = paths.iter().find(|p| p.role.as_deref() != Some("anon")) else {
+        return Ok(());
+    };
     match guarded_call(conn, first, victim, victim).await? {
         Call::Error(code, _) if code == "P0002" => f.note(format!(
             "cross-user guard refused another user's id on all {refused} JWT paths (SQLSTATE 42501) \

@@ -306,6 +306,10 @@ async fn check_security_probes_every_jwt_path() {
          ALTER FUNCTION public.enforce_clip_limit() SET search_path = pg_catalog, pg_temp;",
     )
     .await;
+    // anon, were it granted EXECUTE, is probed too (the grants check fails
+    // on the grant itself).
+    db.exec("GRANT EXECUTE ON FUNCTION public.increment_usage_if_allowed(uuid) TO anon")
+        .await;
     let out = db.quota(&["check", "security", "--format", "json"]);
     assert_exit(&out, 1);
     let detail = json(&out)["checks"][0]["detail"]
@@ -313,6 +317,7 @@ async fn check_security_probes_every_jwt_path() {
         .unwrap()
         .to_string();
     for path in [
+        "as anon with an anonymous JWT",
         "only the legacy request.jwt.claim.sub/.role settings",
         "claims without a role claim",
         "no role switched",
@@ -327,7 +332,7 @@ async fn check_security_probes_every_jwt_path() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(detail.contains("JWT paths"), "{detail}");
+    assert!(detail.contains("on all 6 JWT paths"), "{detail}");
 }
 
 // ---- the migration history -----------------------------------------------------------------
