@@ -88,7 +88,16 @@ fn to_latest(db: &SupaDb) {
 /// and tries to make the attacker SUPERUSER; then runs `call` in the same
 /// transaction. Returns what the trap saw, as "user:auth_users_rows".
 async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), String>) {
-    let (attacker, url) = db.login_member_of("authenticated").await;
+    shadowing_attack_as(db, "authenticated", call).await
+}
+
+/// [`shadowing_attack`] by a login role holding only `member_of`.
+async fn shadowing_attack_as(
+    db: &SupaDb,
+    member_of: &str,
+    call: &str,
+) -> (Vec<String>, Result<(), String>) {
+    let (attacker, url) = db.login_member_of(member_of).await;
     let mut c = PgConnection::connect(&url).await.unwrap();
     let mut tx = c.begin().await.unwrap();
     sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
@@ -99,8 +108,14 @@ async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), S
     let trap = format!(
         "CREATE TABLE pg_temp.seen (who text, auth_users bigint);
          GRANT ALL ON pg_temp.seen TO PUBLIC;
+         -- setval survives the rollback of a failed statement; rows do not.
+         CREATE SEQUENCE pg_temp.owner_reads;
+         GRANT ALL ON SEQUENCE pg_temp.owner_reads TO PUBLIC;
          CREATE FUNCTION pg_temp.evil() RETURNS boolean LANGUAGE plpgsql AS $e$
          BEGIN
+           IF current_user = 'postgres' THEN
+             PERFORM pg_catalog.setval('pg_temp.owner_reads', (SELECT count(*) FROM auth.users) + 1);
+           END IF;
            INSERT INTO pg_temp.seen
              SELECT current_user, (SELECT count(*) FROM auth.users);
            BEGIN
@@ -116,15 +131,29 @@ async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), S
          CREATE DOMAIN pg_temp.date AS pg_catalog.date CHECK (pg_temp.evil());"
     );
     tx.execute(sqlx::raw_sql(&trap)).await.unwrap();
+    tx.execute("SAVEPOINT before_call").await.unwrap();
     let called = tx
         .execute(call)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string());
-    let seen: Vec<(String, i64)> = sqlx::query_as("SELECT who, auth_users FROM pg_temp.seen")
+    if called.is_err() {
+        tx.execute("ROLLBACK TO SAVEPOINT before_call")
+            .await
+            .unwrap();
+    }
+    let mut seen: Vec<(String, i64)> = sqlx::query_as("SELECT who, auth_users FROM pg_temp.seen")
         .fetch_all(&mut *tx)
         .await
-        .unwrap_or_default();
+        .unwrap();
+    let (ran, n): (bool, i64) =
+        sqlx::query_as("SELECT is_called, last_value FROM pg_temp.owner_reads")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    if ran && seen.is_empty() {
+        seen.push(("postgres".to_string(), n - 1));
+    }
     tx.rollback().await.unwrap();
     let superuser: bool =
         sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -178,6 +207,27 @@ async fn pg_temp_domains_do_not_run_inside_the_trigger() {
     assert!(seen.is_empty(), "the trap ran: {seen:?}");
     called.expect("the caller's own clip is still inserted");
     assert_eq!(usage(&db, FREE_USER).await, before, "rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anon_cannot_reach_the_trigger_through_pg_temp() {
+    let db = supabase_installed_db().await;
+    // Supabase's default privileges give anon INSERT on clips; only RLS
+    // (no insert policy for anon) stands in the way — after the trigger, on V3.
+    let insert = format!(
+        "INSERT INTO public.clips (user_id, url, title) VALUES ('{FREE_USER}', 'https://e.x', 't')"
+    );
+    back_to_v3(&db);
+    let (seen, called) = shadowing_attack_as(&db, "anon", &insert).await;
+    assert!(
+        seen.iter().any(|s| s.starts_with("postgres:")),
+        "V3's BEFORE trigger ran anon's trap as the owner, reading auth.users: {seen:?} {called:?}"
+    );
+    to_latest(&db);
+    let (seen, called) = shadowing_attack_as(&db, "anon", &insert).await;
+    assert!(seen.is_empty(), "the trap ran: {seen:?}");
+    let err = called.unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
 }
 
 // ---- the cross-user guard ----------------------------------------------------------------
