@@ -681,6 +681,15 @@ async fn rollback_shows_the_limits_it_would_drop() {
             { "tier": "free", "monthly_limit": 60, "seeded": 50 }
         ])
     );
+    // The confirmation question names them (without a terminal it is
+    // printed with the refusal).
+    let asked = db.quota(&["migrate", "rollback", "--target", "2"]);
+    assert_exit(&asked, 2);
+    assert!(
+        stderr(&asked).contains("enterprise=10000 (added), free=60 (changed from 50)"),
+        "{}",
+        stderr(&asked)
+    );
     let done = db.quota(&["migrate", "rollback", "--yes", "--target", "2"]);
     assert_success(&done);
     assert!(
