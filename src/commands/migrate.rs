@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
+use crate::migrate::limits::{self, EditedLimit};
 use crate::migrate::{self, lock, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
 use crate::render::{self, status_cell, Report};
 
@@ -115,20 +116,23 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
         let status = migrate::status(&mut conn).await?;
         let plan = migrate::rollback_plan(&status, opts.target)?;
         warn_past_target(ctx, "rollback", status.database_version, opts.target);
+        let discarded = limits::discarded_by(&mut conn, &plan).await?;
         let outcome = Outcome {
             dry_run: true,
             steps: plan,
             database_version: status.database_version,
             attempts: 0,
         };
-        return render::print(&OutcomeView::new("rollback", outcome), ctx.format);
+        let view = OutcomeView::new("rollback", outcome).discarding(discarded);
+        return render::print(&view, ctx.format);
     }
     lock::acquire(&mut conn, opts.policy.lock_wait, &ctx.ui).await?;
     let result = rollback_locked(ctx, &mut conn, opts, yes).await;
     let released = lock::release(&mut conn).await;
-    let outcome = result?;
+    let (outcome, discarded) = result?;
     released?;
-    render::print(&OutcomeView::new("rollback", outcome), ctx.format)
+    let view = OutcomeView::new("rollback", outcome).discarding(discarded);
+    render::print(&view, ctx.format)
 }
 
 async fn rollback_locked(
@@ -136,29 +140,38 @@ async fn rollback_locked(
     conn: &mut sqlx::PgConnection,
     opts: RollbackOptions,
     yes: bool,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Vec<EditedLimit>)> {
+    migrate::history::prepare(conn, opts.policy).await?;
     let status = migrate::status(conn).await?;
     let plan = migrate::rollback_plan(&status, opts.target)?;
     warn_past_target(ctx, "rollback", status.database_version, opts.target);
     if plan.is_empty() {
-        return Ok(Outcome {
+        let outcome = Outcome {
             dry_run: false,
             steps: Vec::new(),
             database_version: status.database_version,
             attempts: 0,
-        });
+        };
+        return Ok((outcome, Vec::new()));
     }
+    let discarded = limits::discarded_by(conn, &plan).await?;
     let names: Vec<String> = plan
         .iter()
         .map(|s| format!("V{}__{}", s.version, s.name))
         .collect();
-    let question = format!("Revert {} on {}?", names.join(", "), ctx.target.describe());
+    let question = format!(
+        "Revert {} on {}{}?",
+        names.join(", "),
+        ctx.target.describe(),
+        limits::warning(&discarded)
+    );
     if !ctx.ui.confirm(&question, yes)? {
         return Err(crate::exit::usage(
             "rollback cancelled; nothing was changed",
         ));
     }
-    migrate::rollback_locked(conn, &plan, opts.policy, &ctx.ui).await
+    let outcome = migrate::rollback_locked(conn, &plan, opts.policy, &ctx.ui).await?;
+    Ok((outcome, discarded))
 }
 
 impl Report for Status {
@@ -194,11 +207,40 @@ struct OutcomeView {
     command: &'static str,
     #[serde(flatten)]
     outcome: Outcome,
+    /// Rollback only: edited clip limits the reverts drop (would drop, in a
+    /// dry run); `[]` when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discarded_limits: Option<Vec<EditedLimit>>,
 }
 
 impl OutcomeView {
     fn new(command: &'static str, outcome: Outcome) -> Self {
-        OutcomeView { command, outcome }
+        OutcomeView {
+            command,
+            outcome,
+            discarded_limits: None,
+        }
+    }
+
+    fn discarding(self, limits: Vec<EditedLimit>) -> Self {
+        OutcomeView {
+            discarded_limits: Some(limits),
+            ..self
+        }
+    }
+
+    /// One line naming the edited limits dropped, or nothing.
+    fn limits_line(&self, verb: &str) -> String {
+        match self.discarded_limits.as_deref() {
+            Some(l) if !l.is_empty() => {
+                let list: Vec<String> = l.iter().map(|e| e.to_string()).collect();
+                format!(
+                    "public.clip_limits {verb} with limits edited since install: {}",
+                    list.join(", ")
+                )
+            }
+            _ => String::new(),
+        }
     }
 }
 
@@ -206,7 +248,13 @@ impl Report for OutcomeView {
     fn to_table(&self) -> String {
         let o = &self.outcome;
         if o.dry_run {
-            return dry_run_sql(self.command, o);
+            let warning = self.limits_line("would be dropped");
+            let sql = dry_run_sql(self.command, o);
+            if warning.is_empty() {
+                return sql;
+            }
+            // A SQL comment, so the output stays runnable.
+            return format!("-- WARNING: {warning}\n{sql}");
         }
         if o.steps.is_empty() {
             return format!(
@@ -227,7 +275,13 @@ impl Report for OutcomeView {
                 verb.to_string(),
             ]);
         }
-        format!("{t}\ndatabase at V{}", o.database_version)
+        let dropped = self.limits_line("was dropped");
+        let dropped = if dropped.is_empty() {
+            dropped
+        } else {
+            format!("\n{dropped}")
+        };
+        format!("{t}\ndatabase at V{}{dropped}", o.database_version)
     }
 }
 

@@ -6,15 +6,18 @@
 //! busy `clips` table makes the migration wait and retry instead of making
 //! the application's inserts queue behind it.
 
+pub mod adoption;
 pub mod advice;
 pub mod driver;
 pub mod embedded;
+pub mod history;
+pub mod limits;
 pub mod lock;
 pub mod repair;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use refinery::{Migration, Target};
 use serde::Serialize;
 use sqlx::{Connection, PgConnection};
@@ -133,16 +136,12 @@ impl Status {
 
 /// Reads the history; `None` when the history table does not exist yet.
 pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(HISTORY_TABLE)
-        .fetch_one(&mut *conn)
-        .await
-        .context("looking for the migration history table")?;
-    if !exists {
+    // Until `apply` moves it, an older install's history is in its old place.
+    let Some(table) = history::locate(conn).await? else {
         return Ok(Vec::new());
-    }
+    };
     let mut driver = SqlxDriver::new(conn, "");
-    let applied = embedded::runner()
+    let applied = embedded::runner_at(table)
         .get_applied_migrations_async(&mut driver)
         .await;
     match applied {
@@ -267,6 +266,7 @@ pub async fn apply(conn: &mut PgConnection, opts: ApplyOptions, ui: &Ui) -> Resu
     if opts.dry_run {
         let status = status(conn).await?;
         refuse_troubles(&status)?;
+        adoption::refuse(conn, &status, target).await?;
         return Ok(Outcome {
             dry_run: true,
             steps: pending_steps(&status, target, true),
@@ -288,8 +288,10 @@ async fn apply_locked(
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
+    history::prepare(conn, policy).await?;
     let before = status(conn).await?;
     refuse_troubles(&before)?;
+    adoption::refuse(conn, &before, target).await?;
     if before.database_version > target {
         // Already past the target: nothing to apply (see `advice`).
         return Ok(Outcome {
@@ -546,7 +548,7 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
 
 /// Migrations add columns to, and a trigger on, the application's tables:
 /// only their owner may. Names the roles involved and the grants that fix it.
-async fn ownership_hint(conn: &mut PgConnection) -> String {
+pub(crate) async fn ownership_hint(conn: &mut PgConnection) -> String {
     let roles: Result<(String, Option<String>), sqlx::Error> =
         sqlx::query_as(include_str!("../../sql/queries/table_owner.sql"))
             .fetch_one(&mut *conn)

@@ -75,6 +75,7 @@ fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
 }
 
 async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> Result<Outcome> {
+    super::history::prepare(conn, policy).await?;
     let before = status(conn).await?;
     let steps = plan(&before, ui);
     let mut attempts = 0;

@@ -6,9 +6,11 @@ mod common;
 mod conditions;
 mod enforcement;
 mod faults;
+mod hostile;
 mod migrate;
 // checks and debugging (issue 3)
 mod checks;
 mod debug;
 mod race;
 mod sandbox;
+mod supabase;
