@@ -115,8 +115,8 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
     if opts.dry_run {
         let status = migrate::status(&mut conn).await?;
         let plan = migrate::rollback_plan(&status, opts.target)?;
-        warn_past_target(ctx, "rollback", status.database_version, opts.target);
         let discarded = limits::discarded_by(&mut conn, &plan).await?;
+        warn_past_target(ctx, "rollback", status.database_version, opts.target);
         let outcome = Outcome {
             dry_run: true,
             steps: plan,

@@ -288,10 +288,11 @@ async fn apply_locked(
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
-    history::prepare(conn, policy).await?;
     let before = status(conn).await?;
     refuse_troubles(&before)?;
     adoption::refuse(conn, &before, target).await?;
+    // Only once nothing refuses: a refused apply changes nothing.
+    history::prepare(conn, policy).await?;
     if before.database_version > target {
         // Already past the target: nothing to apply (see `advice`).
         return Ok(Outcome {

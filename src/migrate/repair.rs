@@ -24,8 +24,8 @@ pub struct RepairOptions {
     pub policy: LockPolicy,
 }
 
-/// Re-runs every applied version, oldest first, each in its own transaction,
-/// under the migration lock.
+/// Re-runs every applied version, oldest first, in one transaction, under
+/// the migration lock.
 pub async fn repair(conn: &mut PgConnection, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
     super::require_contract(conn).await?;
     if opts.dry_run {
@@ -78,16 +78,17 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     super::history::prepare(conn, policy).await?;
     let before = status(conn).await?;
     let steps = plan(&before, ui);
-    let mut attempts = 0;
-    for step in &steps {
-        let sql = step.sql.as_deref().unwrap_or_default();
-        let rerun_step = async |c: &mut PgConnection| rerun(c, step.version, sql, policy).await;
-        match super::retry_while_busy(conn, policy, ui, "repair", rerun_step).await {
-            Ok(n) => attempts += n,
-            Err(Retried::GaveUp(e)) => return Err(e),
-            Err(Retried::Failed(e)) => return Err(rerun_error(step, e)),
-        }
-    }
+    // All versions in ONE transaction: re-running V3 alone would briefly
+    // reinstate what V4 replaced (an unsafe search_path, the BEFORE trigger)
+    // between two commits.
+    let mut failed_at = 0;
+    let rerun_steps =
+        async |c: &mut PgConnection| rerun_all(c, &steps, policy, &mut failed_at).await;
+    let attempts = match super::retry_while_busy(conn, policy, ui, "repair", rerun_steps).await {
+        Ok(n) => n,
+        Err(Retried::GaveUp(e)) => return Err(e),
+        Err(Retried::Failed(e)) => return Err(rerun_error(&steps[failed_at], e)),
+    };
     Ok(Outcome {
         dry_run: false,
         steps: steps.into_iter().map(|s| Step { sql: None, ..s }).collect(),
@@ -96,27 +97,31 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     })
 }
 
-/// One version's SQL in a transaction with the lock_timeout prelude, and
-/// its history row re-recorded with this build's name and checksum (a no-op
-/// unless it had drifted).
-async fn rerun(
+/// Every version's SQL, oldest first, in one transaction with the
+/// lock_timeout prelude, each history row re-recorded with this build's name
+/// and checksum (a no-op unless it had drifted). `failed_at` is the index of
+/// the step that failed.
+async fn rerun_all(
     conn: &mut PgConnection,
-    version: u32,
-    sql: &str,
+    steps: &[Step],
     policy: LockPolicy,
+    failed_at: &mut usize,
 ) -> Result<(), sqlx::Error> {
     let embedded = embedded::migrations();
-    let file = embedded.iter().find(|m| m.version() == version);
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
-    sqlx::raw_sql(sql).execute(&mut *tx).await?;
-    if let Some(file) = file {
-        sqlx::query(include_str!("../../sql/queries/rerecord_version.sql"))
-            .bind(version as i32)
-            .bind(file.name())
-            .bind(file.checksum().to_string())
-            .execute(&mut *tx)
-            .await?;
+    for (i, step) in steps.iter().enumerate() {
+        *failed_at = i;
+        let sql = step.sql.as_deref().unwrap_or_default();
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
+            sqlx::query(include_str!("../../sql/queries/rerecord_version.sql"))
+                .bind(step.version as i32)
+                .bind(file.name())
+                .bind(file.checksum().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await
 }
