@@ -33,31 +33,29 @@ AS $increment_usage_if_allowed$
 DECLARE
   -- The period is the calendar month in UTC, whatever the session TimeZone.
   v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
-  -- The role the request switched to ('none' when it switched none).
-  v_role pg_catalog.text := pg_catalog.current_setting('role');
-  v_claims pg_catalog.text;
   v_sub pg_catalog.text;
 BEGIN
-  -- Cross-user guard, failing closed. Only service_role, and a direct session
-  -- that switched no role and carries no JWT at all, may spend any user's
-  -- quota; every other caller only the quota of its JWT's sub.
-  IF v_role IS DISTINCT FROM 'service_role' THEN
-    -- The per-claim setting (older PostgREST) is cheap to read; the claims
-    -- JSON is parsed only when it is absent (json parses cheaper than jsonb).
-    v_sub := NULLIF(pg_catalog.current_setting('request.jwt.claim.sub', true), '');
-    v_claims := NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '');
-    IF v_sub IS NULL AND v_claims IS NOT NULL THEN
-      v_sub := NULLIF(v_claims::pg_catalog.json ->> 'sub', '');
-    END IF;
-    IF v_role = 'none'
-       AND v_sub IS NULL
-       AND v_claims IS NULL
-       AND NULLIF(pg_catalog.current_setting('request.jwt.claim.role', true), '') IS NULL THEN
-      NULL; -- a direct database session: no role switched, no JWT
-    ELSIF v_sub IS NULL OR pg_catalog.lower(v_sub) <> p_user_id::pg_catalog.text THEN
-      RAISE EXCEPTION 'increment_usage_if_allowed: caller may not spend the quota of user %', p_user_id
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'p_user_id must equal the sub claim of the caller''s JWT';
+  -- Cross-user guard, failing closed, decided first by the role the request
+  -- switched to ('none' when it switched none; SECURITY DEFINER leaves it
+  -- alone). Only service_role, and a direct session that switched no role
+  -- and carries no JWT at all, may spend any user's quota; every other
+  -- caller only the quota of its JWT's sub.
+  IF pg_catalog.current_setting('role') IS DISTINCT FROM 'service_role' THEN
+    -- The sub as auth.uid() reads it: the per-claim setting older PostgREST
+    -- versions set (cheap), else the claims JSON, parsed only then (json
+    -- parses cheaper than jsonb). One statement: fewer PL/pgSQL steps.
+    v_sub := COALESCE(NULLIF(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                      NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.json ->> 'sub');
+    IF v_sub IS NULL OR pg_catalog.lower(v_sub) <> p_user_id::pg_catalog.text THEN
+      -- Refused, unless this is a direct session: no role switched, no JWT.
+      IF NOT (v_sub IS NULL
+              AND pg_catalog.current_setting('role') = 'none'
+              AND NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '') IS NULL
+              AND NULLIF(pg_catalog.current_setting('request.jwt.claim.role', true), '') IS NULL) THEN
+        RAISE EXCEPTION 'increment_usage_if_allowed: caller may not spend the quota of user %', p_user_id
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'p_user_id must equal the sub claim of the caller''s JWT';
+      END IF;
     END IF;
   END IF;
 
