@@ -2,6 +2,7 @@
 //! migrations rely on. `quota` never creates them in a real database; it
 //! inspects them and refuses to install when they do not fit.
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -93,7 +94,7 @@ impl std::fmt::Display for Problem {
 pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
     let tables = tables();
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as(include_str!("../sql/queries/contract_columns.sql"))
+        db::query_as(include_str!("../sql/queries/contract_columns.sql"))
             .bind(&tables)
             .fetch_all(&mut *conn)
             .await
@@ -101,7 +102,7 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
     let mut problems = compare(&rows);
     let present = |t: &str| rows.iter().any(|(table, _, _)| table == t);
     if present("user_usage") && rows_has(&rows, "user_usage", "user_id").is_some() {
-        let unique: bool = sqlx::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
+        let unique: bool = db::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("reading the indexes of public.user_usage")?;

@@ -20,6 +20,9 @@ pub enum ExitKind {
     Precondition = 4,
     /// Anything unexpected (a database error no other kind covers).
     Internal = 5,
+    /// `race --user` could not take back what the race admitted for a real
+    /// user; the message says what remains to undo by hand.
+    Restore = 6,
     /// Stopped by Ctrl-C / SIGTERM after cleaning up (128 + SIGINT, as shells do).
     Interrupted = 130,
 }

@@ -12,6 +12,7 @@ pub mod schema;
 pub mod security;
 pub mod trigger;
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -187,7 +188,7 @@ impl Findings {
 /// The oid of a function given by signature, `None` when it does not exist.
 pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Result<Option<u32>> {
     let oid: Option<sqlx::postgres::types::Oid> =
-        sqlx::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
+        db::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
             .bind(signature)
             .fetch_one(&mut *conn)
             .await
@@ -207,7 +208,7 @@ pub const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
 /// Which of `roles` exist in this cluster.
 pub(crate) async fn existing_roles(conn: &mut PgConnection, roles: &[&str]) -> Result<Vec<String>> {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    sqlx::query_scalar(
+    db::query_scalar(
         "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1) ORDER BY rolname",
     )
     .bind(&roles)

@@ -4,6 +4,7 @@
 //! nor `authenticated` can write a counter, a period marker or a limit,
 //! taking privileges and row level security into account.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -37,7 +38,7 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
         f.fail(format!("{signature} is not installed"), HINT_APPLY);
         return Ok(());
     };
-    let (secdef, config, owner): (bool, Vec<String>, String) = sqlx::query_as(include_str!(
+    let (secdef, config, owner): (bool, Vec<String>, String) = db::query_as(include_str!(
         "../../sql/queries/check_function_security.sql"
     ))
     .bind(sqlx::postgres::types::Oid(oid))
@@ -88,7 +89,7 @@ enum Call {
 /// become it and that role can execute the RPC, else as the current user.
 async fn guarded_call(conn: &mut PgConnection, sub: Uuid, target: Uuid) -> Result<(Call, bool)> {
     let mut tx = conn.begin().await.context("starting the guard test")?;
-    let as_role: bool = sqlx::query_scalar(include_str!(
+    let as_role: bool = db::query_scalar(include_str!(
         "../../sql/queries/can_become_authenticated.sql"
     ))
     .bind(RPC)
@@ -96,18 +97,18 @@ async fn guarded_call(conn: &mut PgConnection, sub: Uuid, target: Uuid) -> Resul
     .await
     .context("checking whether the guard test can run as authenticated")?;
     let claims = serde_json::json!({ "role": "authenticated", "sub": sub.to_string() }).to_string();
-    sqlx::query("SELECT pg_catalog.set_config('request.jwt.claims', $1, true)")
+    db::query("SELECT pg_catalog.set_config('request.jwt.claims', $1, true)")
         .bind(claims)
         .execute(&mut *tx)
         .await
         .context("setting request.jwt.claims for the guard test")?;
     if as_role {
-        sqlx::query("SET LOCAL ROLE authenticated")
+        db::query("SET LOCAL ROLE authenticated")
             .execute(&mut *tx)
             .await
             .context("SET LOCAL ROLE authenticated for the guard test")?;
     }
-    let result = sqlx::query("SELECT * FROM public.increment_usage_if_allowed($1)")
+    let result = db::query("SELECT * FROM public.increment_usage_if_allowed($1)")
         .bind(target)
         .fetch_all(&mut *tx)
         .await;
@@ -225,7 +226,7 @@ async fn counter_writes(conn: &mut PgConnection, f: &mut Findings) -> Result<()>
         return Ok(());
     }
     let rows: Vec<WriteRow> =
-        sqlx::query_as(include_str!("../../sql/queries/check_counter_writes.sql"))
+        db::query_as(include_str!("../../sql/queries/check_counter_writes.sql"))
             .bind(&roles)
             .fetch_all(&mut *conn)
             .await

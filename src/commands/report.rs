@@ -2,6 +2,7 @@
 //! monitoring queries, with limits read from public.clip_limits and the
 //! monthly rollover respected.
 
+use crate::db;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -24,11 +25,12 @@ const SUMMARY: &str = concat!(
 );
 
 pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
+    let mut conn = db.read_only().await?;
     match report.unwrap_or(ReportCommand::Summary { threshold: 0.9 }) {
         ReportCommand::AtLimit => {
-            let users: Vec<AtLimit> = sqlx::query_as(AT_LIMIT)
-                .fetch_all(&mut conn)
+            let users: Vec<AtLimit> = db::query_as(AT_LIMIT)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "reading users at their limit"))?;
             let report = AtLimitReport {
@@ -38,9 +40,9 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::NearLimit { threshold } => {
-            let users: Vec<NearLimit> = sqlx::query_as(NEAR_LIMIT)
+            let users: Vec<NearLimit> = db::query_as(NEAR_LIMIT)
                 .bind(threshold)
-                .fetch_all(&mut conn)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "reading users near their clip limit"))?;
             let report = NearLimitReport {
@@ -51,9 +53,9 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::Summary { threshold } => {
-            let rows: Vec<TierCounts> = sqlx::query_as(SUMMARY)
+            let rows: Vec<TierCounts> = db::query_as(SUMMARY)
                 .bind(threshold)
-                .fetch_all(&mut conn)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "counting users at and near their limits"))?;
             render::print(&Summary::new(threshold, rows), ctx.format)

@@ -10,10 +10,15 @@
 //! from this build's file and re-recorded with its checksum; a version this
 //! build does not know is left alone.
 
+use crate::db;
 use anyhow::Result;
-use sqlx::{Connection, PgConnection};
+use sqlx::Executor;
 
-use super::{embedded, lock, status, LockPolicy, Outcome, Retried, State, Step};
+use super::{
+    driver, embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step,
+    StepError,
+};
+use crate::db::Session;
 use crate::exit;
 use crate::ui::Ui;
 
@@ -24,25 +29,22 @@ pub struct RepairOptions {
     pub policy: LockPolicy,
 }
 
-/// Re-runs every applied version, oldest first, each in its own transaction,
+/// Re-runs every applied version, oldest first, each in its own transaction
 /// under the migration lock.
-pub async fn repair(conn: &mut PgConnection, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
-    super::require_contract(conn).await?;
+pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
+    let mut tx = db.read_only().await?;
+    super::require_contract(&mut tx).await?;
+    let before = status(&mut tx).await?;
+    tx.commit().await?;
     if opts.dry_run {
-        let status = status(conn).await?;
         return Ok(Outcome {
             dry_run: true,
-            steps: plan(&status, ui),
-            database_version: status.database_version,
+            steps: plan(&before, ui),
+            database_version: before.database_version,
             attempts: 0,
         });
     }
-    lock::acquire(conn, opts.policy.lock_wait, ui).await?;
-    let result = repair_locked(conn, opts.policy, ui).await;
-    let released = lock::release(conn).await;
-    let outcome = result?;
-    released?;
-    Ok(outcome)
+    repair_planned(db, before, opts.policy, ui).await
 }
 
 /// The applied and drifted versions, with this build's SQL. Unknown versions
@@ -74,14 +76,18 @@ fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
     steps
 }
 
-async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> Result<Outcome> {
-    let before = status(conn).await?;
+async fn repair_planned(
+    db: &mut Session,
+    before: super::Status,
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<Outcome> {
     let steps = plan(&before, ui);
     let mut attempts = 0;
     for step in &steps {
         let sql = step.sql.as_deref().unwrap_or_default();
-        let rerun_step = async |c: &mut PgConnection| rerun(c, step.version, sql, policy).await;
-        match super::retry_while_busy(conn, policy, ui, "repair", rerun_step).await {
+        let rerun_step = async |db: &mut Session| rerun(db, step.version, sql, policy, ui).await;
+        match super::retry_while_busy(db, policy, ui, "repair", rerun_step).await {
             Ok(n) => attempts += n,
             Err(Retried::GaveUp(e)) => return Err(e),
             Err(Retried::Failed(e)) => return Err(rerun_error(step, e)),
@@ -95,32 +101,42 @@ async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> 
     })
 }
 
-/// One version's SQL in a transaction with the lock_timeout prelude, and
-/// its history row re-recorded with this build's name and checksum (a no-op
-/// unless it had drifted).
+/// One version's SQL in a transaction with the lock_timeout prelude and the
+/// migration lock, and its history row re-recorded with this build's name
+/// and checksum (a no-op unless it had drifted). A version a concurrent
+/// rollback removed meanwhile is left alone.
 async fn rerun(
-    conn: &mut PgConnection,
+    db: &mut Session,
     version: u32,
     sql: &str,
     policy: LockPolicy,
-) -> Result<(), sqlx::Error> {
+    ui: &Ui,
+) -> Result<(), StepError> {
     let embedded = embedded::migrations();
     let file = embedded.iter().find(|m| m.version() == version);
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
-    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    let mut tx = locked_transaction(db, policy, ui).await?;
+    if !driver::is_recorded(&mut tx, version).await? {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
     if let Some(file) = file {
-        sqlx::query(include_str!("../../sql/queries/rerecord_version.sql"))
+        db::query(include_str!("../../sql/queries/rerecord_version.sql"))
             .bind(version as i32)
             .bind(file.name())
             .bind(file.checksum().to_string())
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
-fn rerun_error(step: &Step, e: sqlx::Error) -> anyhow::Error {
+fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
+    let e = match e {
+        StepError::Stop(e) => return e,
+        StepError::Sql(e) => e,
+    };
     match e.as_database_error() {
         Some(db) if db.code().as_deref() == Some("42501") => exit::precondition(format!(
             "permission denied while repairing V{}: {}; run quota as the owner of the application's \
