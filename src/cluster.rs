@@ -68,7 +68,10 @@ rm -rf "$1"
 /// How to set up a throwaway cluster.
 #[derive(Clone)]
 pub struct ClusterOptions {
-    /// Password of the `postgres` superuser for TCP (scram-sha-256)
+    /// Name of the bootstrap superuser; `postgres` by default. Supabase's
+    /// clusters use `supabase_admin`, leaving `postgres` a non-superuser.
+    pub superuser: String,
+    /// Password of the bootstrap superuser for TCP (scram-sha-256)
     /// connections; the default is random so nothing guessable listens.
     pub superuser_password: String,
     /// Extra `postgresql.conf` settings, e.g. `("fsync", "off")`; written
@@ -82,6 +85,7 @@ pub struct ClusterOptions {
 impl Default for ClusterOptions {
     fn default() -> Self {
         ClusterOptions {
+            superuser: SUPERUSER.to_string(),
             superuser_password: random_hex(16),
             extra_settings: Vec::new(),
             ssl: false,
@@ -93,6 +97,7 @@ impl Default for ClusterOptions {
 impl fmt::Debug for ClusterOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClusterOptions")
+            .field("superuser", &self.superuser)
             .field("superuser_password", &"<redacted>")
             .field("extra_settings", &self.extra_settings)
             .field("ssl", &self.ssl)
@@ -109,6 +114,7 @@ pub struct Cluster {
     data: PathBuf,
     log: PathBuf,
     port: u16,
+    superuser: String,
     password: String,
     /// Unprivileged user the server runs as when we are root.
     run_as: Option<RunAs>,
@@ -162,6 +168,7 @@ impl Cluster {
             log: dir.join("server.log"),
             dir,
             port: 0,
+            superuser: opts.superuser.clone(),
             password: opts.superuser_password.clone(),
             run_as,
             reaper: None,
@@ -188,7 +195,8 @@ impl Cluster {
     /// deployments use).
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{}",
+            "postgres://{}:{}@127.0.0.1:{}/{}",
+            percent_encode(&self.superuser),
             percent_encode(&self.password),
             self.port,
             percent_encode(database)
@@ -312,7 +320,7 @@ impl Cluster {
             .arg(&self.data)
             .args([
                 "-U",
-                SUPERUSER,
+                &self.superuser,
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
             ])

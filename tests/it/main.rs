@@ -15,3 +15,4 @@ mod checks;
 mod debug;
 mod race;
 mod sandbox;
+mod supabase;
