@@ -13,6 +13,8 @@ mod migrate;
 // checks and debugging (issue 3)
 mod checks;
 mod debug;
+mod pooler;
 mod race;
+mod real_conditions;
 mod sandbox;
 mod supabase;
