@@ -53,7 +53,10 @@ struct Bouncer {
     _stdin: ChildStdin,
 }
 
-static BOUNCERS: OnceLock<Mutex<HashMap<(String, u16, Mode), Bouncer>>> = OnceLock::new();
+/// The PgBouncers started so far, by the server (host, port) and mode.
+type Bouncers = HashMap<(String, u16, Mode), Bouncer>;
+
+static BOUNCERS: OnceLock<Mutex<Bouncers>> = OnceLock::new();
 
 /// `url` rewritten to go through a PgBouncer in `mode` in front of that
 /// URL's server (same user, password and database).
