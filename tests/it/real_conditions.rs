@@ -350,3 +350,33 @@ async fn apply_verify_and_race_work_through_the_session_pooler() {
         assert_no_pooler_damage(&out);
     }
 }
+
+/// A role without privileges on the application's tables is told exactly
+/// that, with the grant for the role quota runs as; never that the tables
+/// are missing, never to grant anything to PostgREST's `authenticator`.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_privileges_are_reported_as_such_through_the_pooler() {
+    let db = supabase::supabase_installed_db().await;
+    let (role, direct) = db.login_member_of("anon").await;
+    db.exec_admin(&format!(
+        "REVOKE ALL ON public.users, public.user_usage, public.clips FROM anon, {role}"
+    ))
+    .await;
+    let url = pooler::through(&direct, Mode::Transaction);
+    for args in [
+        vec!["check", "schema", "--format", "json"],
+        vec!["migrate", "apply"],
+    ] {
+        let out = quota_with_url(&url, &args);
+        assert_no_pooler_damage(&out);
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(
+            all.contains("permission denied for table public.users"),
+            "{args:?}: {all}"
+        );
+        assert!(all.contains(&format!("TO {role}")), "{args:?}: {all}");
+        assert!(!all.contains("is missing"), "{args:?}: {all}");
+        assert!(!all.contains("authenticator"), "{args:?}: {all}");
+        assert!(!out.status.success());
+    }
+}
