@@ -66,7 +66,6 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
 #[derive(Serialize, sqlx::FromRow)]
 struct AtLimit {
     user_id: String,
-    email: Option<String>,
     tier: Option<String>,
     /// "clips" or "scrapes".
     counter: String,
@@ -89,11 +88,10 @@ impl Report for AtLimitReport {
         if self.users.is_empty() {
             return "no user is at a limit this month".to_string();
         }
-        let mut t = render::table(&["user", "email", "tier", "counter", "used", "limit"]);
+        let mut t = render::table(&["user", "tier", "counter", "used", "limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                opt(&u.email),
                 opt(&u.tier),
                 u.counter.clone(),
                 u.used.to_string(),
@@ -110,7 +108,6 @@ impl Report for AtLimitReport {
 #[derive(Serialize, sqlx::FromRow)]
 struct NearLimit {
     user_id: String,
-    email: Option<String>,
     tier: Option<String>,
     used: i32,
     limit: Option<i32>,
@@ -131,11 +128,10 @@ impl Report for NearLimitReport {
                 self.threshold * 100.0
             );
         }
-        let mut t = render::table(&["user", "email", "tier", "clips used", "clip limit"]);
+        let mut t = render::table(&["user", "tier", "clips used", "clip limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                opt(&u.email),
                 opt(&u.tier),
                 u.used.to_string(),
                 opt(&u.limit),

@@ -121,11 +121,11 @@ pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
 // ---------------------------------------------------------------- user
 
 /// The guide's debug view. Counters are as the function and trigger see
-/// them: one whose period is an earlier UTC month counts as 0.
+/// them: one whose period is an earlier UTC month counts as 0. The user is
+/// named by id only: no e-mail or other personal data in output.
 #[derive(Serialize)]
 struct UserView {
     user_id: String,
-    email: Option<String>,
     plan: Option<String>,
     subscription_status: Option<String>,
     subscription_tier: Option<String>,
@@ -147,7 +147,6 @@ impl Report for UserView {
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let rows: Vec<(&str, String)> = vec![
             ("id", self.user_id.to_string()),
-            ("email", dash(&self.email)),
             ("plan", dash(&self.plan)),
             ("subscription_status", dash(&self.subscription_status)),
             ("subscription_tier", dash(&self.subscription_tier)),
@@ -229,7 +228,6 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
     let clips = this_month(&usage, "clips_this_month", "clips_period_start", &month);
     Ok(UserView {
         user_id: user.to_string(),
-        email: text(&u, "email"),
         plan: text(&u, "plan"),
         subscription_status: text(&u, "subscription_status"),
         subscription_tier: tier,
@@ -251,7 +249,6 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
 #[derive(Serialize, sqlx::FromRow)]
 struct UserLine {
     user_id: String,
-    email: Option<String>,
     plan: Option<String>,
     usage_this_month: i32,
     plan_limits_scrapes: Option<i32>,
@@ -267,17 +264,10 @@ impl Report for UserList {
         if self.users.is_empty() {
             return "no users".to_string();
         }
-        let mut t = render::table(&[
-            "id",
-            "email",
-            "plan",
-            "usage_this_month",
-            "plan_limits_scrapes",
-        ]);
+        let mut t = render::table(&["id", "plan", "usage_this_month", "plan_limits_scrapes"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                cell(&u.email),
                 cell(&u.plan),
                 u.usage_this_month.to_string(),
                 cell(&u.plan_limits_scrapes),

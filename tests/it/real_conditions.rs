@@ -151,6 +151,12 @@ async fn every_read_command_works_three_times_through_the_transaction_pooler() {
                 stderr(out)
             );
             assert_no_pooler_damage(out);
+            // Users are named by id: no e-mail or customer id in any output.
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+            assert!(
+                !all.contains("@example.com") && !all.contains("cus_"),
+                "quota {args:?} printed personal data: {all}"
+            );
         }
         // verify and check security run the guard tests; a finding there is
         // the security check's business, a pooler error is not.
