@@ -118,6 +118,13 @@ async fn eight_concurrent_applies_through_the_transaction_pooler_apply_each_vers
     }
     assert_success(&quota_with_url(&url, &["migrate", "apply", "-q"]));
     assert_eq!(history(&db).await, vec![1, 2, 3]);
+    // Repairs at once, too: each re-runs every version under the lock.
+    let repair = vec!["migrate", "apply", "--repair"];
+    for out in run_all(&url, &vec![repair; 3]).await {
+        assert_success(&out);
+        assert_no_pooler_damage(&out);
+    }
+    assert_eq!(history(&db).await, vec![1, 2, 3]);
     let out = quota_with_url(&url, &["check", "drift"]);
     assert_success(&out);
 }
@@ -339,6 +346,74 @@ async fn race_and_bench_without_user_leave_nothing_behind_through_the_pooler() {
     assert_no_pooler_damage(&out);
     assert!(json(&out)["scenarios"].as_array().unwrap().len() >= 4);
     assert_eq!(tally(&mut c).await, before, "rows left behind");
+}
+
+/// Ctrl-C in the middle of a race on a scratch user, through the pooler:
+/// the scratch user and its auth.users row are gone afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_mid_race_removes_the_scratch_rows_through_the_pooler() {
+    let db = supabase::supabase_installed_db().await;
+    let url = pooler::through(&db.url, Mode::Transaction);
+    let mut c = db.connect_admin().await;
+    let users = async |c: &mut PgConnection| {
+        (
+            count(c, "SELECT count(*) FROM public.users").await,
+            count(c, "SELECT count(*) FROM auth.users").await,
+            count(c, "SELECT count(*) FROM public.user_usage").await,
+            count(c, "SELECT count(*) FROM public.clips").await,
+        )
+    };
+    let before = users(&mut c).await;
+    let child = quota_cmd(
+        &url,
+        &["race", "-c", "4", "-n", "1000000", "--headroom", "1000000"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until the scratch user exists and is being raced.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let busy = count(
+            &mut c,
+            "SELECT count(*) FROM public.users \
+              WHERE email LIKE 'quota-scratch-%' AND usage_this_month > 1000",
+        )
+        .await;
+        if busy > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "race never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_no_pooler_damage(&out);
+    assert_eq!(users(&mut c).await, before, "scratch rows left behind");
+}
+
+/// A write command through the pooler: reset-user, then the user reads 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_user_works_through_the_transaction_pooler() {
+    let db = supabase::supabase_installed_db().await;
+    let url = pooler::through(&db.url, Mode::Transaction);
+    let out = quota_with_url(&url, &["reset-user", PRO_USER, "--yes", "--format", "json"]);
+    assert_success(&out);
+    assert_no_pooler_damage(&out);
+    let r = json(&out);
+    assert_eq!(r["after"]["usage_this_month"], 0, "{r}");
+    assert_eq!(r["after"]["clips_this_month"], 0, "{r}");
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!all.contains("@example.com"), "{all}");
 }
 
 /// Session mode (Supabase's session pooler) works as well.
