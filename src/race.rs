@@ -359,10 +359,13 @@ async fn race_subject(
     let (before, insert_clip) = {
         let mut tx = control.read_only().await?;
         let before = read_counter(&mut tx, opts, id).await?;
-        let advice = "or race --target rpc";
+        // Only the trigger race inserts clips, and needs their placeholders.
         let clips = match subject {
             Subject::Scratch(_, shape) => shape.clips.clone(),
-            Subject::Real(..) => Shape::discover(&mut tx, advice).await?.clips,
+            Subject::Real(..) if opts.target == RaceTarget::Trigger && !opts.naive => {
+                Shape::discover(&mut tx, "or race --target rpc").await?.clips
+            }
+            Subject::Real(..) => Default::default(),
         };
         (before, clips.fill(INSERT_CLIP))
     };
