@@ -13,6 +13,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{ConnectOptions, Connection, Postgres, Transaction};
 
+use crate::dburl;
 use crate::exit::{self, ExitKind};
 
 /// Where and how to connect, as given on the command line.
@@ -67,6 +68,9 @@ impl Target {
                     "invalid database URL: expected postgres://user:password@host:port/database \
                      (or postgresql://)",
                 ))
+            }
+            Some(url) if !dburl::raw_password_delimiters(url).is_empty() => {
+                return Err(dburl::raw_password_error(&dburl::raw_password_delimiters(url)))
             }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
                 exit::usage(format!(
@@ -154,10 +158,11 @@ impl Session {
     }
 
     /// A read-only transaction, for commands that only look: one snapshot of
-    /// the database for the whole report.
+    /// the database for the whole report (REPEATABLE READ, so what one query
+    /// reads agrees with the next even while others commit).
     pub async fn read_only(&mut self) -> Result<Transaction<'_, Postgres>> {
         self.conn
-            .begin_with("BEGIN READ ONLY")
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .context("starting a read-only transaction on the database")
     }
@@ -285,10 +290,7 @@ fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) ->
             "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
              port is a PostgreSQL server's (not a proxy or another service)"
         ),
-        sqlx::Error::Tls(tls) => format!(
-            "cannot connect to {server}: TLS failed ({tls}); with sslmode=require the server must \
-             have ssl=on, or use sslmode=disable/prefer for a local server"
-        ),
+        sqlx::Error::Tls(tls) => dburl::tls_failure(server, options, &tls.to_string()),
         other => format!("cannot connect to {server}: {other}"),
     }
 }

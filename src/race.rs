@@ -363,7 +363,9 @@ async fn race_subject(
         let clips = match subject {
             Subject::Scratch(_, shape) => shape.clips.clone(),
             Subject::Real(..) if opts.target == RaceTarget::Trigger && !opts.naive => {
-                Shape::discover(&mut tx, "or race --target rpc").await?.clips
+                Shape::discover(&mut tx, "or race --target rpc")
+                    .await?
+                    .clips
             }
             Subject::Real(..) => Default::default(),
         };

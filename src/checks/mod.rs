@@ -61,11 +61,11 @@ pub enum Check {
     Routine,
     /// The schema contract: every table, column and type.
     Schema,
-    /// enforce_clip_limit_trigger exists on public.clips, BEFORE INSERT, enabled.
+    /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each row, enabled.
     Trigger,
     /// service_role/authenticated can execute the function; PUBLIC/anon cannot.
     Grants,
-    /// search_path pinned, SECURITY DEFINER, cross-user guard, counters not writable by API roles.
+    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits.
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,
@@ -204,18 +204,6 @@ pub const TRIGGER_FUNCTION: &str = "public.enforce_clip_limit()";
 pub const TRIGGER: &str = "enforce_clip_limit_trigger";
 /// Supabase's API roles.
 pub const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
-
-/// Which of `roles` exist in this cluster.
-pub(crate) async fn existing_roles(conn: &mut PgConnection, roles: &[&str]) -> Result<Vec<String>> {
-    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    db::query_scalar(
-        "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1) ORDER BY rolname",
-    )
-    .bind(&roles)
-    .fetch_all(&mut *conn)
-    .await
-    .context("listing roles")
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! `quota check trigger`: the clip limit trigger exists on public.clips,
-//! fires BEFORE INSERT for each row, and is enabled.
+//! fires on INSERT for each row at the time the migrations define (AFTER
+//! since V4, so only inserted rows are charged; BEFORE at V3), and is enabled.
 
 use crate::db;
 use anyhow::{Context, Result};
@@ -43,10 +44,17 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         );
         return Ok(f);
     };
-    if t.tgtype & (BEFORE | INSTEAD) != BEFORE || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
+    let at = crate::migrate::status(conn).await?.database_version;
+    let (_, after) = super::drift::embedded_trigger(at);
+    let (timing, bit) = if after {
+        ("AFTER", 0)
+    } else {
+        ("BEFORE", BEFORE)
+    };
+    if t.tgtype & (BEFORE | INSTEAD) != bit || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
         f.fail(
             format!(
-                "the trigger is not BEFORE INSERT FOR EACH ROW: {}",
+                "the trigger is not {timing} INSERT FOR EACH ROW: {}",
                 t.definition
             ),
             HINT_REPAIR,
@@ -84,7 +92,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     free_tier_limit(conn, &mut f).await?;
     if !f.has_failures() {
         f.note(format!(
-            "BEFORE INSERT FOR EACH ROW on {}, enabled, calls {}",
+            "{timing} INSERT FOR EACH ROW on {}, enabled, calls {}",
             t.table_name, t.function
         ));
     }

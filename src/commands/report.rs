@@ -95,7 +95,8 @@ impl Report for AtLimitReport {
                 opt(&u.tier),
                 u.counter.clone(),
                 u.used.to_string(),
-                opt(&u.limit),
+                u.limit
+                    .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
             ]);
         }
         let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();

@@ -7,15 +7,19 @@
 //! busy `clips` table makes the migration wait and retry instead of making
 //! the application's inserts queue behind it.
 
+pub mod adoption;
+pub mod advice;
 pub mod driver;
 pub mod embedded;
+pub mod history;
+pub mod limits;
 pub mod lock;
 pub mod repair;
 
 use crate::db;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use refinery::Migration;
 use refinery_core::traits::r#async::AsyncMigrate;
 use serde::Serialize;
@@ -136,16 +140,12 @@ impl Status {
 
 /// Reads the history; `None` when the history table does not exist yet.
 pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
-    let exists: bool = db::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(HISTORY_TABLE)
-        .fetch_one(&mut *conn)
-        .await
-        .context("looking for the migration history table")?;
-    if !exists {
+    // Until `apply` moves it, an older install's history is in its old place.
+    let Some(table) = history::locate(conn).await? else {
         return Ok(Vec::new());
-    }
+    };
     // refinery's own query, parameterless: simple protocol, in the caller's transaction.
-    let query = <SqlxDriver as AsyncMigrate>::get_applied_migrations_query(HISTORY_TABLE);
+    let query = <SqlxDriver as AsyncMigrate>::get_applied_migrations_query(table);
     let rows = conn.fetch_all(sqlx::raw_sql(&query)).await;
     let applied = rows.and_then(|rows| rows.iter().map(driver::applied_migration).collect());
     match applied {
@@ -242,7 +242,9 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// The database version afterwards (before, for a dry run).
     pub database_version: u32,
-    /// Attempts needed (more than 1 when a table lock timed out).
+    /// Transactions tried, including lock-timeout retries: one per version
+    /// applied, reverted or repaired, plus one per retry; 0 for a dry run
+    /// or when there was nothing to do.
     pub attempts: u32,
 }
 
@@ -267,8 +269,9 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
     let mut tx = db.read_only().await?;
     require_contract(&mut tx).await?;
     let before = status(&mut tx).await?;
-    tx.commit().await?;
     refuse_troubles(&before)?;
+    adoption::refuse(&mut tx, &before, target).await?;
+    tx.commit().await?;
     if opts.dry_run {
         return Ok(Outcome {
             dry_run: true,
@@ -277,7 +280,30 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
             attempts: 0,
         });
     }
+    history::prepare(db, opts.policy, ui).await?;
+    // Checked again under the lock, where no other quota process changes
+    // the history or the objects meanwhile: refused means nothing installed.
+    let mut tx = planning_transaction(db, opts.policy, ui).await?;
+    let before = status(&mut tx).await?;
+    refuse_troubles(&before)?;
+    adoption::refuse(&mut tx, &before, target).await?;
+    tx.commit().await?;
     apply_pending(db, before, target, opts.policy, ui).await
+}
+
+/// A transaction holding the migration lock, for reading what a change
+/// will do (plans, prompts) consistently with concurrent quota processes.
+pub async fn planning_transaction<'s>(
+    db: &'s mut Session,
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<sqlx::Transaction<'s, sqlx::Postgres>> {
+    locked_transaction(db, policy, ui)
+        .await
+        .map_err(|e| match e {
+            StepError::Stop(e) => e,
+            StepError::Sql(e) => anyhow::Error::new(e).context("taking the migration lock"),
+        })
 }
 
 /// Runs the pending versions up to `target`, each in its own transaction
@@ -291,10 +317,13 @@ async fn apply_pending(
     ui: &Ui,
 ) -> Result<Outcome> {
     if before.database_version > target {
-        return Err(exit::usage(format!(
-            "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",
-            before.database_version
-        )));
+        // Already past the target: nothing to apply (see `advice`).
+        return Ok(Outcome {
+            dry_run: false,
+            steps: Vec::new(),
+            database_version: before.database_version,
+            attempts: 0,
+        });
     }
     let planned = pending_steps(&before, target, false);
     ui.debug(&format!(
@@ -313,13 +342,18 @@ async fn apply_pending(
             applied = apply_next(db, target, policy, ui, &mut trying).await?;
             Ok::<(), StepError>(())
         };
-        match retry_while_busy(db, policy, ui, "apply", step).await {
-            Ok(n) => attempts += n,
+        let n = match retry_while_busy(db, policy, ui, "apply", step).await {
+            Ok(n) => n,
             Err(Retried::GaveUp(e)) => return Err(e),
             Err(Retried::Failed(e)) => return Err(apply_error(db, e, trying).await),
-        }
+        };
+        // Transactions tried, as rollback and repair count them: one per
+        // version applied, plus one per lock-timeout retry.
         match applied {
-            Some(version) => ran.push(version),
+            Some(version) => {
+                ran.push(version);
+                attempts += n;
+            }
             None => break,
         }
     }
@@ -351,7 +385,6 @@ async fn apply_next(
     trying: &mut Option<(u32, String)>,
 ) -> Result<Option<u32>, StepError> {
     let mut tx = locked_transaction(db, policy, ui).await?;
-    driver::ensure_history(&mut tx).await?;
     let recorded = driver::recorded_versions(&mut tx).await?;
     let next = embedded::migrations()
         .into_iter()
@@ -472,16 +505,26 @@ async fn lock_timeout_error(
     attempts: u32,
     policy: LockPolicy,
 ) -> anyhow::Error {
-    let blockers = match blockers_in_transaction(db).await {
-        Ok(b) if !b.is_empty() => b.join("; "),
-        Ok(_) => "no session holds a lock on those tables now".to_string(),
-        Err(e) => format!("could not list them: {e:#}"),
+    let (blockers, pids) = match blockers_in_transaction(db).await {
+        Ok(b) if !b.is_empty() => (
+            b.iter()
+                .map(|(_, d)| d.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            b.iter().map(|(pid, _)| *pid).collect(),
+        ),
+        Ok(_) => (
+            "no session holds a lock on those tables now".to_string(),
+            Vec::new(),
+        ),
+        Err(e) => (format!("could not list them: {e:#}"), Vec::new()),
     };
     exit::precondition(format!(
         "gave up on {what} after {attempts} attempts: a table lock was not granted within lock_timeout \
          {}ms; blocking: {blockers}; let that transaction finish (or end it with \
-         SELECT pg_terminate_backend(<pid>)) and run the command again, or raise --lock-timeout/--retries",
-        policy.lock_timeout.as_millis()
+         {}) and run the command again, or raise --lock-timeout/--retries",
+        policy.lock_timeout.as_millis(),
+        advice::terminate_sql(&pids)
     ))
 }
 
@@ -531,13 +574,13 @@ where
     }
 }
 
-async fn blockers_in_transaction(db: &mut Session) -> Result<Vec<String>> {
+async fn blockers_in_transaction(db: &mut Session) -> Result<Vec<(i32, String)>> {
     let mut tx = db.read_only().await?;
     blocking_sessions(&mut tx).await
 }
 
-/// "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)" for each blocker.
-pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
+/// Each blocker's pid and "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)".
+pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<(i32, String)>> {
     let tables: Vec<String> = TOUCHED_TABLES.iter().map(|t| t.to_string()).collect();
     let rows: Vec<(i32, String, String, f64, String, String)> =
         db::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
@@ -547,7 +590,9 @@ pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
     Ok(rows
         .into_iter()
         .map(|(pid, user, state, secs, query, locks)| {
-            format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})")
+            let text =
+                format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})");
+            (pid, text)
         })
         .collect())
 }
@@ -571,7 +616,7 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
 
 /// Migrations add columns to, and a trigger on, the application's tables:
 /// only their owner may. Names the roles involved and the grants that fix it.
-async fn ownership_hint(db: &mut Session) -> String {
+pub(crate) async fn ownership_hint(db: &mut Session) -> String {
     let roles = match db.read_only().await {
         Ok(mut tx) => db::query_as(include_str!("../../sql/queries/table_owner.sql"))
             .fetch_one(&mut *tx)
@@ -627,6 +672,7 @@ pub struct RollbackOptions {
 
 /// The versions a rollback to `target` would revert, newest first.
 pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> {
+    advice::check_rollback(target)?;
     let applied: Vec<&VersionStatus> = status
         .migrations
         .iter()
@@ -681,8 +727,8 @@ pub async fn rollback(
             done = revert_next(db, floor, policy, ui, &mut trying).await?;
             Ok::<(), StepError>(())
         };
-        match retry_while_busy(db, policy, ui, "rollback", revert).await {
-            Ok(n) => attempts += n,
+        let n = match retry_while_busy(db, policy, ui, "rollback", revert).await {
+            Ok(n) => n,
             Err(Retried::GaveUp(e)) => return Err(e),
             Err(Retried::Failed(e)) => {
                 let step = trying.unwrap_or_else(|| Step {
@@ -692,9 +738,12 @@ pub async fn rollback(
                 });
                 return Err(revert_error(db, &step, e).await);
             }
-        }
+        };
         match done {
-            Some(step) => reverted.push(step),
+            Some(step) => {
+                reverted.push(step);
+                attempts += n;
+            }
             None => break,
         }
     }

@@ -44,6 +44,10 @@ pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Ou
             attempts: 0,
         });
     }
+    super::history::prepare(db, opts.policy, ui).await?;
+    let mut tx = db.read_only().await?;
+    let before = status(&mut tx).await?;
+    tx.commit().await?;
     repair_planned(db, before, opts.policy, ui).await
 }
 
