@@ -1,12 +1,13 @@
-//! refinery's async driver traits implemented over a sqlx connection, so
-//! the project has one Postgres driver (sqlx) instead of two.
+//! refinery's async driver traits implemented over a quota [`Session`], so
+//! the project has one Postgres driver (sqlx) instead of two, and the
+//! helpers that read and write refinery's history format.
 //!
-//! Every transaction refinery asks for takes the migration lock first
-//! ([`lock::acquire_xact`]) and, for a migration, re-checks under the lock
-//! that its version is still unrecorded: a concurrent `quota migrate apply`
-//! that got there first makes this one skip the version instead of running
-//! it twice. The lock lasts one transaction, so it works through a
-//! transaction-mode pooler.
+//! `migrate apply` runs the embedded migrations itself (see
+//! `migrate::apply_next`): each version in a transaction that takes the
+//! transaction-level migration lock and reads the history under it, which
+//! refinery's runner (it reads the history once, up front) cannot do safely
+//! next to concurrent processes. The driver's `execute` still takes the
+//! lock, so any use of refinery's runner stays serialised.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use sqlx::{Executor, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::embedded::{self, HISTORY_TABLE};
+use super::embedded::HISTORY_TABLE;
 use super::lock;
 use crate::db::{self, Session};
 use crate::ui::Ui;
@@ -26,14 +27,12 @@ use crate::ui::Ui;
 /// A quota session that refinery can run migrations on.
 pub struct SqlxDriver<'c> {
     db: &'c mut Session,
-    /// Sent at the start of every migration transaction (e.g. `SET LOCAL
+    /// Sent at the start of every transaction (e.g. `SET LOCAL
     /// lock_timeout`), so DDL waits on a busy table only briefly.
     transaction_prelude: String,
     /// How long to wait for another process holding the migration lock.
     lock_wait: Duration,
     ui: Ui,
-    /// Versions this driver ran and committed (not those it found applied).
-    pub ran: Vec<u32>,
 }
 
 impl<'c> SqlxDriver<'c> {
@@ -48,7 +47,6 @@ impl<'c> SqlxDriver<'c> {
             transaction_prelude: transaction_prelude.into(),
             lock_wait,
             ui: ui.clone(),
-            ran: Vec::new(),
         }
     }
 }
@@ -87,21 +85,8 @@ impl AsyncTransaction for SqlxDriver<'_> {
     /// migration and its history row commit together or not at all.
     async fn execute(&mut self, queries: &[&str]) -> Result<usize, Self::Error> {
         let queries: Vec<String> = queries.iter().map(|q| q.to_string()).collect();
-        let version = queries.first().and_then(|sql| embedded_version(sql));
-        let step = Step {
-            prelude: &self.transaction_prelude,
-            lock_wait: self.lock_wait,
-            ui: &self.ui,
-            version,
-        };
-        let outcome = execute_locked(self.db, step, queries).await?;
-        if let (Some(v), Ran::Yes(_)) = (version, &outcome) {
-            self.ran.push(v);
-        }
-        Ok(match outcome {
-            Ran::Yes(n) => n,
-            Ran::AlreadyDone => 0,
-        })
+        let (prelude, wait) = (self.transaction_prelude.clone(), self.lock_wait);
+        execute_locked(self.db, &prelude, wait, &self.ui, queries).await
     }
 }
 
@@ -112,49 +97,23 @@ impl AsyncQuery<Vec<Migration>> for SqlxDriver<'_> {
     }
 }
 
-/// The embedded version whose SQL is exactly `sql`.
-fn embedded_version(sql: &str) -> Option<u32> {
-    embedded::migrations()
-        .iter()
-        .find(|m| m.sql() == Some(sql))
-        .map(|m| m.version())
-}
-
-struct Step<'a> {
-    prelude: &'a str,
-    lock_wait: Duration,
-    ui: &'a Ui,
-    /// The migration these queries install, if they are one.
-    version: Option<u32>,
-}
-
-enum Ran {
-    Yes(usize),
-    /// Another process applied the version while this one waited.
-    AlreadyDone,
-}
-
 // The bodies call sqlx through the `Executor` methods of `&mut PgConnection`,
 // whose boxed futures are plainly Send; the generic `raw_sql(..).execute(e)`
 // form trips a higher-ranked lifetime error inside #[async_trait].
 async fn execute_locked(
     db: &mut Session,
-    step: Step<'_>,
+    prelude: &str,
+    lock_wait: Duration,
+    ui: &Ui,
     queries: Vec<String>,
-) -> Result<Ran, DriverError> {
+) -> Result<usize, DriverError> {
     let mut tx = db.begin().await.map_err(DriverError)?;
-    if !step.prelude.is_empty() {
-        (&mut *tx).execute(sqlx::raw_sql(step.prelude)).await?;
+    if !prelude.is_empty() {
+        (&mut *tx).execute(sqlx::raw_sql(prelude)).await?;
     }
-    lock::acquire_xact(&mut tx, step.lock_wait, step.ui)
+    lock::acquire_xact(&mut tx, lock_wait, ui)
         .await
         .map_err(DriverError)?;
-    if let Some(version) = step.version {
-        if is_recorded(&mut tx, version).await? {
-            tx.rollback().await?;
-            return Ok(Ran::AlreadyDone);
-        }
-    }
     let mut affected = 0;
     for query in &queries {
         // Simple-query protocol: migration files hold many statements.
@@ -164,7 +123,7 @@ async fn execute_locked(
             .rows_affected() as usize;
     }
     tx.commit().await?;
-    Ok(Ran::Yes(affected))
+    Ok(affected)
 }
 
 /// Whether the history records `version` (read under the lock, so it sees
@@ -181,13 +140,6 @@ pub async fn recorded_versions(conn: &mut PgConnection) -> Result<Vec<u32>, sqlx
         include_str!("../../sql/queries/recorded_versions.sql").replace("{history}", HISTORY_TABLE);
     let versions: Vec<i32> = db::query_scalar(&sql).fetch_all(&mut *conn).await?;
     Ok(versions.into_iter().map(|v| v as u32).collect())
-}
-
-/// Creates the history table where missing (refinery's own DDL).
-pub async fn ensure_history(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    let ddl = <SqlxDriver as AsyncMigrate>::assert_migrations_table_query(HISTORY_TABLE);
-    conn.execute(sqlx::raw_sql(&ddl)).await?;
-    Ok(())
 }
 
 /// Records `migration` as applied now, as refinery would.
