@@ -1,11 +1,12 @@
--- The roles the guard test runs as: `authenticated` and every role that
--- inherits it (a custom role PostgREST may switch to), each only where this
--- session may SET ROLE to it and it can execute the RPC ($1), so a refusal
--- is the guard's. `authenticated` first.
+-- The roles the guard test runs as: `authenticated`, `anon` and every role
+-- that inherits either (a custom role PostgREST may switch to), each only
+-- where this session may SET ROLE to it and it can execute the RPC ($1), so
+-- a refusal is the guard's (anon normally cannot execute it at all: the
+-- grants check covers that). `authenticated` first.
 SELECT r.rolname::text
   FROM pg_catalog.pg_roles AS r
  WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS a
-                WHERE a.rolname = 'authenticated'
+                WHERE a.rolname IN ('authenticated', 'anon')
                   AND pg_catalog.pg_has_role(r.oid, a.oid, 'USAGE'))
    AND NOT r.rolsuper
    AND r.rolname <> current_user

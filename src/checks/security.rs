@@ -41,7 +41,51 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     counter_writes(conn, &roles, &mut f).await?;
     table_privileges(conn, &roles, &mut f).await?;
     definer_views(conn, &roles, &mut f).await?;
+    history_exposure(conn, &roles, &mut f).await?;
     Ok(f)
+}
+
+/// The migration history is out of the API's reach: an install that still
+/// keeps it in public, or grants on schema quota, let API roles read, forge
+/// or delete rows (a forged row makes `verify` abort).
+async fn history_exposure(
+    conn: &mut PgConnection,
+    roles: &[String],
+    f: &mut Findings,
+) -> Result<()> {
+    let rows: Vec<(String, Vec<String>)> =
+        db::query_as(include_str!("../../sql/queries/check_history_exposure.sql"))
+            .bind(roles)
+            .fetch_all(&mut *conn)
+            .await
+            .context("checking who can reach the migration history")?;
+    for (table, holders) in rows {
+        if table == crate::migrate::embedded::LEGACY_HISTORY_TABLE {
+            f.fail(
+                format!(
+                    "the migration history is still in {table}, where the API can reach it{}",
+                    if holders.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} hold privileges on it)", holders.join(", "))
+                    }
+                ),
+                "run `quota migrate apply`: it moves the history to quota.schema_history",
+            );
+        } else if !holders.is_empty() {
+            let list = grantees(&holders, true);
+            f.fail(
+                format!(
+                    "{} can reach the migration history {table}: they could read, forge or delete its rows",
+                    holders.join(", ")
+                ),
+                format!(
+                    "`REVOKE ALL ON SCHEMA quota FROM {list}; REVOKE ALL ON TABLE quota.schema_history FROM {list}`"
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Why a pinned `search_path` value is unsafe, `None` when it names
@@ -148,9 +192,20 @@ async fn jwt_paths(conn: &mut PgConnection) -> Result<Vec<JwtPath>> {
     .context("listing the roles the guard test can run as")?;
     let full = |sub: &str| serde_json::json!({ "role": "authenticated", "sub": sub });
     let no_role = |sub: &str| serde_json::json!({ "sub": sub, "aud": "authenticated" });
+    // An anonymous request's JWT has no sub at all.
+    let anon = |_: &str| serde_json::json!({ "role": "anon" });
     let mut paths = Vec::new();
     for role in &roles {
         let is_authenticated = role == "authenticated";
+        if role == "anon" {
+            paths.push(JwtPath {
+                label: "as anon with an anonymous JWT".into(),
+                role: Some(role.clone()),
+                claims: Some(anon),
+                legacy: false,
+            });
+            continue;
+        }
         paths.push(JwtPath {
             label: format!("as {role} with request.jwt.claims"),
             role: Some(role.clone()),
@@ -272,7 +327,10 @@ async fn guard(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
         return Ok(());
     }
     // Own id: the guard must let it through (the unknown id then fails with P0002).
-    let first = &paths[0];
+    // Any path whose JWT carries a sub (not anon's); the no-role ones always do.
+    let Some(first) = paths.iter().find(|p| p.role.as_deref() != Some("anon")) else {
+        return Ok(());
+    };
     match guarded_call(conn, first, victim, victim).await? {
         Call::Error(code, _) if code == "P0002" => f.note(format!(
             "cross-user guard refused another user's id on all {refused} JWT paths (SQLSTATE 42501) \

@@ -126,12 +126,6 @@ async fn execute_locked(
     Ok(affected)
 }
 
-/// Whether the history records `version` (read under the lock, so it sees
-/// what a concurrent process committed).
-pub async fn is_recorded(conn: &mut PgConnection, version: u32) -> Result<bool, sqlx::Error> {
-    Ok(recorded_versions(conn).await?.contains(&version))
-}
-
 /// The versions the history records; read under the lock, it is the truth
 /// for the rest of the transaction.
 pub async fn recorded_versions(conn: &mut PgConnection) -> Result<Vec<u32>, sqlx::Error> {

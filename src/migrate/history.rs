@@ -36,22 +36,9 @@ pub async fn locate(conn: &mut PgConnection) -> Result<Option<&'static str>> {
 /// roles. The transaction takes the migration lock first, so concurrent
 /// processes prepare it once (the SQL is idempotent).
 pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui) -> Result<()> {
-    // Already in place: nothing to do, and no DDL privilege needed (a role
-    // that may only run `rollback` or `--repair` gets no further anyway).
-    let in_place = {
-        let mut tx = db.read_only().await?;
-        locate(&mut tx).await? == Some(HISTORY_TABLE) && !legacy_exists(&mut tx).await?
-    };
-    if in_place {
-        return Ok(());
-    }
     let result = async {
         let mut tx = super::locked_transaction(db, policy, ui).await?;
-        (&mut *tx)
-            .execute(sqlx::raw_sql(include_str!(
-                "../../sql/queries/history_prepare.sql"
-            )))
-            .await?;
+        prepare_in(&mut tx).await?;
         tx.commit().await?;
         Ok::<(), super::StepError>(())
     }
@@ -63,12 +50,45 @@ pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui) -> Result<()
     }
 }
 
-async fn legacy_exists(conn: &mut PgConnection) -> Result<bool> {
+/// [`prepare`]'s work inside the caller's transaction, which holds the
+/// migration lock. Already in place: nothing to do, and no DDL privilege
+/// needed (a role that may only run `rollback` or `--repair` gets no
+/// further anyway). Errors are explained by [`explain`].
+pub async fn prepare_in(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let in_place = locate_raw(tx).await? == Some(HISTORY_TABLE) && !legacy_exists_raw(tx).await?;
+    if in_place {
+        return Ok(());
+    }
+    tx.execute(sqlx::raw_sql(include_str!(
+        "../../sql/queries/history_prepare.sql"
+    )))
+    .await?;
+    Ok(())
+}
+
+/// Why preparing the history failed, and what to grant.
+pub async fn explain(session: &mut Session, e: &sqlx::Error) -> anyhow::Error {
+    prepare_error(session, e).await
+}
+
+async fn locate_raw(conn: &mut PgConnection) -> Result<Option<&'static str>, sqlx::Error> {
+    for table in [HISTORY_TABLE, LEGACY_HISTORY_TABLE] {
+        if table_exists(conn, table).await? {
+            return Ok(Some(table));
+        }
+    }
+    Ok(None)
+}
+
+async fn legacy_exists_raw(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    table_exists(conn, LEGACY_HISTORY_TABLE).await
+}
+
+async fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, sqlx::Error> {
     db::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
-        .bind(LEGACY_HISTORY_TABLE)
+        .bind(table)
         .fetch_one(&mut *conn)
         .await
-        .context("looking for the old migration history table")
 }
 
 async fn prepare_error(session: &mut Session, e: &sqlx::Error) -> anyhow::Error {

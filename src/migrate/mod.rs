@@ -268,11 +268,10 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
     }
     let mut tx = db.read_only().await?;
     require_contract(&mut tx).await?;
-    let before = status(&mut tx).await?;
-    refuse_troubles(&before)?;
-    adoption::refuse(&mut tx, &before, target).await?;
-    tx.commit().await?;
     if opts.dry_run {
+        let before = status(&mut tx).await?;
+        refuse_troubles(&before)?;
+        adoption::refuse(&mut tx, &before, target).await?;
         return Ok(Outcome {
             dry_run: true,
             steps: pending_steps(&before, target, true),
@@ -280,14 +279,26 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
             attempts: 0,
         });
     }
-    history::prepare(db, opts.policy, ui).await?;
-    // Checked again under the lock, where no other quota process changes
-    // the history or the objects meanwhile: refused means nothing installed.
-    let mut tx = planning_transaction(db, opts.policy, ui).await?;
-    let before = status(&mut tx).await?;
-    refuse_troubles(&before)?;
-    adoption::refuse(&mut tx, &before, target).await?;
     tx.commit().await?;
+    // Checked under the lock, where no other quota process changes the
+    // history or the objects meanwhile (catalog lookups see the latest
+    // commit, not a snapshot, so only the lock makes this consistent); only once nothing refuses is the
+    // history moved to its schema, in the same transaction: a refused apply
+    // changes nothing.
+    let (before, prepared) = {
+        let mut tx = planning_transaction(db, opts.policy, ui).await?;
+        let before = status(&mut tx).await?;
+        refuse_troubles(&before)?;
+        adoption::refuse(&mut tx, &before, target).await?;
+        let prepared = match history::prepare_in(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        (before, prepared)
+    };
+    if let Err(e) = prepared {
+        return Err(history::explain(db, &e).await);
+    }
     apply_pending(db, before, target, opts.policy, ui).await
 }
 

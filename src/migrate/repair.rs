@@ -15,8 +15,7 @@ use anyhow::Result;
 use sqlx::Executor;
 
 use super::{
-    driver, embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step,
-    StepError,
+    embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step, StepError,
 };
 use crate::db::Session;
 use crate::exit;
@@ -29,8 +28,8 @@ pub struct RepairOptions {
     pub policy: LockPolicy,
 }
 
-/// Re-runs every applied version, oldest first, each in its own transaction
-/// under the migration lock.
+/// Re-runs every applied version, oldest first, in one transaction under
+/// the migration lock.
 pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
     let mut tx = db.read_only().await?;
     super::require_contract(&mut tx).await?;
@@ -86,54 +85,65 @@ async fn repair_planned(
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
-    let steps = plan(&before, ui);
-    let mut attempts = 0;
-    for step in &steps {
-        let sql = step.sql.as_deref().unwrap_or_default();
-        let rerun_step = async |db: &mut Session| rerun(db, step.version, sql, policy, ui).await;
-        match super::retry_while_busy(db, policy, ui, "repair", rerun_step).await {
-            Ok(n) => attempts += n,
-            Err(Retried::GaveUp(e)) => return Err(e),
-            Err(Retried::Failed(e)) => return Err(rerun_error(step, e)),
+    // All versions in ONE transaction: re-running V3 alone would briefly
+    // reinstate what V4 replaced (an unsafe search_path, the BEFORE trigger)
+    // between two commits. The plan is read again under the lock, so a
+    // concurrent rollback or apply is seen.
+    let mut failed_at: Option<Step> = None;
+    let mut done: Vec<Step> = Vec::new();
+    let rerun_steps = async |db: &mut Session| {
+        done = rerun_all(db, policy, ui, &mut failed_at).await?;
+        Ok::<(), StepError>(())
+    };
+    let attempts = match super::retry_while_busy(db, policy, ui, "repair", rerun_steps).await {
+        Ok(n) => n,
+        Err(Retried::GaveUp(e)) => return Err(e),
+        Err(Retried::Failed(e)) => {
+            let step = failed_at.unwrap_or_else(|| Step {
+                version: before.database_version,
+                name: "?".into(),
+                sql: None,
+            });
+            return Err(rerun_error(&step, e));
         }
-    }
+    };
     Ok(Outcome {
         dry_run: false,
-        steps: steps.into_iter().map(|s| Step { sql: None, ..s }).collect(),
-        database_version: before.database_version,
         attempts,
+        steps: done.into_iter().map(|s| Step { sql: None, ..s }).collect(),
+        database_version: before.database_version,
     })
 }
 
-/// One version's SQL in a transaction with the lock_timeout prelude and the
-/// migration lock, and its history row re-recorded with this build's name
-/// and checksum (a no-op unless it had drifted). A version a concurrent
-/// rollback removed meanwhile is left alone.
-async fn rerun(
+/// Every applied version's SQL, oldest first, in one transaction with the
+/// lock_timeout prelude and the migration lock, each history row
+/// re-recorded with this build's name and checksum (a no-op unless it had
+/// drifted). `failed_at` names the step that failed.
+async fn rerun_all(
     db: &mut Session,
-    version: u32,
-    sql: &str,
     policy: LockPolicy,
     ui: &Ui,
-) -> Result<(), StepError> {
+    failed_at: &mut Option<Step>,
+) -> Result<Vec<Step>, StepError> {
     let embedded = embedded::migrations();
-    let file = embedded.iter().find(|m| m.version() == version);
     let mut tx = locked_transaction(db, policy, ui).await?;
-    if !driver::is_recorded(&mut tx, version).await? {
-        tx.rollback().await?;
-        return Ok(());
-    }
-    (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
-    if let Some(file) = file {
-        db::query(include_str!("../../sql/queries/rerecord_version.sql"))
-            .bind(version as i32)
-            .bind(file.name())
-            .bind(file.checksum().to_string())
-            .execute(&mut *tx)
-            .await?;
+    let now = status(&mut tx).await.map_err(StepError::Stop)?;
+    let steps = plan(&now, ui);
+    for step in &steps {
+        *failed_at = Some(step.clone());
+        let sql = step.sql.as_deref().unwrap_or_default();
+        (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
+        if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
+            db::query(include_str!("../../sql/queries/rerecord_version.sql"))
+                .bind(step.version as i32)
+                .bind(file.name())
+                .bind(file.checksum().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(steps)
 }
 
 fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {

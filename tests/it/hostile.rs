@@ -88,7 +88,16 @@ fn to_latest(db: &SupaDb) {
 /// and tries to make the attacker SUPERUSER; then runs `call` in the same
 /// transaction. Returns what the trap saw, as "user:auth_users_rows".
 async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), String>) {
-    let (attacker, url) = db.login_member_of("authenticated").await;
+    shadowing_attack_as(db, "authenticated", call).await
+}
+
+/// [`shadowing_attack`] by a login role holding only `member_of`.
+async fn shadowing_attack_as(
+    db: &SupaDb,
+    member_of: &str,
+    call: &str,
+) -> (Vec<String>, Result<(), String>) {
+    let (attacker, url) = db.login_member_of(member_of).await;
     let mut c = PgConnection::connect(&url).await.unwrap();
     let mut tx = c.begin().await.unwrap();
     sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
@@ -99,8 +108,14 @@ async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), S
     let trap = format!(
         "CREATE TABLE pg_temp.seen (who text, auth_users bigint);
          GRANT ALL ON pg_temp.seen TO PUBLIC;
+         -- setval survives the rollback of a failed statement; rows do not.
+         CREATE SEQUENCE pg_temp.owner_reads;
+         GRANT ALL ON SEQUENCE pg_temp.owner_reads TO PUBLIC;
          CREATE FUNCTION pg_temp.evil() RETURNS boolean LANGUAGE plpgsql AS $e$
          BEGIN
+           IF current_user = 'postgres' THEN
+             PERFORM pg_catalog.setval('pg_temp.owner_reads', (SELECT count(*) FROM auth.users) + 1);
+           END IF;
            INSERT INTO pg_temp.seen
              SELECT current_user, (SELECT count(*) FROM auth.users);
            BEGIN
@@ -116,15 +131,29 @@ async fn shadowing_attack(db: &SupaDb, call: &str) -> (Vec<String>, Result<(), S
          CREATE DOMAIN pg_temp.date AS pg_catalog.date CHECK (pg_temp.evil());"
     );
     tx.execute(sqlx::raw_sql(&trap)).await.unwrap();
+    tx.execute("SAVEPOINT before_call").await.unwrap();
     let called = tx
         .execute(call)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string());
-    let seen: Vec<(String, i64)> = sqlx::query_as("SELECT who, auth_users FROM pg_temp.seen")
+    if called.is_err() {
+        tx.execute("ROLLBACK TO SAVEPOINT before_call")
+            .await
+            .unwrap();
+    }
+    let mut seen: Vec<(String, i64)> = sqlx::query_as("SELECT who, auth_users FROM pg_temp.seen")
         .fetch_all(&mut *tx)
         .await
-        .unwrap_or_default();
+        .unwrap();
+    let (ran, n): (bool, i64) =
+        sqlx::query_as("SELECT is_called, last_value FROM pg_temp.owner_reads")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    if ran && seen.is_empty() {
+        seen.push(("postgres".to_string(), n - 1));
+    }
     tx.rollback().await.unwrap();
     let superuser: bool =
         sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -141,6 +170,14 @@ async fn pg_temp_domains_do_not_run_inside_the_rpc() {
     let db = supabase_installed_db().await;
     let call = format!("SELECT * FROM public.increment_usage_if_allowed('{FREE_USER}')");
     back_to_v3(&db);
+    // Reverting V4 restores V3 exactly: drift compares with V3's definitions
+    // and finds only V4 pending; the trigger check expects V3's BEFORE.
+    let drift = json(&db.quota(&["check", "drift", "--format", "json"]));
+    assert_eq!(
+        drift["checks"][0]["detail"], "V4__harden_functions is not applied",
+        "{drift}"
+    );
+    assert_success(&db.quota(&["check", "trigger"]));
     let (seen, _) = shadowing_attack(&db, &call).await;
     assert!(
         seen.iter().any(|s| s.starts_with("postgres:")),
@@ -170,6 +207,27 @@ async fn pg_temp_domains_do_not_run_inside_the_trigger() {
     assert!(seen.is_empty(), "the trap ran: {seen:?}");
     called.expect("the caller's own clip is still inserted");
     assert_eq!(usage(&db, FREE_USER).await, before, "rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anon_cannot_reach_the_trigger_through_pg_temp() {
+    let db = supabase_installed_db().await;
+    // Supabase's default privileges give anon INSERT on clips; only RLS
+    // (no insert policy for anon) stands in the way — after the trigger, on V3.
+    let insert = format!(
+        "INSERT INTO public.clips (user_id, url, title) VALUES ('{FREE_USER}', 'https://e.x', 't')"
+    );
+    back_to_v3(&db);
+    let (seen, called) = shadowing_attack_as(&db, "anon", &insert).await;
+    assert!(
+        seen.iter().any(|s| s.starts_with("postgres:")),
+        "V3's BEFORE trigger ran anon's trap as the owner, reading auth.users: {seen:?} {called:?}"
+    );
+    to_latest(&db);
+    let (seen, called) = shadowing_attack_as(&db, "anon", &insert).await;
+    assert!(seen.is_empty(), "the trap ran: {seen:?}");
+    let err = called.unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
 }
 
 // ---- the cross-user guard ----------------------------------------------------------------
@@ -298,6 +356,10 @@ async fn check_security_probes_every_jwt_path() {
          ALTER FUNCTION public.enforce_clip_limit() SET search_path = pg_catalog, pg_temp;",
     )
     .await;
+    // anon, were it granted EXECUTE, is probed too (the grants check fails
+    // on the grant itself).
+    db.exec("GRANT EXECUTE ON FUNCTION public.increment_usage_if_allowed(uuid) TO anon")
+        .await;
     let out = db.quota(&["check", "security", "--format", "json"]);
     assert_exit(&out, 1);
     let detail = json(&out)["checks"][0]["detail"]
@@ -305,6 +367,7 @@ async fn check_security_probes_every_jwt_path() {
         .unwrap()
         .to_string();
     for path in [
+        "as anon with an anonymous JWT",
         "only the legacy request.jwt.claim.sub/.role settings",
         "claims without a role claim",
         "no role switched",
@@ -319,7 +382,7 @@ async fn check_security_probes_every_jwt_path() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(detail.contains("JWT paths"), "{detail}");
+    assert!(detail.contains("on all 6 JWT paths"), "{detail}");
 }
 
 // ---- the migration history -----------------------------------------------------------------
@@ -361,6 +424,16 @@ async fn an_older_installs_history_is_moved_by_apply() {
     assert_eq!(
         status["database_version"], 4,
         "status reads the old place: {status}"
+    );
+    let out = db.quota(&["check", "security", "--format", "json"]);
+    assert_exit(&out, 1);
+    let detail = json(&out)["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("still in public.quota_schema_history"),
+        "{detail}"
     );
     let out = db.quota(&["migrate", "apply"]);
     assert_success(&out);
@@ -608,6 +681,15 @@ async fn rollback_shows_the_limits_it_would_drop() {
             { "tier": "free", "monthly_limit": 60, "seeded": 50 }
         ])
     );
+    // The confirmation question names them (without a terminal it is
+    // printed with the refusal).
+    let asked = db.quota(&["migrate", "rollback", "--target", "2"]);
+    assert_exit(&asked, 2);
+    assert!(
+        stderr(&asked).contains("enterprise=10000 (added), free=60 (changed from 50)"),
+        "{}",
+        stderr(&asked)
+    );
     let done = db.quota(&["migrate", "rollback", "--yes", "--target", "2"]);
     assert_success(&done);
     assert!(
@@ -840,6 +922,21 @@ async fn a_role_inheriting_authenticated_is_checked_and_policy_names_are_quoted(
     )
     .await;
     assert!(hint.contains("\"Premium Users\""), "{hint}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_on_the_history_fails_security() {
+    let db = supabase_installed_db().await;
+    let hint = fails_then_hints_fix(
+        &db,
+        "GRANT USAGE ON SCHEMA quota TO anon; GRANT SELECT, INSERT ON quota.schema_history TO anon",
+        "anon can reach the migration history",
+    )
+    .await;
+    assert!(
+        hint.contains("REVOKE ALL ON SCHEMA quota FROM anon"),
+        "{hint}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
