@@ -282,9 +282,9 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
     tx.commit().await?;
     // Checked under the lock, where no other quota process changes the
     // history or the objects meanwhile (catalog lookups see the latest
-    // commit, not a snapshot, so only the lock makes this consistent); only once nothing refuses is the
-    // history moved to its schema, in the same transaction: a refused apply
-    // changes nothing.
+    // commit, not a snapshot, so only the lock makes this consistent). Only
+    // once nothing refuses is the history moved to its schema, in the same
+    // transaction: a refused apply changes nothing.
     let (before, prepared) = {
         let mut tx = planning_transaction(db, opts.policy, ui).await?;
         let before = status(&mut tx).await?;

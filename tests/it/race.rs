@@ -83,7 +83,7 @@ async fn trigger_race_on_a_scratch_user_admits_exactly_the_headroom_and_leaves_n
 }
 
 #[tokio::test]
-async fn racing_a_real_user_restores_its_rows_byte_for_byte() {
+async fn racing_an_otherwise_idle_real_user_leaves_its_rows_byte_for_byte() {
     let db = installed_db().await;
     let mut c = db.connect().await;
     let user = add_user(&mut c, 3, Some(10), "free").await;
@@ -240,7 +240,7 @@ async fn a_foreign_key_on_users_gets_a_scratch_row_there_too() {
 }
 
 #[tokio::test]
-async fn ctrl_c_mid_race_restores_the_user() {
+async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
     let db = installed_db().await;
     let mut c = db.connect().await;
     let user = add_user(&mut c, 0, Some(i32::MAX), "free").await;
