@@ -278,6 +278,11 @@ async fn race_on_a_live_user_keeps_every_admission_of_the_application() {
             "the application admitted nothing during the race"
         );
         let (scrapes, clips, rows) = user_usage(&mut c).await;
+        eprintln!(
+            "{target}: race admitted {} (taken back), application admitted {app_admitted} \
+             meanwhile; scrapes {scrapes_before} -> {scrapes}, clips {clips_before} -> {clips}",
+            r["admitted"]
+        );
         if target == "rpc" {
             assert_eq!(scrapes, scrapes_before + app_admitted, "{target}: {r}");
         } else {
