@@ -20,6 +20,9 @@ pub enum ExitKind {
     Precondition = 4,
     /// Anything unexpected (a database error no other kind covers).
     Internal = 5,
+    /// `race --user` could not take back what the race admitted for a real
+    /// user; the message says what remains to undo by hand.
+    Restore = 6,
     /// Stopped by Ctrl-C / SIGTERM after cleaning up (128 + SIGINT, as shells do).
     Interrupted = 130,
 }
@@ -37,6 +40,7 @@ impl ExitKind {
             ExitKind::Connect => "connect",
             ExitKind::Precondition => "precondition",
             ExitKind::Internal => "internal",
+            ExitKind::Restore => "restore",
             ExitKind::Interrupted => "interrupted",
         }
     }
@@ -54,6 +58,9 @@ impl ExitKind {
                 "fix what the message names and run the command again; `quota verify` shows the state"
             }
             ExitKind::Internal => "run the command again with -v; if it persists, report the message",
+            ExitKind::Restore => {
+                "undo by hand what the message names, then check with `quota user <uuid>`"
+            }
             ExitKind::Interrupted => "run the command again; what it had started was cleaned up",
         }
     }

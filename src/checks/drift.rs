@@ -3,6 +3,7 @@
 //! hand edit in a dashboard is caught. `quota migrate apply --repair` puts
 //! them back.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -146,7 +147,7 @@ async fn function(
         return Ok(());
     };
     let (source, secdef, config): (String, bool, Vec<String>) =
-        sqlx::query_as(include_str!("../../sql/queries/check_function_source.sql"))
+        db::query_as(include_str!("../../sql/queries/check_function_source.sql"))
             .bind(sqlx::postgres::types::Oid(oid))
             .fetch_one(&mut *conn)
             .await

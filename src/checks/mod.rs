@@ -12,6 +12,7 @@ pub mod schema;
 pub mod security;
 pub mod trigger;
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -187,7 +188,7 @@ impl Findings {
 /// The oid of a function given by signature, `None` when it does not exist.
 pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Result<Option<u32>> {
     let oid: Option<sqlx::postgres::types::Oid> =
-        sqlx::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
+        db::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
             .bind(signature)
             .fetch_one(&mut *conn)
             .await

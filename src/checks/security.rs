@@ -10,6 +10,7 @@
 //! Every hint is runnable SQL with quoted identifiers, and the least
 //! destructive fix: a column-level grant keeps profile edits working.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -29,7 +30,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     if function_oid(conn, RPC).await?.is_some() {
         guard(conn, &mut f).await?;
     }
-    let roles: Vec<String> = sqlx::query_scalar(include_str!("../../sql/queries/api_roles.sql"))
+    let roles: Vec<String> = db::query_scalar(include_str!("../../sql/queries/api_roles.sql"))
         .fetch_all(&mut *conn)
         .await
         .context("listing the API roles and the roles inheriting them")?;
@@ -53,7 +54,7 @@ async fn history_exposure(
     f: &mut Findings,
 ) -> Result<()> {
     let rows: Vec<(String, Vec<String>)> =
-        sqlx::query_as(include_str!("../../sql/queries/check_history_exposure.sql"))
+        db::query_as(include_str!("../../sql/queries/check_history_exposure.sql"))
             .bind(roles)
             .fetch_all(&mut *conn)
             .await
@@ -116,7 +117,7 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
         f.fail(format!("{signature} is not installed"), HINT_APPLY);
         return Ok(());
     };
-    let (secdef, config, owner): (bool, Vec<String>, String) = sqlx::query_as(include_str!(
+    let (secdef, config, owner): (bool, Vec<String>, String) = db::query_as(include_str!(
         "../../sql/queries/check_function_security.sql"
     ))
     .bind(sqlx::postgres::types::Oid(oid))
@@ -182,7 +183,7 @@ enum Call {
 /// `authenticated` that this session may become; and with no role switched
 /// but claims set (what a custom role looks like to the guard).
 async fn jwt_paths(conn: &mut PgConnection) -> Result<Vec<JwtPath>> {
-    let roles: Vec<String> = sqlx::query_scalar(include_str!(
+    let roles: Vec<String> = db::query_scalar(include_str!(
         "../../sql/queries/can_become_authenticated.sql"
     ))
     .bind(RPC)
@@ -261,7 +262,7 @@ async fn guarded_call(
         settings.push(("request.jwt.claim.role", "authenticated".to_string()));
     }
     for (name, value) in settings {
-        sqlx::query("SELECT pg_catalog.set_config($1, $2, true)")
+        db::query("SELECT pg_catalog.set_config($1, $2, true)")
             .bind(name)
             .bind(value)
             .execute(&mut *tx)
@@ -275,7 +276,7 @@ async fn guarded_call(
             .await
             .with_context(|| format!("SET LOCAL ROLE {role} for the guard test"))?;
     }
-    let result = sqlx::query("SELECT * FROM public.increment_usage_if_allowed($1)")
+    let result = db::query("SELECT * FROM public.increment_usage_if_allowed($1)")
         .bind(target)
         .fetch_all(&mut *tx)
         .await;
@@ -446,7 +447,7 @@ fn write_reason(r: &WriteRow) -> Option<String> {
 /// inserting its own row, not by deleting its row to start again at 0.
 async fn counter_writes(conn: &mut PgConnection, roles: &[String], f: &mut Findings) -> Result<()> {
     let rows: Vec<WriteRow> =
-        sqlx::query_as(include_str!("../../sql/queries/check_counter_writes.sql"))
+        db::query_as(include_str!("../../sql/queries/check_counter_writes.sql"))
             .bind(roles)
             .fetch_all(&mut *conn)
             .await
@@ -512,12 +513,11 @@ async fn table_privileges(
     f: &mut Findings,
 ) -> Result<()> {
     type Row = (String, Vec<String>, Vec<String>, bool, Vec<String>);
-    let rows: Vec<Row> =
-        sqlx::query_as(include_str!("../../sql/queries/check_table_privileges.sql"))
-            .bind(roles)
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading TRUNCATE, TRIGGER and REFERENCES privileges")?;
+    let rows: Vec<Row> = db::query_as(include_str!("../../sql/queries/check_table_privileges.sql"))
+        .bind(roles)
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading TRUNCATE, TRIGGER and REFERENCES privileges")?;
     for (rel, holders, privileges, public, direct) in rows {
         if holders.is_empty() {
             continue;
@@ -542,7 +542,7 @@ async fn table_privileges(
 /// A view that runs as its owner writes past the caller's RLS and grants.
 async fn definer_views(conn: &mut PgConnection, roles: &[String], f: &mut Findings) -> Result<()> {
     let rows: Vec<(String, String, Vec<String>, Vec<String>)> =
-        sqlx::query_as(include_str!("../../sql/queries/check_definer_views.sql"))
+        db::query_as(include_str!("../../sql/queries/check_definer_views.sql"))
             .bind(roles)
             .fetch_all(&mut *conn)
             .await

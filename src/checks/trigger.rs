@@ -2,6 +2,7 @@
 //! fires on INSERT for each row at the time the migrations define (AFTER
 //! since V4, so only inserted rows are charged; BEFORE at V3), and is enabled.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -27,7 +28,7 @@ pub(crate) struct TriggerRow {
 }
 
 pub(crate) async fn find(conn: &mut PgConnection) -> Result<Option<TriggerRow>> {
-    let rows: Vec<TriggerRow> = sqlx::query_as(include_str!("../../sql/queries/check_trigger.sql"))
+    let rows: Vec<TriggerRow> = db::query_as(include_str!("../../sql/queries/check_trigger.sql"))
         .fetch_all(&mut *conn)
         .await
         .context("reading pg_trigger")?;
@@ -102,12 +103,12 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
 /// without it the trigger fails closed and refuses every such clip.
 async fn free_tier_limit(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
     let installed: bool =
-        sqlx::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
+        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("looking for public.clip_limits")?;
     let free: Option<i32> = if installed {
-        sqlx::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
+        db::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
             .fetch_optional(&mut *conn)
             .await
             .context("reading the free tier's limit from public.clip_limits")?

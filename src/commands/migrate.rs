@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
 use crate::migrate::limits::{self, EditedLimit};
-use crate::migrate::{self, lock, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
+use crate::migrate::{self, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
 use crate::render::{self, status_cell, Report};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
@@ -50,27 +50,16 @@ fn policy(args: LockArgs) -> LockPolicy {
     }
 }
 
-/// Session state (the advisory lock) does not survive a transaction pooler.
-fn warn_about_pooler(ctx: &Context) {
-    if ctx.target.is_transaction_pooler() {
-        ctx.ui.advise(
-            "port 6543 is Supabase's transaction pooler: the migration lock and SET LOCAL need a \
-             session; use the direct connection (port 5432) or the session pooler for migrations",
-        );
-    }
-}
-
 async fn apply(
     ctx: &Context,
     dry_run: bool,
     target: Option<u32>,
     policy: LockPolicy,
 ) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let spinner = ctx.ui.spinner("applying migrations");
     let outcome = migrate::apply(
-        &mut conn,
+        &mut db,
         ApplyOptions {
             dry_run,
             target,
@@ -94,31 +83,43 @@ fn warn_past_target(ctx: &Context, command: &str, database_version: u32, target:
 
 /// `apply --repair`: re-runs the applied versions to undo hand edits.
 async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let spinner = ctx.ui.spinner("repairing migrations");
     let opts = migrate::repair::RepairOptions { dry_run, policy };
-    let outcome = migrate::repair::repair(&mut conn, opts, &ctx.ui).await;
+    let outcome = migrate::repair::repair(&mut db, opts, &ctx.ui).await;
     spinner.finish_and_clear();
     render::print(&OutcomeView::new("repair", outcome?), ctx.format)
 }
 
 async fn status(ctx: &Context) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
-    let status = migrate::status(&mut conn).await?;
+    let mut db = ctx.target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let status = migrate::status(&mut tx).await?;
+    tx.commit().await?;
     render::print(&status, ctx.format)
 }
 
 async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
-    if opts.dry_run {
-        let status = migrate::status(&mut conn).await?;
-        let plan = migrate::rollback_plan(&status, opts.target)?;
-        let discarded = limits::discarded_by(&mut conn, &plan).await?;
-        warn_past_target(ctx, "rollback", status.database_version, opts.target);
+    let mut db = ctx.target.connect().await?;
+    if !opts.dry_run {
+        // The history moves to its own schema first (under the lock).
+        migrate::history::prepare(&mut db, opts.policy, &ctx.ui).await?;
+    }
+    // The plan and the limits it drops are read under the migration lock,
+    // so a concurrent rollback cannot change them half-way through.
+    let mut tx = if opts.dry_run {
+        db.read_only().await?
+    } else {
+        migrate::planning_transaction(&mut db, opts.policy, &ctx.ui).await?
+    };
+    let status = migrate::status(&mut tx).await?;
+    let plan = migrate::rollback_plan(&status, opts.target)?;
+    let discarded = limits::discarded_by(&mut tx, &plan).await?;
+    tx.commit().await?;
+    warn_past_target(ctx, "rollback", status.database_version, opts.target);
+    if opts.dry_run || plan.is_empty() {
         let outcome = Outcome {
-            dry_run: true,
+            dry_run: opts.dry_run,
             steps: plan,
             database_version: status.database_version,
             attempts: 0,
@@ -126,35 +127,6 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
         let view = OutcomeView::new("rollback", outcome).discarding(discarded);
         return render::print(&view, ctx.format);
     }
-    lock::acquire(&mut conn, opts.policy.lock_wait, &ctx.ui).await?;
-    let result = rollback_locked(ctx, &mut conn, opts, yes).await;
-    let released = lock::release(&mut conn).await;
-    let (outcome, discarded) = result?;
-    released?;
-    let view = OutcomeView::new("rollback", outcome).discarding(discarded);
-    render::print(&view, ctx.format)
-}
-
-async fn rollback_locked(
-    ctx: &Context,
-    conn: &mut sqlx::PgConnection,
-    opts: RollbackOptions,
-    yes: bool,
-) -> Result<(Outcome, Vec<EditedLimit>)> {
-    migrate::history::prepare(conn, opts.policy).await?;
-    let status = migrate::status(conn).await?;
-    let plan = migrate::rollback_plan(&status, opts.target)?;
-    warn_past_target(ctx, "rollback", status.database_version, opts.target);
-    if plan.is_empty() {
-        let outcome = Outcome {
-            dry_run: false,
-            steps: Vec::new(),
-            database_version: status.database_version,
-            attempts: 0,
-        };
-        return Ok((outcome, Vec::new()));
-    }
-    let discarded = limits::discarded_by(conn, &plan).await?;
     let names: Vec<String> = plan
         .iter()
         .map(|s| format!("V{}__{}", s.version, s.name))
@@ -170,8 +142,11 @@ async fn rollback_locked(
             "rollback cancelled; nothing was changed",
         ));
     }
-    let outcome = migrate::rollback_locked(conn, &plan, opts.policy, &ctx.ui).await?;
-    Ok((outcome, discarded))
+    // Each revert takes the migration lock and reverts the newest version
+    // recorded then, so concurrent rollbacks never revert one twice.
+    let outcome = migrate::rollback(&mut db, &plan, opts.policy, &ctx.ui).await?;
+    let view = OutcomeView::new("rollback", outcome).discarding(discarded);
+    render::print(&view, ctx.format)
 }
 
 impl Report for Status {

@@ -112,16 +112,22 @@ fn with_hint(detail: &str, hint: &str, sep: &str) -> String {
 }
 
 pub async fn verify(ctx: &Context) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let started = Instant::now();
-    let results = checks::run_all(&mut conn).await?;
+    // One transaction for all checks, rolled back: the security check calls
+    // the function as hostile callers would, and nothing of that may stay.
+    let mut tx = db.begin().await?;
+    let results = checks::run_all(&mut tx).await?;
+    tx.rollback().await?;
     finish(ctx, "quota verify", results, started.elapsed())
 }
 
 pub async fn check(ctx: &Context, check: Check) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let started = Instant::now();
-    let result = checks::run_one(&mut conn, check).await?;
+    let mut tx = db.begin().await?;
+    let result = checks::run_one(&mut tx, check).await?;
+    tx.rollback().await?;
     finish(ctx, "quota check", vec![result], started.elapsed())
 }
 

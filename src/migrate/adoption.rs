@@ -4,6 +4,7 @@
 //! has, and their reverts would later drop it with its data. So before a
 //! version runs, every object it creates must be absent.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -22,7 +23,7 @@ pub async fn refuse(conn: &mut PgConnection, status: &Status, target: u32) -> Re
         return Ok(());
     }
     let present: Vec<(i32, String)> =
-        sqlx::query_as(include_str!("../../sql/queries/quota_objects_present.sql"))
+        db::query_as(include_str!("../../sql/queries/quota_objects_present.sql"))
             .fetch_all(&mut *conn)
             .await
             .context("looking for objects the migrations would create")?;

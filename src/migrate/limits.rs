@@ -2,6 +2,7 @@
 //! `public.clip_limits`, and with it every limit edited since install.
 //! `rollback --dry-run` and the confirmation prompt list them.
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -36,14 +37,14 @@ pub async fn discarded_by(conn: &mut PgConnection, plan: &[Step]) -> Result<Vec<
         return Ok(Vec::new());
     }
     let installed: bool =
-        sqlx::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
+        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("looking for public.clip_limits")?;
     if !installed {
         return Ok(Vec::new());
     }
-    sqlx::query_as(include_str!("../../sql/queries/clip_limits_edited.sql"))
+    db::query_as(include_str!("../../sql/queries/clip_limits_edited.sql"))
         .fetch_all(&mut *conn)
         .await
         .context("reading public.clip_limits for limits edited since install")

@@ -310,20 +310,6 @@ async fn a_terminal_with_zero_columns_gets_full_width_tables() {
     assert!(shown.contains(FREE_USER), "{shown}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn quiet_silences_the_pooler_warning() {
-    let out = quota_with_url(
-        "postgres://postgres.ref:pooler-secret@127.0.0.1:6543/postgres",
-        &["migrate", "apply", "-q", "--connect-timeout", "2"],
-    );
-    assert_refused(&out, 3);
-    assert!(
-        !stderr(&out).contains("6543 is Supabase"),
-        "{}",
-        stderr(&out)
-    );
-}
-
 /// An open transaction that inserted into clips: holds the lock V3 needs.
 async fn hold_clip_insert(db: &TestDb) -> (sqlx::PgConnection, i32) {
     let mut blocker = db.connect().await;

@@ -133,19 +133,19 @@ async fn a_role_without_execute_is_told_what_to_grant() {
     db.exec(&format!(
         "GRANT USAGE, CREATE ON SCHEMA public TO {role};
          GRANT SELECT ON public.users, public.user_usage, public.clips TO {role};
-         REVOKE EXECUTE ON FUNCTION pg_catalog.pg_try_advisory_lock(bigint) FROM PUBLIC;"
+         REVOKE EXECUTE ON FUNCTION pg_catalog.pg_try_advisory_xact_lock(bigint) FROM PUBLIC;"
     ))
     .await;
     let out = quota_with_url(&url, &["migrate", "apply"]);
     assert_refused(&out, 4);
     let err = stderr(&out);
     assert!(
-        err.contains("permission denied for function pg_try_advisory_lock"),
+        err.contains("permission denied for function pg_try_advisory_xact_lock"),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "GRANT EXECUTE ON FUNCTION pg_try_advisory_lock TO {role}"
+            "GRANT EXECUTE ON FUNCTION pg_try_advisory_xact_lock TO {role}"
         )),
         "{err}"
     );
@@ -315,36 +315,6 @@ async fn a_server_that_never_answers_fails_within_the_connect_timeout() {
     assert!(!stderr(&out).contains("secret-pw"));
     drop(silent);
 }
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_transaction_pooler_port_is_warned_about_for_migrations() {
-    for args in [
-        &["migrate", "apply", "--connect-timeout", "2"][..],
-        &["migrate", "rollback", "--yes", "--connect-timeout", "2"][..],
-    ] {
-        let out = quota_with_url(
-            "postgres://postgres.ref:pooler-secret@127.0.0.1:6543/postgres",
-            args,
-        );
-        assert_exit(&out, 3);
-        let err = stderr(&out);
-        assert!(
-            err.starts_with("warning: port 6543 is Supabase's transaction pooler"),
-            "{err}"
-        );
-        assert!(err.contains("port 5432"), "{err}");
-        assert!(
-            err.lines()
-                .last()
-                .unwrap()
-                .starts_with("error: cannot connect"),
-            "{err}"
-        );
-        assert!(!err.contains("pooler-secret"), "{err}");
-    }
-}
-
-// ---- hostile input ----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_arguments_are_usage_errors_and_change_nothing() {
