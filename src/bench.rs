@@ -14,6 +14,14 @@
 //! | insert_floor  | `INSERT` into a scratch table shaped like clips, no trigger  |
 //! | trigger       | the same `INSERT` with `enforce_clip_limit()` attached       |
 //! | naive_clip    | SELECT counter, check, plain `INSERT`, `UPDATE clips = read+1` |
+//! | rpc_floor     | PostgREST's transaction shape around the bare `UPDATE`       |
+//! | rpc_service_role | the RPC as PostgREST calls it for the service key         |
+//! | rpc_authenticated | the same for a signed-in user's JWT (sub = the user)     |
+//!
+//! The `rpc_*` scenarios send, per request, one message: `BEGIN;
+//! set_config('role', …, true), set_config('request.jwt.claims', <JWT
+//! payload>, true); <statement>; COMMIT;`, as PostgREST runs every request.
+//! A role this session cannot switch to is skipped with a note.
 //!
 //! Scratch users, the scratch tier in `clip_limits` and the scratch schema
 //! are removed afterwards, also on error and Ctrl-C.
@@ -26,7 +34,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::db::literal::{render, Lit};
+use crate::db::literal::{render, JsonText, Lit};
 use crate::db::{self, Session};
 use crate::exit;
 use crate::interrupt::{self, Interrupt};
@@ -46,6 +54,9 @@ const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql
 const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
 const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
 const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
+const API_ROLES: &str = include_str!("../sql/queries/bench_api_roles.sql");
+const RPC_FLOOR: &str = include_str!("../sql/queries/bench_rpc_floor.sql");
+const RPC_CALL: &str = include_str!("../sql/queries/bench_rpc_call.sql");
 
 /// The bench never touches real users' counters, so where scratch users are
 /// impossible it has to run on a copy.
@@ -89,16 +100,25 @@ pub enum Scenario {
     Trigger,
     #[value(name = "naive_clip")]
     NaiveClip,
+    #[value(name = "rpc_floor")]
+    RpcFloor,
+    #[value(name = "rpc_service_role")]
+    RpcServiceRole,
+    #[value(name = "rpc_authenticated")]
+    RpcAuthenticated,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::UpdateFloor,
         Scenario::Function,
         Scenario::Naive,
         Scenario::InsertFloor,
         Scenario::Trigger,
         Scenario::NaiveClip,
+        Scenario::RpcFloor,
+        Scenario::RpcServiceRole,
+        Scenario::RpcAuthenticated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -109,6 +129,9 @@ impl Scenario {
             Scenario::InsertFloor => "insert_floor",
             Scenario::Trigger => "trigger",
             Scenario::NaiveClip => "naive_clip",
+            Scenario::RpcFloor => "rpc_floor",
+            Scenario::RpcServiceRole => "rpc_service_role",
+            Scenario::RpcAuthenticated => "rpc_authenticated",
         }
     }
 
@@ -120,6 +143,28 @@ impl Scenario {
             Scenario::InsertFloor => "INSERT, clips-shaped table, no trigger (floor)",
             Scenario::Trigger => "INSERT with enforce_clip_limit()",
             Scenario::NaiveClip => "SELECT, check, INSERT, UPDATE clips = read+1",
+            Scenario::RpcFloor => "PostgREST transaction around the bare UPDATE (floor)",
+            Scenario::RpcServiceRole => "RPC as PostgREST calls it, service_role JWT",
+            Scenario::RpcAuthenticated => "RPC as PostgREST calls it, user's JWT",
+        }
+    }
+
+    /// The floor this scenario is measured against (none for a floor).
+    pub fn floor(self) -> Option<Scenario> {
+        match self {
+            Scenario::Function | Scenario::Naive => Some(Scenario::UpdateFloor),
+            Scenario::Trigger | Scenario::NaiveClip => Some(Scenario::InsertFloor),
+            Scenario::RpcServiceRole | Scenario::RpcAuthenticated => Some(Scenario::RpcFloor),
+            Scenario::UpdateFloor | Scenario::InsertFloor | Scenario::RpcFloor => None,
+        }
+    }
+
+    /// The API role a PostgREST-shaped scenario switches to.
+    fn api_role(self) -> Option<&'static str> {
+        match self {
+            Scenario::RpcServiceRole => Some("service_role"),
+            Scenario::RpcAuthenticated => Some("authenticated"),
+            _ => None,
         }
     }
 }
@@ -132,6 +177,17 @@ pub struct ScenarioResult {
     pub ops_per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The scenario this one is compared with (null for a floor).
+    pub floor: Option<&'static str>,
+    /// ops/s ÷ the floor's ops/s (null for a floor, or when it did not run).
+    pub ratio_to_floor: Option<f64>,
+}
+
+/// A scenario that was asked for but could not run here, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    pub name: &'static str,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -144,6 +200,10 @@ pub struct Ratios {
     pub naive_vs_function: Option<f64>,
     /// naive_clip ops/s ÷ trigger ops/s.
     pub naive_clip_vs_trigger: Option<f64>,
+    /// rpc_service_role ops/s ÷ rpc_floor ops/s.
+    pub rpc_service_role_vs_floor: Option<f64>,
+    /// rpc_authenticated ops/s ÷ rpc_floor ops/s.
+    pub rpc_authenticated_vs_floor: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -162,6 +222,8 @@ pub struct BenchReport {
     pub scenarios: Vec<ScenarioResult>,
     pub ratios: Ratios,
     pub goals: Goals,
+    /// Scenarios not run on this database, with the reason.
+    pub skipped: Vec<Skipped>,
 }
 
 /// What the bench created, so it can be removed whatever happens.
@@ -202,10 +264,30 @@ pub async fn run(
     interrupt: &Interrupt,
 ) -> Result<BenchReport> {
     let mut control = target.connect().await?;
-    let shape = {
+    let (shape, skipped) = {
         let mut tx = control.read_only().await?;
         require_installed(&mut tx).await?;
-        Shape::discover(&mut tx, BENCH_ADVICE).await?
+        let skipped = unswitchable(&mut tx, &opts.scenarios()).await?;
+        (Shape::discover(&mut tx, BENCH_ADVICE).await?, skipped)
+    };
+    let runnable: Vec<Scenario> = opts
+        .scenarios()
+        .into_iter()
+        .filter(|s| !skipped.iter().any(|k| k.name == s.name()))
+        .collect();
+    if runnable.is_empty() {
+        let reasons: Vec<String> = skipped
+            .iter()
+            .map(|k| format!("{}: {}", k.name, k.reason))
+            .collect();
+        return Err(exit::precondition(format!(
+            "none of the chosen scenarios can run here ({})",
+            reasons.join("; ")
+        )));
+    }
+    let opts = &BenchOptions {
+        only: runnable,
+        ..opts.clone()
     };
     let mut scratch = Scratch::new();
     scratch.shape = Some(shape);
@@ -222,7 +304,41 @@ pub async fn run(
             "the scratch users, tier and tables were removed",
         ));
     }
-    Ok(report(opts, results))
+    Ok(report(opts, results, skipped))
+}
+
+/// The PostgREST-shaped scenarios whose role this session cannot switch to
+/// (or that may not call the RPC): skipped with a note, not failed — a
+/// plain PostgreSQL login need not be a member of the API roles.
+async fn unswitchable(conn: &mut PgConnection, scenarios: &[Scenario]) -> Result<Vec<Skipped>> {
+    let roles: Vec<(String, bool, bool, bool)> = db::query_as(API_ROLES)
+        .fetch_all(conn)
+        .await
+        .context("could not read which API roles this session may switch to")?;
+    let mut skipped = Vec::new();
+    for &scenario in scenarios {
+        let Some(role) = scenario.api_role() else {
+            continue;
+        };
+        let found = roles.iter().find(|r| r.0 == role);
+        let reason = match found {
+            None | Some((_, false, _, _)) => format!("no role {role} in this database"),
+            Some((_, true, false, _)) => format!(
+                "this session's role is not a member of {role}, so it cannot switch to it as \
+                 PostgREST does (on Supabase, connect as postgres; elsewhere GRANT {role} TO \
+                 the role quota connects as)"
+            ),
+            Some((_, true, true, false)) => {
+                format!("{role} may not execute public.increment_usage_if_allowed(uuid)")
+            }
+            Some(_) => continue,
+        };
+        skipped.push(Skipped {
+            name: scenario.name(),
+            reason,
+        });
+    }
+    Ok(skipped)
 }
 
 async fn require_installed(conn: &mut PgConnection) -> Result<()> {
@@ -496,6 +612,8 @@ struct Window {
 struct Statements {
     insert_plain: String,
     insert_trigger: String,
+    rpc_service_role: String,
+    rpc_authenticated: String,
 }
 
 impl Statements {
@@ -507,6 +625,8 @@ impl Statements {
         Ok(Arc::new(Statements {
             insert_plain: shape.clips.fill(&scratch.sql(INSERT_PLAIN)),
             insert_trigger: shape.clips.fill(&scratch.sql(INSERT_TRIGGER)),
+            rpc_service_role: RPC_CALL.replace("{role}", "service_role"),
+            rpc_authenticated: RPC_CALL.replace("{role}", "authenticated"),
         }))
     }
 
@@ -514,9 +634,13 @@ impl Statements {
     /// operation is one simple-protocol message, for the floors and the
     /// enforcement alike (pgbench's default protocol), and safe through a
     /// transaction pooler.
-    fn for_user(&self, user: Uuid) -> UserStatements {
+    fn for_user(&self, user: Uuid) -> Result<UserStatements> {
         let with_id = |sql: &str| render(sql, &[Lit::Uuid(user)]);
-        UserStatements {
+        let service = JsonText::new(&service_role_claims())?;
+        let signed_in = JsonText::new(&authenticated_claims(user))?;
+        let with_claims =
+            |sql: &str, claims: &JsonText| render(sql, &[Lit::Json(claims), Lit::Uuid(user)]);
+        Ok(UserStatements {
             user,
             update_floor: with_id(UPDATE_FLOOR),
             call: with_id(CALL_FUNCTION),
@@ -524,8 +648,68 @@ impl Statements {
             naive_read_clips: with_id(NAIVE_READ_CLIPS),
             insert_plain: with_id(&self.insert_plain),
             insert_trigger: with_id(&self.insert_trigger),
-        }
+            rpc_floor: with_claims(RPC_FLOOR, &signed_in),
+            rpc_service_role: with_claims(&self.rpc_service_role, &service),
+            rpc_authenticated: with_claims(&self.rpc_authenticated, &signed_in),
+        })
     }
+}
+
+/// A fixed instant for the claims' iat/exp: they are only read as text.
+const CLAIMS_IAT: i64 = 1_767_225_600;
+
+/// The payload of Supabase's service key, as PostgREST sets it.
+fn service_role_claims() -> serde_json::Value {
+    serde_json::json!({
+        "iss": "supabase",
+        "ref": "quotabenchprojectref",
+        "role": "service_role",
+        "iat": CLAIMS_IAT,
+        "exp": CLAIMS_IAT + 10 * 365 * 86_400,
+    })
+}
+
+/// A signed-in user's access-token payload as Supabase Auth issues it
+/// (~600 bytes), with `sub` the scratch user: what PostgREST parses on
+/// every request of that user.
+pub fn authenticated_claims(user: Uuid) -> serde_json::Value {
+    let email = format!("quota-scratch-{}@example.invalid", user.simple());
+    serde_json::json!({
+        "aud": "authenticated",
+        "exp": CLAIMS_IAT + 3600,
+        "iat": CLAIMS_IAT,
+        "iss": "https://quotabenchprojectref.supabase.co/auth/v1",
+        "sub": user.to_string(),
+        "email": email,
+        "phone": "",
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {
+            "email": email,
+            "email_verified": true,
+            "phone_verified": false,
+            "sub": user.to_string(),
+        },
+        "role": "authenticated",
+        "aal": "aal1",
+        "amr": [{"method": "password", "timestamp": CLAIMS_IAT}],
+        "session_id": Uuid::from_u128(0x5e55_1011_0000_4000_8000_0000_0000_0001).to_string(),
+        "is_anonymous": false,
+    })
+}
+
+/// The statement one PostgREST-shaped request sends for `role`
+/// (`service_role` or `authenticated`) with `claims`, calling the RPC for
+/// `user`: exactly what the bench measures, for tests to replay.
+pub fn postgrest_call(role: &str, claims: &serde_json::Value, user: Uuid) -> Result<String> {
+    anyhow::ensure!(
+        matches!(role, "service_role" | "authenticated"),
+        "unknown API role {role}"
+    );
+    let claims = JsonText::new(claims)?;
+    Ok(render(
+        &RPC_CALL.replace("{role}", role),
+        &[Lit::Json(&claims), Lit::Uuid(user)],
+    ))
 }
 
 struct UserStatements {
@@ -536,6 +720,9 @@ struct UserStatements {
     naive_read_clips: String,
     insert_plain: String,
     insert_trigger: String,
+    rpc_floor: String,
+    rpc_service_role: String,
+    rpc_authenticated: String,
 }
 
 /// One turn of a scenario on this thread's clients at once: a warm-up,
@@ -554,7 +741,7 @@ async fn measure(
     let (measure_from, end) = (started + warmup, started + warmup + window);
     let mut tasks = Vec::with_capacity(conns.len());
     for (mut conn, &user) in conns.into_iter().zip(users) {
-        let (statements, interrupt) = (statements.for_user(user), interrupt.clone());
+        let (statements, interrupt) = (statements.for_user(user)?, interrupt.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
             loop {
@@ -596,14 +783,22 @@ async fn operation(conn: &mut Session, scenario: Scenario, st: &UserStatements) 
         }
         Scenario::Function => {
             let rows = conn.simple(&st.call).await?;
-            let allowed: bool = rows
-                .first()
-                .map(|r| r.try_get(0))
-                .transpose()?
-                .unwrap_or(false);
-            if !allowed {
-                anyhow::bail!("the function refused a bench user with an unreachable limit");
+            require_allowed(rows.first())?;
+        }
+        Scenario::RpcFloor => {
+            let rows = conn.simple(&st.rpc_floor).await?;
+            // set_config's row, then the UPDATE's: the floor really wrote.
+            if rows.len() != 2 {
+                anyhow::bail!("the floor's UPDATE did not find the bench user");
             }
+        }
+        Scenario::RpcServiceRole => {
+            let rows = conn.simple(&st.rpc_service_role).await?;
+            require_allowed(rows.last())?;
+        }
+        Scenario::RpcAuthenticated => {
+            let rows = conn.simple(&st.rpc_authenticated).await?;
+            require_allowed(rows.last())?;
         }
         Scenario::Naive => {
             let rows = conn.simple(&st.naive_read_usage).await?;
@@ -640,6 +835,19 @@ async fn operation(conn: &mut Session, scenario: Scenario, st: &UserStatements) 
     Ok(())
 }
 
+/// The RPC's answer must be an admission: the bench users' limit is
+/// unreachable, so anything else means the bench measured a refusal.
+fn require_allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<()> {
+    let allowed: bool = row
+        .map(|r| r.try_get("allowed"))
+        .transpose()?
+        .unwrap_or(false);
+    if !allowed {
+        anyhow::bail!("the function refused a bench user with an unreachable limit");
+    }
+    Ok(())
+}
+
 fn summarise(scenario: Scenario, mut latencies: Vec<u32>, seconds: f64) -> ScenarioResult {
     latencies.sort_unstable();
     let ops = latencies.len() as u64;
@@ -650,6 +858,8 @@ fn summarise(scenario: Scenario, mut latencies: Vec<u32>, seconds: f64) -> Scena
         ops_per_sec: round(ops as f64 / seconds, 1),
         p50_ms: round(percentile(&latencies, 0.50) as f64 / 1000.0, 3),
         p99_ms: round(percentile(&latencies, 0.99) as f64 / 1000.0, 3),
+        floor: scenario.floor().map(Scenario::name),
+        ratio_to_floor: None,
     }
 }
 
@@ -667,7 +877,21 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-fn report(opts: &BenchOptions, scenarios: Vec<ScenarioResult>) -> BenchReport {
+fn report(
+    opts: &BenchOptions,
+    mut scenarios: Vec<ScenarioResult>,
+    skipped: Vec<Skipped>,
+) -> BenchReport {
+    let rates: Vec<(&str, f64)> = scenarios.iter().map(|r| (r.name, r.ops_per_sec)).collect();
+    for r in &mut scenarios {
+        let floor = r
+            .floor
+            .and_then(|f| rates.iter().find(|(n, _)| *n == f).map(|(_, v)| *v));
+        r.ratio_to_floor = match floor {
+            Some(y) if y > 0.0 => Some(round(r.ops_per_sec / y, 3)),
+            _ => None,
+        };
+    }
     let rate = |s: Scenario| {
         scenarios
             .iter()
@@ -688,12 +912,15 @@ fn report(opts: &BenchOptions, scenarios: Vec<ScenarioResult>) -> BenchReport {
             trigger_vs_insert: ratio(Scenario::Trigger, Scenario::InsertFloor),
             naive_vs_function: ratio(Scenario::Naive, Scenario::Function),
             naive_clip_vs_trigger: ratio(Scenario::NaiveClip, Scenario::Trigger),
+            rpc_service_role_vs_floor: ratio(Scenario::RpcServiceRole, Scenario::RpcFloor),
+            rpc_authenticated_vs_floor: ratio(Scenario::RpcAuthenticated, Scenario::RpcFloor),
         },
         goals: Goals {
             function_vs_update: GOAL_FUNCTION_VS_UPDATE,
             trigger_vs_insert: GOAL_TRIGGER_VS_INSERT,
         },
         scenarios,
+        skipped,
     }
 }
 
@@ -708,6 +935,31 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), 99);
         assert_eq!(percentile(&[7], 0.99), 7);
         assert_eq!(percentile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn claims_are_a_realistic_access_token_payload_for_the_user() {
+        let user = Uuid::new_v4();
+        let claims = authenticated_claims(user);
+        assert_eq!(claims["sub"], user.to_string());
+        assert_eq!(claims["role"], "authenticated");
+        let size = claims.to_string().len();
+        assert!((500..=700).contains(&size), "{size} bytes");
+        let sql = postgrest_call("authenticated", &claims, user).unwrap();
+        assert!(sql.starts_with("-- One request") && sql.contains("'authenticated'"));
+        assert!(sql.contains(&format!("increment_usage_if_allowed('{user}'::uuid)")));
+        assert!(postgrest_call("postgres", &claims, user).is_err());
+    }
+
+    #[test]
+    fn every_enforcement_scenario_has_a_floor_that_runs_before_it() {
+        for s in Scenario::ALL {
+            if let Some(f) = s.floor() {
+                let pos = |x| Scenario::ALL.iter().position(|&y| y == x);
+                assert!(pos(f) < pos(s), "{s:?}");
+                assert!(f.floor().is_none());
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 -- quota bench: two scratch tables shaped like public.clips (columns,
 -- defaults, identity, constraints, indexes; no foreign keys), one plain and
--- one with the installed trigger function attached. The live trigger on
+-- one with the installed trigger function attached exactly as the
+-- migrations attach it to public.clips (AFTER INSERT, FOR EACH ROW, the real
+-- public.enforce_clip_limit(), not a copy). The live trigger on
 -- public.clips is never touched: disabling it would take a lock the
 -- application's inserts queue behind. {schema} is a name quota generates.
 CREATE SCHEMA {schema};
 CREATE TABLE {schema}.clips_plain (LIKE public.clips INCLUDING ALL);
 CREATE TABLE {schema}.clips_trigger (LIKE public.clips INCLUDING ALL);
 CREATE TRIGGER enforce_clip_limit_trigger
-  BEFORE INSERT ON {schema}.clips_trigger
+  AFTER INSERT ON {schema}.clips_trigger
   FOR EACH ROW
   EXECUTE FUNCTION public.enforce_clip_limit();

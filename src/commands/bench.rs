@@ -24,8 +24,14 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
 
 impl Report for BenchReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms"]);
+        let mut t = render::table(&[
+            "scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms", "vs floor",
+        ]);
         for s in &self.scenarios {
+            let versus = match (s.ratio_to_floor, s.floor) {
+                (Some(r), Some(f)) => format!("{r:.3}x {f}"),
+                _ => "-".to_string(),
+            };
             t.add_row(vec![
                 Cell::new(s.name),
                 Cell::new(s.what),
@@ -33,6 +39,7 @@ impl Report for BenchReport {
                 Cell::new(format!("{:.0}", s.ops_per_sec)).set_alignment(CellAlignment::Right),
                 Cell::new(format!("{:.3}", s.p50_ms)).set_alignment(CellAlignment::Right),
                 Cell::new(format!("{:.3}", s.p99_ms)).set_alignment(CellAlignment::Right),
+                Cell::new(versus).set_alignment(CellAlignment::Right),
             ]);
         }
         let r = &self.ratios;
@@ -43,12 +50,14 @@ impl Report for BenchReport {
             Some(_) => format!(" (goal >= {goal}x: below)"),
             None => String::new(),
         };
-        format!(
+        let mut text = format!(
             "{t}\n{} clients, {}s per scenario in {} rounds, after {}s warm-up\n\
              function / update floor : {}{}\n\
              trigger  / insert floor : {}{}\n\
              naive    / function     : {}\n\
-             naive_clip / trigger    : {}",
+             naive_clip / trigger    : {}\n\
+             rpc_service_role  / rpc_floor : {}{}\n\
+             rpc_authenticated / rpc_floor : {}{}",
             self.clients,
             self.seconds,
             self.rounds,
@@ -58,7 +67,15 @@ impl Report for BenchReport {
             show(r.trigger_vs_insert),
             versus(r.trigger_vs_insert, g.trigger_vs_insert),
             show(r.naive_vs_function),
-            show(r.naive_clip_vs_trigger)
-        )
+            show(r.naive_clip_vs_trigger),
+            show(r.rpc_service_role_vs_floor),
+            versus(r.rpc_service_role_vs_floor, g.function_vs_update),
+            show(r.rpc_authenticated_vs_floor),
+            versus(r.rpc_authenticated_vs_floor, g.function_vs_update),
+        );
+        for k in &self.skipped {
+            text.push_str(&format!("\nskipped {}: {}", k.name, k.reason));
+        }
+        text
     }
 }

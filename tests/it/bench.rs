@@ -2,9 +2,11 @@
 //! computed, and the database left exactly as it was found. No timing
 //! assertions: speed is reported, not tested.
 
-use sqlx::PgConnection;
+use sqlx::{Connection, Executor, PgConnection};
 
 use crate::common::*;
+use crate::pooler;
+use crate::supabase;
 
 /// Application rows plus what a leak would add: catalog objects, tiers.
 async fn state(c: &mut PgConnection) -> (Vec<String>, Vec<(String, i64)>, Vec<String>) {
@@ -65,7 +67,10 @@ async fn bench_reports_every_scenario_and_ratios_and_leaves_the_database_as_foun
             "naive",
             "insert_floor",
             "trigger",
-            "naive_clip"
+            "naive_clip",
+            "rpc_floor",
+            "rpc_service_role",
+            "rpc_authenticated"
         ]
     );
     for s in r["scenarios"].as_array().unwrap() {
@@ -78,6 +83,8 @@ async fn bench_reports_every_scenario_and_ratios_and_leaves_the_database_as_foun
         "function_vs_update",
         "trigger_vs_insert",
         "naive_vs_function",
+        "rpc_service_role_vs_floor",
+        "rpc_authenticated_vs_floor",
     ] {
         assert!(r["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}: {r}");
     }
@@ -245,4 +252,239 @@ async fn only_runs_the_chosen_scenarios_and_ratios_need_both_sides() {
     assert!(r["ratios"]["trigger_vs_insert"].is_null());
     let out = db.quota(&["bench", "--only", "everything"]);
     assert_exit(&out, 2);
+}
+
+/// The PostgREST-shaped scenarios with their floors, ratios and no skips;
+/// `url` is where quota connects.
+fn assert_rpc_scenarios_ran(url: &str) {
+    let out = quota_with_url(
+        url,
+        &[
+            "bench",
+            "--only",
+            "rpc_floor,rpc_service_role,rpc_authenticated",
+            "--clients",
+            "2",
+            "--seconds",
+            "0.4",
+            "--warmup",
+            "0.1",
+            "--rounds",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    assert_success(&out);
+    let r = json(&out);
+    let scenarios = r["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["rpc_floor", "rpc_service_role", "rpc_authenticated"],
+        "{r}"
+    );
+    for s in scenarios {
+        assert!(s["ops"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["ops_per_sec"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(
+            s["p99_ms"].as_f64().unwrap() >= s["p50_ms"].as_f64().unwrap(),
+            "{s}"
+        );
+    }
+    assert!(scenarios[0]["floor"].is_null() && scenarios[0]["ratio_to_floor"].is_null());
+    for s in &scenarios[1..] {
+        assert_eq!(s["floor"], "rpc_floor", "{s}");
+        assert!(s["ratio_to_floor"].as_f64().unwrap() > 0.0, "{s}");
+    }
+    assert_eq!(
+        r["ratios"]["rpc_authenticated_vs_floor"],
+        scenarios[2]["ratio_to_floor"]
+    );
+    assert_eq!(r["skipped"], serde_json::json!([]), "{r}");
+}
+
+#[tokio::test]
+async fn rpc_scenarios_run_on_the_demo_schema_and_leave_nothing() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let before = state(&mut c).await;
+    assert_rpc_scenarios_ran(&db.url);
+    assert_eq!(
+        state(&mut c).await,
+        before,
+        "the bench left something behind"
+    );
+}
+
+#[tokio::test]
+async fn rpc_scenarios_run_through_the_transaction_pooler_and_leave_nothing() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let before = state(&mut c).await;
+    assert_rpc_scenarios_ran(&pooler::through(&db.url, pooler::Mode::Transaction));
+    assert_eq!(
+        state(&mut c).await,
+        before,
+        "the bench left something behind"
+    );
+}
+
+#[tokio::test]
+async fn rpc_scenarios_run_on_supabase_as_postgres_and_leave_nothing() {
+    let db = supabase::supabase_installed_db().await;
+    let mut c = db.connect_admin().await;
+    let before = state(&mut c).await;
+    assert_rpc_scenarios_ran(&db.url);
+    assert_eq!(
+        state(&mut c).await,
+        before,
+        "the bench left something behind"
+    );
+}
+
+#[tokio::test]
+async fn rpc_scenarios_run_on_supabase_through_the_transaction_pooler() {
+    let db = supabase::supabase_installed_db().await;
+    let mut c = db.connect_admin().await;
+    let before = state(&mut c).await;
+    assert_rpc_scenarios_ran(&pooler::through(&db.url, pooler::Mode::Transaction));
+    assert_eq!(
+        state(&mut c).await,
+        before,
+        "the bench left something behind"
+    );
+}
+
+/// The exact message the authenticated scenario sends really runs as
+/// `authenticated` with the user's JWT: it counts against that user, and
+/// the same message with the JWT of someone else is refused by the guard.
+#[tokio::test]
+async fn the_authenticated_shape_runs_as_the_user_and_the_guard_sees_it() {
+    let db = supabase::supabase_installed_db().await;
+    let mut c = db.connect().await;
+    let user: uuid::Uuid = supabase::FREE_USER.parse().unwrap();
+    let usage = || "SELECT usage_this_month FROM public.users WHERE id = $1";
+    let before: i32 = sqlx::query_scalar(usage())
+        .bind(user)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let own = quota::bench::authenticated_claims(user);
+    let sql = quota::bench::postgrest_call("authenticated", &own, user).unwrap();
+    let rows = c.fetch_all(sqlx::raw_sql(&sql)).await.unwrap();
+    let role: String = sqlx::Row::get(&rows[0], 0);
+    assert_eq!(role, "authenticated");
+    let after: i32 = sqlx::query_scalar(usage())
+        .bind(user)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(after, before + 1, "the call counted against the JWT's user");
+
+    let someone_else = quota::bench::authenticated_claims(uuid::Uuid::new_v4());
+    let sql = quota::bench::postgrest_call("authenticated", &someone_else, user).unwrap();
+    let err = c.fetch_all(sqlx::raw_sql(&sql)).await.unwrap_err();
+    assert_eq!(code(&err), "42501", "{err}");
+    c.execute("ROLLBACK").await.unwrap();
+    let still: i32 = sqlx::query_scalar(usage())
+        .bind(user)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(still, after, "a refused call changes nothing");
+}
+
+/// A login that may not switch to the API roles gets the bare scenarios
+/// and a note for each PostgREST-shaped one, not a failure.
+#[tokio::test]
+async fn rpc_scenarios_are_skipped_with_a_note_where_the_role_cannot_be_switched() {
+    let db = installed_db().await;
+    let (name, url) = login_role(&db, "bench").await;
+    db.exec(&format!(
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO {name};
+         GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {name};
+         ALTER ROLE {name} BYPASSRLS;
+         GRANT CREATE ON DATABASE \"{}\" TO {name};
+         GRANT EXECUTE ON FUNCTION public.increment_usage_if_allowed(uuid) TO {name};
+         GRANT EXECUTE ON FUNCTION public.enforce_clip_limit() TO {name};",
+        db.name
+    ))
+    .await;
+    let out = quota_with_url(
+        &url,
+        &[
+            "bench",
+            "--only",
+            "rpc_floor,rpc_service_role,rpc_authenticated",
+            "--clients",
+            "1",
+            "--seconds",
+            "0.2",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+        ],
+    );
+    assert_success(&out);
+    let r = json(&out);
+    let names: Vec<&str> = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rpc_floor"], "{r}");
+    let skipped: Vec<&str> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["rpc_service_role", "rpc_authenticated"], "{r}");
+    assert!(r["skipped"][1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a member of authenticated"));
+    let out = quota_with_url(
+        &url,
+        &["bench", "--only", "rpc_authenticated", "--seconds", "0.2"],
+    );
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains("rpc_authenticated"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// JSON rendered by quota's literal reads back exactly, whatever
+/// standard_conforming_strings says, hostile text included.
+#[tokio::test]
+async fn json_literals_read_back_exactly_under_both_string_settings() {
+    let db = empty_db().await;
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut value = serde_json::json!({"quote": "it's", "backslash": "a\\'; DROP TABLE x; --"});
+    for (i, h) in hostile_values().into_iter().enumerate() {
+        if !h.contains('\0') {
+            value[format!("h{i}")] = serde_json::Value::String(h);
+        }
+    }
+    let lit = quota::db::literal::JsonText::new(&value).unwrap();
+    for setting in ["on", "off"] {
+        c.execute(format!("SET standard_conforming_strings = {setting}").as_str())
+            .await
+            .unwrap();
+        let rows = c
+            .fetch_all(sqlx::raw_sql(&format!("SELECT {}::text", lit.as_sql())))
+            .await
+            .unwrap();
+        let back: String = sqlx::Row::get(&rows[0], 0);
+        let parsed: serde_json::Value = serde_json::from_str(&back).unwrap();
+        assert_eq!(parsed, value, "standard_conforming_strings = {setting}");
+    }
 }
