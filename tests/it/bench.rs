@@ -488,3 +488,37 @@ async fn json_literals_read_back_exactly_under_both_string_settings() {
         assert_eq!(parsed, value, "standard_conforming_strings = {setting}");
     }
 }
+
+/// The bench's scratch trigger is the installed one in every respect but
+/// its table: same function (the real `public.enforce_clip_limit()`, not a
+/// copy), same timing and events (AFTER INSERT FOR EACH ROW, as V4).
+#[tokio::test]
+async fn the_scratch_trigger_matches_the_installed_trigger() {
+    let db = installed_db().await;
+    let setup = include_str!("../../sql/queries/bench_setup.sql")
+        .replace("{schema}", "quota_bench_triggertest");
+    db.exec(&setup).await;
+    let mut c = db.connect().await;
+    let triggers: Vec<(String, i16, bool, String)> = sqlx::query_as(
+        "SELECT t.tgrelid::regclass::text, t.tgtype,
+                t.tgfoid = 'public.enforce_clip_limit()'::regprocedure,
+                regexp_replace(pg_get_triggerdef(t.oid), ' ON \\S+ ', ' ON T ')
+           FROM pg_trigger AS t
+          WHERE t.tgname = 'enforce_clip_limit_trigger'
+          ORDER BY 1",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(triggers.len(), 2, "{triggers:?}");
+    let (installed, scratch) = (&triggers[0], &triggers[1]);
+    assert_eq!(installed.0, "clips");
+    assert_eq!(scratch.0, "quota_bench_triggertest.clips_trigger");
+    assert_eq!(scratch.1, installed.1, "same timing, events and level");
+    assert!(
+        scratch.2 && installed.2,
+        "both call public.enforce_clip_limit()"
+    );
+    assert_eq!(scratch.3, installed.3);
+    assert!(scratch.3.contains("AFTER INSERT"), "{}", scratch.3);
+}
