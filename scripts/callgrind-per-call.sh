@@ -125,6 +125,8 @@ call_cases() {
   measure "$name/simple/bare" simple "$call"
   [ "${3:-}" = bare ] && return 0
   for label in sr au au_sub; do
+    # variants that read only the claims JSON refuse per-claim callers
+    [ "$label" = au_sub ] && [ "${3:-}" = json_only ] && continue
     case $label in sr) ctx=$ctx_sr ;; au) ctx=$ctx_au ;; au_sub) ctx=$ctx_au_sub ;; esac
     measure "$name/prepared/$label" prepared "BEGIN;
 $ctx
@@ -140,12 +142,15 @@ call_cases update_floor 'UPDATE public.users SET usage_this_month = usage_this_m
 call_cases insert_floor 'INSERT INTO perf.clips_plain (user_id) VALUES (:uid)' bare
 # The minimal correct floor: one statement that inserts the clip and, under
 # the counter's row lock, checks and increments it (no trigger, no PL/pgSQL).
-call_cases insert_min_correct "WITH c AS (INSERT INTO perf.clips_plain (user_id) VALUES (:uid) RETURNING user_id) INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start) SELECT c.user_id, 1, (date_trunc('month', now() AT TIME ZONE 'UTC'))::date FROM c WHERE COALESCE((SELECT cl.monthly_limit FROM public.users AS u JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier WHERE u.id = c.user_id), (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free')) > 0 ON CONFLICT (user_id) DO UPDATE SET clips_this_month = CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 1 ELSE COALESCE(uu.clips_this_month, 0) + 1 END, clips_period_start = excluded.clips_period_start WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0 ELSE COALESCE(uu.clips_this_month, 0) END) < COALESCE((SELECT cl.monthly_limit FROM public.users AS u JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier WHERE u.id = uu.user_id), (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free'))" bare
+call_cases insert_min_correct "WITH lim AS MATERIALIZED (SELECT COALESCE((SELECT cl.monthly_limit FROM public.users AS u JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier WHERE u.id = :uid), (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free')) AS monthly_limit), c AS (INSERT INTO perf.clips_plain (user_id) VALUES (:uid) RETURNING user_id) INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start) SELECT c.user_id, 1, (date_trunc('month', now() AT TIME ZONE 'UTC'))::date FROM c, lim WHERE lim.monthly_limit > 0 ON CONFLICT (user_id) DO UPDATE SET clips_this_month = CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 1 ELSE COALESCE(uu.clips_this_month, 0) + 1 END, clips_period_start = excluded.clips_period_start WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0 ELSE COALESCE(uu.clips_this_month, 0) END) < (SELECT lim.monthly_limit FROM lim)" bare
 
 # RPC: installed (sql/migrations) and candidates.
 for f in public.increment_usage_if_allowed perf.rpc_v2 perf.rpc_v2_sp perf.rpc_v4draft perf.rpc_json_always \
-         perf.rpc_role_jsonb perf.rpc_role_json perf.rpc_lean perf.rpc_noguard; do
+         perf.rpc_lean perf.rpc_lean2 perf.rpc_noguard; do
   call_cases "${f#*.}" "SELECT * FROM $f(:uid)"
+done
+for f in perf.rpc_role_jsonb perf.rpc_role_json; do
+  call_cases "${f#*.}" "SELECT * FROM $f(:uid)" json_only
 done
 call_cases rpc_sql_happy 'SELECT * FROM perf.rpc_sql_happy(:uid)' bare
 call_cases rpc_empty 'SELECT * FROM perf.rpc_empty(:uid)' bare

@@ -260,6 +260,25 @@ $g$
   END IF;
 $g$);
 
+-- lean2: the whole guard is one IF with one expression (one PL/pgSQL
+-- statement): service_role, or a direct session (no role switched, no JWT
+-- setting at all), or the sub -- the per-claim setting when set, else the
+-- claims JSON parsed as json -- equals p_user_id. Anything else, including a
+-- missing sub or missing claims, is refused (NULL IS DISTINCT FROM text).
+SELECT perf.make_rpc('rpc_lean2', '',
+$g$
+  IF NOT (pg_catalog.current_setting('role') = 'service_role'
+          OR (pg_catalog.current_setting('role') = 'none'
+              AND COALESCE(pg_catalog.current_setting('request.jwt.claims', true), '') = ''
+              AND COALESCE(pg_catalog.current_setting('request.jwt.claim.sub', true), '') = ''
+              AND COALESCE(pg_catalog.current_setting('request.jwt.claim.role', true), '') = ''))
+     AND pg_catalog.lower(COALESCE(NULLIF(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                                   NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.json ->> 'sub'))
+         IS DISTINCT FROM p_user_id::pg_catalog.text THEN
+    RAISE EXCEPTION 'caller may not spend the quota of user %', p_user_id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+$g$);
+
 -- lower bound for LANGUAGE sql: the admitted path only (no guard, no
 -- refused row, no unknown-user error). PostgreSQL 15 re-plans a non-inlined
 -- SQL function's body on every call.
