@@ -157,7 +157,7 @@ call_cases rpc_empty 'SELECT * FROM perf.rpc_empty(:uid)' bare
 
 # Triggers: the installed one and the candidates, each on its clips copy.
 for t in trg_installed trg_v3_before trg_v3_after trg_cte_before trg_cte_after trg_lean_before trg_lean_after \
-         trg_ctelean_after trg_nolookup_after trg_empty_before trg_empty_after; do
+         trg_ctelean_after trg_v3lean_after trg_nolookup_after trg_empty_before trg_empty_after; do
   call_cases "$t" "INSERT INTO perf.clips_$t (user_id) VALUES (:uid)" bare
 done
 

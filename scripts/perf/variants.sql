@@ -463,6 +463,31 @@ CREATE FUNCTION perf.nolookup_body(p_return text) RETURNS text LANGUAGE sql AS $
   END IF;
 $b$, p_return) || perf.refusal() $r$;
 
+-- V3's two statements with the lean details: the limit into a variable,
+-- then the upsert with the period computed once in the proposed row
+-- (excluded.clips_period_start) and FOUND instead of RETURNING INTO
+CREATE FUNCTION perf.v3lean_body(p_return text) RETURNS text LANGUAGE sql AS $r$ SELECT format($b$
+  SELECT COALESCE(
+           (SELECT cl.monthly_limit FROM public.users AS u
+              JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
+             WHERE u.id = NEW.user_id),
+           (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free'))
+    INTO v_limit;
+  IF v_limit > 0 THEN
+    INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start)
+    VALUES (NEW.user_id, 1, (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date)
+    ON CONFLICT (user_id) DO UPDATE
+       SET clips_this_month = CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 1
+                                   ELSE COALESCE(uu.clips_this_month, 0) + 1 END,
+           clips_period_start = excluded.clips_period_start
+     WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0
+                 ELSE COALESCE(uu.clips_this_month, 0) END) < v_limit;
+    IF FOUND THEN
+      RETURN %s;
+    END IF;
+  END IF;
+$b$, p_return) || perf.refusal() $r$;
+
 CREATE FUNCTION perf.trg_decl() RETURNS text LANGUAGE sql AS $r$ SELECT $d$
   v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
   v_limit pg_catalog.int4;
@@ -476,6 +501,7 @@ SELECT perf.make_trigger('trg_cte_before', 'BEFORE', perf.trg_decl(), perf.cte_b
 SELECT perf.make_trigger('trg_lean_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.lean_body('NULL'));
 SELECT perf.make_trigger('trg_lean_before', 'BEFORE', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.lean_body('NEW'));
 SELECT perf.make_trigger('trg_ctelean_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.ctelean_body('NULL'));
+SELECT perf.make_trigger('trg_v3lean_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.v3lean_body('NULL'));
 SELECT perf.make_trigger('trg_nolookup_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.nolookup_body('NULL'));
 SELECT perf.make_trigger('trg_empty_after', 'AFTER', '', 'RETURN NULL;');
 SELECT perf.make_trigger('trg_empty_before', 'BEFORE', '', 'RETURN NEW;');
