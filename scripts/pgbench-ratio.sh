@@ -39,8 +39,8 @@ cleanup() { perf_stop "$WORK"; [ "$KEEP" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 perf_cluster "$WORK" "$PORT"
 
-# Client n works on user 00000000-0000-4000-8000-00000000000n (variants.sql).
-UID_EXPR="('00000000-0000-4000-8000-' || lpad(:client_id::text, 12, '0'))::uuid"
+# Client n works on user 32n, alone on its heap pages (variants.sql).
+UID_EXPR="('00000000-0000-4000-8000-' || lpad((:client_id::int * 32)::text, 12, '0'))::uuid"
 # service_role's claims name a fixed sub (not checked); authenticated's
 # claims carry the client's own user as sub, substituted per transaction.
 S="$WORK/scripts"; mkdir -p "$S"

@@ -13,13 +13,22 @@ GRANT USAGE ON SCHEMA perf TO anon, authenticated, service_role;
 -- Limits high enough that no measured call is ever refused.
 UPDATE public.users SET plan_limits_scrapes = 2147483647, usage_this_month = 0;
 UPDATE public.clip_limits SET monthly_limit = 2147483647;
--- One user per pgbench client (ids ...-0000000000NN); client 0 is the pro user.
+-- Users for the pgbench clients (ids ...-000000000NNN, tier pro).
 INSERT INTO public.users (id, email, plan_limits_scrapes, subscription_tier)
 SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
        'bench' || n || '@example.com', 2147483647, 'pro'
-  FROM generate_series(0, 63) AS n;
+  FROM generate_series(0, 255) AS n;
 INSERT INTO public.user_usage (user_id, clips_this_month)
 SELECT id, 0 FROM public.users ON CONFLICT (user_id) DO NOTHING;
+
+-- A few rows per page, as a large users table has them: otherwise all bench
+-- users share one heap page, and 8 clients updating "their own" rows fight
+-- over that page's buffer lock and HOT pruning instead of measuring the call.
+-- pgbench client n works on user 32n (scripts/pgbench-ratio.sh).
+ALTER TABLE public.users SET (fillfactor = 10);
+ALTER TABLE public.user_usage SET (fillfactor = 10);
+VACUUM FULL public.users;
+VACUUM FULL public.user_usage;
 
 -- ---------------------------------------------------------------- RPC ----
 
