@@ -146,7 +146,7 @@ call_cases insert_min_correct "WITH lim AS MATERIALIZED (SELECT COALESCE((SELECT
 
 # RPC: installed (sql/migrations) and candidates.
 for f in public.increment_usage_if_allowed perf.rpc_v2 perf.rpc_v2_sp perf.rpc_v4draft perf.rpc_json_always \
-         perf.rpc_lean perf.rpc_lean2 perf.rpc_noguard; do
+         perf.rpc_lean perf.rpc_lean_into perf.rpc_lean2 perf.rpc_noguard; do
   call_cases "${f#*.}" "SELECT * FROM $f(:uid)"
 done
 for f in perf.rpc_role_jsonb perf.rpc_role_json; do
@@ -157,7 +157,7 @@ call_cases rpc_empty 'SELECT * FROM perf.rpc_empty(:uid)' bare
 
 # Triggers: the installed one and the candidates, each on its clips copy.
 for t in trg_installed trg_v3_before trg_v3_after trg_cte_before trg_cte_after trg_lean_before trg_lean_after \
-         trg_ctelean_after trg_v3lean_after trg_nolookup_after trg_empty_before trg_empty_after; do
+         trg_ctelean_after trg_v3lean_after trg_v3lean2_after trg_nolookup_after trg_empty_before trg_empty_after; do
   call_cases "$t" "INSERT INTO perf.clips_$t (user_id) VALUES (:uid)" bare
 done
 

@@ -288,6 +288,58 @@ $g$
   END IF;
 $g$);
 
+-- lean_into: rpc_lean's guard; the admitted row comes back through the OUT
+-- parameters (UPDATE ... RETURNING ... INTO; RETURN NEXT) instead of
+-- RETURN QUERY
+CREATE FUNCTION perf.rpc_lean_into(p_user_id uuid)
+RETURNS TABLE (allowed boolean, new_usage integer, effective_limit integer, plan text, subscription_status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $f$
+#variable_conflict use_column
+DECLARE
+  v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
+  v_claims pg_catalog.text;
+  v_sub pg_catalog.text;
+BEGIN
+  IF pg_catalog.current_setting('role') <> 'service_role' THEN
+    v_sub := pg_catalog.current_setting('request.jwt.claim.sub', true);
+    IF v_sub IS NULL OR v_sub = '' THEN
+      v_claims := pg_catalog.current_setting('request.jwt.claims', true);
+      IF v_claims <> '' THEN
+        v_sub := v_claims::pg_catalog.json ->> 'sub';
+      END IF;
+    END IF;
+    IF v_sub IS NULL OR v_sub = '' THEN
+      IF pg_catalog.current_setting('role') <> 'none' OR v_claims <> ''
+         OR pg_catalog.current_setting('request.jwt.claim.role', true) <> '' THEN
+        RAISE EXCEPTION 'caller may not spend the quota of user %', p_user_id USING ERRCODE = 'insufficient_privilege';
+      END IF;
+    ELSIF pg_catalog.lower(v_sub) <> p_user_id::pg_catalog.text THEN
+      RAISE EXCEPTION 'caller may not spend the quota of user %', p_user_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END IF;
+  UPDATE public.users AS u
+     SET usage_this_month = CASE WHEN u.usage_period_start < v_period THEN 1
+                                 ELSE COALESCE(u.usage_this_month, 0) + 1 END,
+         usage_period_start = v_period
+   WHERE u.id = p_user_id
+     AND (CASE WHEN u.usage_period_start < v_period THEN 0
+               ELSE COALESCE(u.usage_this_month, 0) END) < u.plan_limits_scrapes
+  RETURNING true, u.usage_this_month, u.plan_limits_scrapes, u.plan, u.subscription_status
+       INTO allowed, new_usage, effective_limit, plan, subscription_status;
+  IF NOT FOUND THEN
+    SELECT false, CASE WHEN u.usage_period_start < v_period THEN 0 ELSE COALESCE(u.usage_this_month, 0) END,
+           u.plan_limits_scrapes, u.plan, u.subscription_status
+      INTO allowed, new_usage, effective_limit, plan, subscription_status
+      FROM public.users AS u WHERE u.id = p_user_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'increment_usage_if_allowed: no user with id %', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+  END IF;
+  RETURN NEXT;
+END
+$f$;
+
 -- lower bound for LANGUAGE sql: the admitted path only (no guard, no
 -- refused row, no unknown-user error). PostgreSQL 15 re-plans a non-inlined
 -- SQL function's body on every call.
@@ -497,6 +549,31 @@ CREATE FUNCTION perf.v3lean_body(p_return text) RETURNS text LANGUAGE sql AS $r$
   END IF;
 $b$, p_return) || perf.refusal() $r$;
 
+-- v3lean2: as v3lean, but the limit by a plain join (NOT FOUND: the free
+-- limit) instead of COALESCE over two scalar subqueries
+CREATE FUNCTION perf.v3lean2_body(p_return text) RETURNS text LANGUAGE sql AS $r$ SELECT format($b$
+  SELECT cl.monthly_limit INTO v_limit
+    FROM public.users AS u
+    JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
+   WHERE u.id = NEW.user_id;
+  IF NOT FOUND THEN
+    SELECT cl.monthly_limit INTO v_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free';
+  END IF;
+  IF v_limit > 0 THEN
+    INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start)
+    VALUES (NEW.user_id, 1, (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date)
+    ON CONFLICT (user_id) DO UPDATE
+       SET clips_this_month = CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 1
+                                   ELSE COALESCE(uu.clips_this_month, 0) + 1 END,
+           clips_period_start = excluded.clips_period_start
+     WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0
+                 ELSE COALESCE(uu.clips_this_month, 0) END) < v_limit;
+    IF FOUND THEN
+      RETURN %s;
+    END IF;
+  END IF;
+$b$, p_return) || perf.refusal() $r$;
+
 CREATE FUNCTION perf.trg_decl() RETURNS text LANGUAGE sql AS $r$ SELECT $d$
   v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
   v_limit pg_catalog.int4;
@@ -511,6 +588,7 @@ SELECT perf.make_trigger('trg_lean_after', 'AFTER', 'v_limit pg_catalog.int4; v_
 SELECT perf.make_trigger('trg_lean_before', 'BEFORE', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.lean_body('NEW'));
 SELECT perf.make_trigger('trg_ctelean_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.ctelean_body('NULL'));
 SELECT perf.make_trigger('trg_v3lean_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.v3lean_body('NULL'));
+SELECT perf.make_trigger('trg_v3lean2_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.v3lean2_body('NULL'));
 SELECT perf.make_trigger('trg_nolookup_after', 'AFTER', 'v_limit pg_catalog.int4; v_used pg_catalog.int4;', perf.nolookup_body('NULL'));
 SELECT perf.make_trigger('trg_empty_after', 'AFTER', '', 'RETURN NULL;');
 SELECT perf.make_trigger('trg_empty_before', 'BEFORE', '', 'RETURN NEW;');
