@@ -19,6 +19,11 @@
 # <~600-byte JSON>, true); the call; COMMIT) subtract the same transaction
 # without the call, so the figure is the call's own cost, comparable with
 # the bare floors.
+# Before every run, VACUUM resets users, user_usage and clip_limits (no dead
+# row versions left by earlier cases): the cost of an UPDATE depends on the
+# page it lands on, and without the reset a case would pay for the HOT chains
+# and pruning left behind by the cases before it. The bench users sit a few
+# to a page (scripts/perf/variants.sql), so updates stay HOT.
 #
 # Output: one line per case, "case<TAB>instructions per call", then the
 # ratios floor/case (1.00 = as cheap as the floor).
@@ -70,7 +75,16 @@ ir() {
   [ "$mode" = simple ] && uid="'$U'"
   printf '%s\n' "$script" >"$WORK/scripts/case.sql"
   chown postgres "$WORK/scripts/case.sql"
-  find "$WORK/cg" -name 'cg.*' -newer "$WORK/mark" -exec grep -l '^totals:' {} + 2>/dev/null | xargs -r rm -f
+  # Reset the tables, and wait until that backend's own count is written,
+  # so that it is not mistaken for the measured one.
+  local vpid
+  vpid=$(as_pg "$PGBIN/psql" -X -q -At -h "$WORK" -p "$PORT" -U postgres -d postgres \
+    -c 'VACUUM public.users, public.user_usage, public.clip_limits' -c 'SELECT pg_backend_pid()')
+  for _ in $(seq 200); do
+    grep -qs '^totals:' "$WORK/cg/cg.$vpid" && break
+    sleep 0.1
+  done
+  find "$WORK/cg" -name 'cg.*' -newer "$WORK/valgrind-server.log" -exec grep -l '^totals:' {} + 2>/dev/null | xargs -r rm -f
   touch "$WORK/mark"
   sleep 0.1
   out=$(as_pg "$PGBIN/pgbench" -n -M "$mode" -c 1 -t "$n" -D uid="$uid" -h "$WORK" -p "$PORT" -U postgres \

@@ -36,7 +36,8 @@ CONF
   # PERF_EXTRA_SQL (e.g. scripts/perf/recommended.sql) replaces the installed
   # bodies after the migrations, so "installed" measures it.
   for f in "$REPO/sql/demo/schema.sql" $(ls "$REPO"/sql/migrations/V*.sql | sort -V) ${PERF_EXTRA_SQL:-} "$REPO/scripts/perf/variants.sql"; do
-    as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres -f "$f" >/dev/null
+    as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -v spread="${PERF_SPREAD:-true}" \
+      -h "$dir" -p "$port" -U postgres -d postgres -f "$f" >/dev/null
   done
   as_pg "$PGBIN/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
 }

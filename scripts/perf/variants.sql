@@ -21,14 +21,18 @@ SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
 INSERT INTO public.user_usage (user_id, clips_this_month)
 SELECT id, 0 FROM public.users ON CONFLICT (user_id) DO NOTHING;
 
--- A few rows per page, as a large users table has them: otherwise all bench
--- users share one heap page, and 8 clients updating "their own" rows fight
--- over that page's buffer lock and HOT pruning instead of measuring the call.
--- pgbench client n works on user 32n (scripts/pgbench-ratio.sh).
+-- A few rows per heap page (psql variable spread, true unless PERF_SPREAD=false
+-- in scripts/perf/common.sh): updates of a user's row stay HOT on its own
+-- page, so every case sees the same steady state, and the users of different
+-- pgbench clients (client n works on user 32n) never share a page; otherwise
+-- 8 clients updating "their own" rows fight over one page's buffer lock and
+-- HOT pruning instead of measuring the call.
+\if :spread
 ALTER TABLE public.users SET (fillfactor = 10);
 ALTER TABLE public.user_usage SET (fillfactor = 10);
 VACUUM FULL public.users;
 VACUUM FULL public.user_usage;
+\endif
 
 -- ---------------------------------------------------------------- RPC ----
 
