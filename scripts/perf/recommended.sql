@@ -1,4 +1,4 @@
--- The fastest correct bodies measured in docs/performance.md (rpc_lean_into and
+-- The fastest correct bodies measured in docs/performance.md (rpc_lean and
 -- trg_v3lean2_after there), as they would be installed. Not a migration:
 -- the lead folds them into sql/migrations. scripts/perf/check-recommended.sh
 -- checks their semantics on a throwaway cluster.
@@ -55,8 +55,8 @@ BEGIN
 
   -- Check and increment in one statement under the row lock: N racing calls
   -- at usage = limit - k admit exactly k. A NULL or negative limit never
-  -- satisfies "<", so it fails closed. The row comes back through the OUT
-  -- parameters and RETURN NEXT: RETURN QUERY costs ~65 k instructions more.
+  -- satisfies "<", so it fails closed.
+  RETURN QUERY
   UPDATE public.users AS u
      SET usage_this_month = CASE WHEN u.usage_period_start < v_period THEN 1
                                  ELSE COALESCE(u.usage_this_month, 0) + 1 END,
@@ -64,24 +64,23 @@ BEGIN
    WHERE u.id = p_user_id
      AND (CASE WHEN u.usage_period_start < v_period THEN 0
                ELSE COALESCE(u.usage_this_month, 0) END) < u.plan_limits_scrapes
-  RETURNING true, u.usage_this_month, u.plan_limits_scrapes, u.plan, u.subscription_status
-       INTO allowed, new_usage, effective_limit, plan, subscription_status;
-
-  IF NOT FOUND THEN
-    -- Not admitted: change nothing, report the usage as it stands this month.
-    SELECT false,
-           CASE WHEN u.usage_period_start < v_period THEN 0
-                ELSE COALESCE(u.usage_this_month, 0) END,
-           u.plan_limits_scrapes, u.plan, u.subscription_status
-      INTO allowed, new_usage, effective_limit, plan, subscription_status
-      FROM public.users AS u
-     WHERE u.id = p_user_id;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'increment_usage_if_allowed: no user with id %', p_user_id
-        USING ERRCODE = 'no_data_found';
-    END IF;
+  RETURNING true, u.usage_this_month, u.plan_limits_scrapes, u.plan, u.subscription_status;
+  IF FOUND THEN
+    RETURN;
   END IF;
-  RETURN NEXT;
+
+  -- Not admitted: change nothing, report the usage as it stands this month.
+  RETURN QUERY
+  SELECT false,
+         CASE WHEN u.usage_period_start < v_period THEN 0
+              ELSE COALESCE(u.usage_this_month, 0) END,
+         u.plan_limits_scrapes, u.plan, u.subscription_status
+    FROM public.users AS u
+   WHERE u.id = p_user_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'increment_usage_if_allowed: no user with id %', p_user_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
 END
 $increment_usage_if_allowed$;
 
