@@ -4,7 +4,7 @@
 # plain INSERT floor, installed bodies and candidates side by side.
 #
 #   scripts/pgbench-ratio.sh [--seconds 10] [--rounds 3] [--clients 8] [--threads 2]
-#                            [--rpc perf.rpc_lean_into] [--trigger trg_v3lean2_after] [--keep]
+#                            [--rpc perf.rpc_lean] [--trigger trg_v3lean2_after] [--keep]
 #
 # A throwaway cluster (fsync off) is loaded like scripts/callgrind-per-call.sh
 # does. Every scenario is `pgbench -n -M prepared -c C -j J -T S`, each client
@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/perf/common.sh"
 
-SECONDS_=10 ROUNDS=3 CLIENTS=8 THREADS=2 RPC=perf.rpc_lean_into TRG=trg_v3lean2_after KEEP=0
+SECONDS_=10 ROUNDS=3 CLIENTS=8 THREADS=2 RPC=perf.rpc_lean TRG=trg_v3lean2_after KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) SECONDS_=$2; shift 2 ;;
