@@ -23,13 +23,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::{Executor, PgConnection};
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::db;
+use crate::db::literal::{render, Lit};
+use crate::db::{self, Session};
 use crate::exit;
 use crate::interrupt::{self, Interrupt};
-use crate::scratch::{self, ScratchUser};
+use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
 
 const INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
@@ -48,8 +49,8 @@ const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.s
 
 /// The bench never touches real users' counters, so where scratch users are
 /// impossible it has to run on a copy.
-const BENCH_ADVICE: &str = "the bench only works on scratch users: run it on a copy of the \
-     schema without that constraint, or try it in `quota sandbox --keep`";
+const BENCH_ADVICE: &str = "or run the bench on a copy of the schema (the bench only works on \
+     scratch users), or try it in `quota sandbox --keep`";
 
 /// The performance goals from the project's brief, shown beside the ratios.
 pub const GOAL_FUNCTION_VS_UPDATE: f64 = 0.85;
@@ -170,6 +171,8 @@ struct Scratch {
     schema_created: bool,
     tier_created: bool,
     users: Vec<Uuid>,
+    /// How to insert scratch rows here; known once set up.
+    shape: Option<Shape>,
 }
 
 impl Scratch {
@@ -182,6 +185,7 @@ impl Scratch {
             schema_created: false,
             tier_created: false,
             users: Vec::new(),
+            shape: None,
         }
     }
 
@@ -198,8 +202,13 @@ pub async fn run(
     interrupt: &Interrupt,
 ) -> Result<BenchReport> {
     let mut control = target.connect().await?;
-    require_installed(&mut control).await?;
+    let shape = {
+        let mut tx = control.read_only().await?;
+        require_installed(&mut tx).await?;
+        Shape::discover(&mut tx, BENCH_ADVICE).await?
+    };
     let mut scratch = Scratch::new();
+    scratch.shape = Some(shape);
     let measured = async {
         set_up(&mut control, &mut scratch, opts.clients).await?;
         measure_all(target, opts, &scratch, ui, interrupt).await
@@ -217,7 +226,7 @@ pub async fn run(
 }
 
 async fn require_installed(conn: &mut PgConnection) -> Result<()> {
-    let (function, trigger): (bool, bool) = sqlx::query_as(INSTALLED).fetch_one(conn).await?;
+    let (function, trigger): (bool, bool) = db::query_as(INSTALLED).fetch_one(conn).await?;
     if function && trigger {
         return Ok(());
     }
@@ -227,17 +236,23 @@ async fn require_installed(conn: &mut PgConnection) -> Result<()> {
     ))
 }
 
-async fn set_up(conn: &mut PgConnection, scratch: &mut Scratch, clients: usize) -> Result<()> {
-    sqlx::query(TIER_INSERT)
+async fn set_up(db: &mut Session, scratch: &mut Scratch, clients: usize) -> Result<()> {
+    let mut tx = db.begin().await?;
+    db::query(TIER_INSERT)
         .bind(&scratch.tier)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .context("could not add the bench's scratch tier to public.clip_limits")?;
+    tx.commit().await?;
     scratch.tier_created = true;
-    conn.execute(sqlx::raw_sql(&scratch.sql(SETUP)))
+    db.simple(&scratch.sql(SETUP))
         .await
         .context("could not create the bench's scratch tables (needs CREATE on the database)")?;
     scratch.schema_created = true;
+    let shape = scratch
+        .shape
+        .clone()
+        .context("the bench's shape was not read")?;
     let spec = ScratchUser {
         usage: 0,
         limit: i32::MAX,
@@ -245,17 +260,13 @@ async fn set_up(conn: &mut PgConnection, scratch: &mut Scratch, clients: usize) 
         clips: Some(0),
     };
     for _ in 0..clients {
-        let id = scratch::create_user(conn, &spec, BENCH_ADVICE).await?;
+        let id = scratch::create_user(db, &shape, &spec, BENCH_ADVICE).await?;
         scratch.users.push(id);
     }
     Ok(())
 }
 
-async fn clean_up(
-    target: &db::Target,
-    control: &mut PgConnection,
-    scratch: &Scratch,
-) -> Result<()> {
+async fn clean_up(target: &db::Target, control: &mut Session, scratch: &Scratch) -> Result<()> {
     if clean_up_on(control, scratch).await.is_ok() {
         return Ok(());
     }
@@ -269,16 +280,20 @@ async fn clean_up(
     })
 }
 
-async fn clean_up_on(conn: &mut PgConnection, scratch: &Scratch) -> Result<()> {
+async fn clean_up_on(db: &mut Session, scratch: &Scratch) -> Result<()> {
     if scratch.schema_created {
-        conn.execute(sqlx::raw_sql(&scratch.sql(TEARDOWN))).await?;
+        db.simple(&scratch.sql(TEARDOWN)).await?;
     }
-    scratch::delete_users(conn, &scratch.users).await?;
+    if let Some(shape) = &scratch.shape {
+        scratch::delete_users(db, shape, &scratch.users).await?;
+    }
     if scratch.tier_created {
-        sqlx::query(TIER_DELETE)
+        let mut tx = db.begin().await?;
+        db::query(TIER_DELETE)
             .bind(&scratch.tier)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -292,7 +307,7 @@ async fn measure_all(
 ) -> Result<Vec<ScenarioResult>> {
     let threads = generator_threads(opts.clients);
     let plan = Arc::new(Plan::new(opts, threads));
-    let statements = Statements::new(scratch);
+    let statements = Statements::new(scratch)?;
     let spinner = ui.spinner(&format!(
         "bench: {} scenarios x {} rounds, {} clients",
         plan.scenarios.len(),
@@ -476,38 +491,70 @@ struct Window {
     seconds: f64,
 }
 
-/// The SQL of every scenario, with the scratch schema filled in.
+/// The SQL of every scenario, with the scratch schema and the placeholders
+/// for clips' required columns filled in.
 struct Statements {
     insert_plain: String,
     insert_trigger: String,
 }
 
 impl Statements {
-    fn new(scratch: &Scratch) -> Arc<Self> {
-        Arc::new(Statements {
-            insert_plain: scratch.sql(INSERT_PLAIN),
-            insert_trigger: scratch.sql(INSERT_TRIGGER),
-        })
+    fn new(scratch: &Scratch) -> Result<Arc<Self>> {
+        let shape = scratch
+            .shape
+            .as_ref()
+            .context("the bench's shape was not read")?;
+        Ok(Arc::new(Statements {
+            insert_plain: shape.clips.fill(&scratch.sql(INSERT_PLAIN)),
+            insert_trigger: shape.clips.fill(&scratch.sql(INSERT_TRIGGER)),
+        }))
     }
+
+    /// One client's statements, with its user's id rendered in: every
+    /// operation is one simple-protocol message, for the floors and the
+    /// enforcement alike (pgbench's default protocol), and safe through a
+    /// transaction pooler.
+    fn for_user(&self, user: Uuid) -> UserStatements {
+        let with_id = |sql: &str| render(sql, &[Lit::Uuid(user)]);
+        UserStatements {
+            user,
+            update_floor: with_id(UPDATE_FLOOR),
+            call: with_id(CALL_FUNCTION),
+            naive_read_usage: with_id(NAIVE_READ_USAGE),
+            naive_read_clips: with_id(NAIVE_READ_CLIPS),
+            insert_plain: with_id(&self.insert_plain),
+            insert_trigger: with_id(&self.insert_trigger),
+        }
+    }
+}
+
+struct UserStatements {
+    user: Uuid,
+    update_floor: String,
+    call: String,
+    naive_read_usage: String,
+    naive_read_clips: String,
+    insert_plain: String,
+    insert_trigger: String,
 }
 
 /// One turn of a scenario on this thread's clients at once: a warm-up,
 /// then the measured window. Returns the connections for the next turn.
 async fn measure(
-    conns: Vec<PgConnection>,
+    conns: Vec<Session>,
     scenario: Scenario,
     statements: &Arc<Statements>,
     users: &[Uuid],
     window: Window,
     interrupt: &Interrupt,
-) -> Result<(Vec<PgConnection>, Vec<u32>)> {
+) -> Result<(Vec<Session>, Vec<u32>)> {
     let warmup = Duration::from_secs_f64(window.warmup);
     let window = Duration::from_secs_f64(window.seconds);
     let started = Instant::now();
     let (measure_from, end) = (started + warmup, started + warmup + window);
     let mut tasks = Vec::with_capacity(conns.len());
     for (mut conn, &user) in conns.into_iter().zip(users) {
-        let (statements, interrupt) = (statements.clone(), interrupt.clone());
+        let (statements, interrupt) = (statements.for_user(user), interrupt.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
             loop {
@@ -515,7 +562,7 @@ async fn measure(
                 if t0 >= end || interrupt.is_set() {
                     break;
                 }
-                if let Err(e) = operation(&mut conn, scenario, &statements, user).await {
+                if let Err(e) = operation(&mut conn, scenario, &statements).await {
                     return (conn, Err(e));
                 }
                 if t0 >= measure_from {
@@ -542,65 +589,51 @@ async fn measure(
     Ok((back, all))
 }
 
-async fn operation(
-    conn: &mut PgConnection,
-    scenario: Scenario,
-    statements: &Statements,
-    user: Uuid,
-) -> Result<()> {
+async fn operation(conn: &mut Session, scenario: Scenario, st: &UserStatements) -> Result<()> {
     match scenario {
         Scenario::UpdateFloor => {
-            sqlx::query(UPDATE_FLOOR).bind(user).fetch_one(conn).await?;
+            conn.simple(&st.update_floor).await?;
         }
         Scenario::Function => {
-            let allowed: bool = sqlx::query_scalar(CALL_FUNCTION)
-                .bind(user)
-                .fetch_one(conn)
-                .await?;
+            let rows = conn.simple(&st.call).await?;
+            let allowed: bool = rows
+                .first()
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .unwrap_or(false);
             if !allowed {
                 anyhow::bail!("the function refused a bench user with an unreachable limit");
             }
         }
         Scenario::Naive => {
-            let (usage, limit): (i32, Option<i32>) = sqlx::query_as(NAIVE_READ_USAGE)
-                .bind(user)
-                .fetch_one(&mut *conn)
-                .await?;
+            let rows = conn.simple(&st.naive_read_usage).await?;
+            let row = rows.first().context("the bench user disappeared")?;
+            let (usage, limit): (i32, Option<i32>) = (row.try_get(0)?, row.try_get(1)?);
             if limit.is_some_and(|l| usage < l) {
-                sqlx::query(NAIVE_WRITE_USAGE)
-                    .bind(user)
-                    .bind(usage + 1)
-                    .execute(conn)
-                    .await?;
+                let write = render(
+                    NAIVE_WRITE_USAGE,
+                    &[Lit::Uuid(st.user), Lit::Int(i64::from(usage) + 1)],
+                );
+                conn.simple(&write).await?;
             }
         }
         Scenario::InsertFloor => {
-            sqlx::query(&statements.insert_plain)
-                .bind(user)
-                .execute(conn)
-                .await?;
+            conn.simple(&st.insert_plain).await?;
         }
         Scenario::Trigger => {
-            sqlx::query(&statements.insert_trigger)
-                .bind(user)
-                .execute(conn)
-                .await?;
+            conn.simple(&st.insert_trigger).await?;
         }
         Scenario::NaiveClip => {
-            let (clips, _tier): (i32, String) = sqlx::query_as(NAIVE_READ_CLIPS)
-                .bind(user)
-                .fetch_one(&mut *conn)
-                .await?;
+            let rows = conn.simple(&st.naive_read_clips).await?;
+            let row = rows.first().context("the bench user disappeared")?;
+            let clips: i32 = row.try_get(0)?;
             if clips < i32::MAX {
-                sqlx::query(&statements.insert_plain)
-                    .bind(user)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query(NAIVE_WRITE_CLIPS)
-                    .bind(user)
-                    .bind(clips + 1)
-                    .execute(conn)
-                    .await?;
+                conn.simple(&st.insert_plain).await?;
+                let write = render(
+                    NAIVE_WRITE_CLIPS,
+                    &[Lit::Uuid(st.user), Lit::Int(i64::from(clips) + 1)],
+                );
+                conn.simple(&write).await?;
             }
         }
     }

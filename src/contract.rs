@@ -2,6 +2,7 @@
 //! migrations rely on. `quota` never creates them in a real database; it
 //! inspects them and refuses to install when they do not fit.
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -69,6 +70,11 @@ pub enum Problem {
         table: String,
         column: String,
     },
+    /// The table exists, but the role quota runs as may not read it.
+    NoPrivilege {
+        table: String,
+        role: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -85,6 +91,13 @@ impl std::fmt::Display for Problem {
                 f,
                 "public.{table}.{column} has no unique index (needed to keep one counter row per user)"
             ),
+            Problem::NoPrivilege { table, role } => write!(
+                f,
+                "permission denied for table public.{table}: as its owner run GRANT SELECT ON \
+                 public.{table} TO {} (and INSERT, UPDATE, DELETE for race and reset-user), or \
+                 run quota as the owner (on Supabase: postgres)",
+                db::quote_ident(role)
+            ),
         }
     }
 }
@@ -92,16 +105,37 @@ impl std::fmt::Display for Problem {
 /// Every departure from the contract, empty when the schema fits.
 pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
     let tables = tables();
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as(include_str!("../sql/queries/contract_columns.sql"))
+    let found: Vec<(String, String, String, bool)> =
+        db::query_as(include_str!("../sql/queries/contract_columns.sql"))
             .bind(&tables)
             .fetch_all(&mut *conn)
             .await
-            .context("reading the application's columns from information_schema")?;
+            .context("reading the application's columns from the catalog")?;
+    let rows: Vec<(String, String, String)> = found
+        .iter()
+        .map(|(t, c, ty, _)| (t.clone(), c.clone(), ty.clone()))
+        .collect();
     let mut problems = compare(&rows);
+    let mut unreadable: Vec<&str> = found
+        .iter()
+        .filter(|r| !r.3)
+        .map(|r| r.0.as_str())
+        .collect();
+    unreadable.dedup();
+    if !unreadable.is_empty() {
+        let role: String = db::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut *conn)
+            .await?;
+        for table in unreadable {
+            problems.push(Problem::NoPrivilege {
+                table: table.to_string(),
+                role: role.clone(),
+            });
+        }
+    }
     let present = |t: &str| rows.iter().any(|(table, _, _)| table == t);
     if present("user_usage") && rows_has(&rows, "user_usage", "user_id").is_some() {
-        let unique: bool = sqlx::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
+        let unique: bool = db::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("reading the indexes of public.user_usage")?;

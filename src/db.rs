@@ -8,15 +8,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Result;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::ConnectOptions;
+use anyhow::{Context as _, Result};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
+use sqlx::query::{Query, QueryAs, QueryScalar};
+use sqlx::{ConnectOptions, Connection, Postgres, Transaction};
 
+use crate::dburl;
 use crate::exit::{self, ExitKind};
-
-/// Supabase's transaction pooler (Supavisor/PgBouncer in transaction mode):
-/// session state such as advisory locks does not survive between statements.
-pub const SUPABASE_TRANSACTION_POOLER_PORT: u16 = 6543;
 
 /// Where and how to connect, as given on the command line.
 #[derive(Clone, Debug)]
@@ -71,6 +69,9 @@ impl Target {
                      (or postgresql://)",
                 ))
             }
+            Some(url) if !dburl::raw_password_delimiters(url).is_empty() => {
+                return Err(dburl::raw_password_error(&dburl::raw_password_delimiters(url)))
+            }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
                 exit::usage(format!(
                     "invalid database URL ({}): expected postgres://user:password@host:port/database",
@@ -81,6 +82,12 @@ impl Target {
         };
         Ok(options
             .application_name("quota")
+            // PgBouncer and Supavisor refuse startup parameters they do not
+            // know unless configured otherwise; sqlx sends this one by default.
+            .extra_float_digits(None)
+            // Named statements live on one server connection, which a
+            // transaction pooler hands to other clients; see `query`.
+            .statement_cache_capacity(0)
             // Logging every statement at INFO would drown the CLI's output.
             .log_statements(log::LevelFilter::Off))
     }
@@ -96,15 +103,14 @@ impl Target {
         }
     }
 
-    /// True when the port is Supabase's transaction pooler.
-    pub fn is_transaction_pooler(&self) -> bool {
-        self.options()
-            .map(|o| o.get_port() == SUPABASE_TRANSACTION_POOLER_PORT)
-            .unwrap_or(false)
+    /// Opens one connection, bounded by the connect timeout.
+    pub async fn connect(&self) -> Result<Session> {
+        Ok(Session {
+            conn: self.connect_raw().await?,
+        })
     }
 
-    /// Opens one connection, bounded by the connect timeout.
-    pub async fn connect(&self) -> Result<PgConnection> {
+    async fn connect_raw(&self) -> Result<PgConnection> {
         let options = self.options()?;
         let server = self.describe();
         let attempt = tokio::time::timeout(self.connect_timeout, options.connect()).await;
@@ -122,6 +128,134 @@ impl Target {
                 connect_failure(&server, &options, &e),
             )),
             Ok(Ok(conn)) => Ok(conn),
+        }
+    }
+}
+
+/// A connection that is safe behind a transaction-mode pooler (PgBouncer,
+/// Supavisor on port 6543), which may hand the client a different server
+/// connection after every transaction.
+///
+/// It gives no direct access to the connection: parameterized statements
+/// run inside a transaction ([`Session::begin`], [`Session::read_only`]),
+/// during which the pooler keeps the server connection, and are unnamed
+/// ([`query`], [`query_as`], [`query_scalar`]), so nothing outlives the
+/// transaction. Outside a transaction only [`Session::simple`] runs: one
+/// parameterless statement in one simple-protocol message, which a pooler
+/// cannot split. No session state (SET, advisory locks, prepared
+/// statements) is ever relied upon across transactions.
+pub struct Session {
+    conn: PgConnection,
+}
+
+impl Session {
+    /// A read-write transaction; rolled back when dropped without commit.
+    pub async fn begin(&mut self) -> Result<Transaction<'_, Postgres>> {
+        self.conn
+            .begin()
+            .await
+            .context("starting a transaction on the database")
+    }
+
+    /// A read-only transaction, for commands that only look: one snapshot of
+    /// the database for the whole report (REPEATABLE READ, so what one query
+    /// reads agrees with the next even while others commit).
+    pub async fn read_only(&mut self) -> Result<Transaction<'_, Postgres>> {
+        self.conn
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .context("starting a read-only transaction on the database")
+    }
+
+    /// One parameterless statement (or several separated by `;`) by the
+    /// simple-query protocol, in one message and one round trip: safe
+    /// through a pooler without a transaction. Values in it must come from
+    /// [`literal`], never from user text.
+    pub async fn simple(&mut self, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+        use sqlx::Executor;
+        self.conn.fetch_all(sqlx::raw_sql(sql)).await
+    }
+
+    /// Closes the connection politely (the server sees a Terminate).
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A statement run by the extended protocol without a name: the server
+/// forgets it at the next one, so no other client of a pooler can meet it.
+/// Use it inside a [`Session`] transaction; `sqlx::query` is refused by
+/// clippy (see clippy.toml) because it names and caches statements.
+#[allow(clippy::disallowed_methods)]
+pub fn query(sql: &str) -> Query<'_, Postgres, PgArguments> {
+    sqlx::query(sql).persistent(false)
+}
+
+/// [`query`] mapping rows to a tuple or `FromRow` type.
+#[allow(clippy::disallowed_methods)]
+pub fn query_as<'q, O>(sql: &'q str) -> QueryAs<'q, Postgres, O, PgArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    sqlx::query_as(sql).persistent(false)
+}
+
+/// [`query`] returning the first column.
+#[allow(clippy::disallowed_methods)]
+pub fn query_scalar<'q, O>(sql: &'q str) -> QueryScalar<'q, Postgres, O, PgArguments>
+where
+    (O,): for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    sqlx::query_scalar(sql).persistent(false)
+}
+
+/// SQL literals for typed values, for [`Session::simple`] statements in hot
+/// loops (race, bench), where a parameterized statement would cost a
+/// transaction and four round trips instead of one (pgbench's default
+/// protocol is the simple one too). Only types whose text form cannot hold
+/// a quote are offered: a `Uuid` (hex digits and dashes) and integers.
+/// Never add a string variant: user text is always bound.
+pub mod literal {
+    use uuid::Uuid;
+
+    /// A typed value rendered as a SQL literal.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Lit {
+        Uuid(Uuid),
+        Int(i64),
+    }
+
+    impl Lit {
+        fn sql(self) -> String {
+            match self {
+                Lit::Uuid(id) => format!("'{id}'::uuid"),
+                Lit::Int(n) => format!("({n})"),
+            }
+        }
+    }
+
+    /// `sql` with `$1`, `$2`, … replaced by the literals of `values`
+    /// (highest first, so `$1` never eats the start of `$12`).
+    pub fn render(sql: &str, values: &[Lit]) -> String {
+        let mut out = sql.to_string();
+        for (i, v) in values.iter().enumerate().rev() {
+            out = out.replace(&format!("${}", i + 1), &v.sql());
+        }
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn renders_typed_values_only() {
+            let id = Uuid::nil();
+            let sql = render("SELECT f($1) WHERE a = $2", &[Lit::Uuid(id), Lit::Int(-3)]);
+            assert_eq!(
+                sql,
+                "SELECT f('00000000-0000-0000-0000-000000000000'::uuid) WHERE a = (-3)"
+            );
         }
     }
 }
@@ -156,10 +290,7 @@ fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) ->
             "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
              port is a PostgreSQL server's (not a proxy or another service)"
         ),
-        sqlx::Error::Tls(tls) => format!(
-            "cannot connect to {server}: TLS failed ({tls}); with sslmode=require the server must \
-             have ssl=on, or use sslmode=disable/prefer for a local server"
-        ),
+        sqlx::Error::Tls(tls) => dburl::tls_failure(server, options, &tls.to_string()),
         other => format!("cannot connect to {server}: {other}"),
     }
 }
@@ -343,19 +474,5 @@ mod tests {
         );
         assert!(permission_hint("permission denied for schema public", "Ro")
             .contains("GRANT USAGE, CREATE ON SCHEMA public TO \"Ro\""));
-    }
-
-    #[test]
-    fn pooler_port_is_detected() {
-        let t = Target::new(
-            Some("postgres://u@db.example.com:6543/postgres".into()),
-            Duration::from_secs(1),
-        );
-        assert!(t.is_transaction_pooler());
-        let t = Target::new(
-            Some("postgres://u@db.example.com:5432/postgres".into()),
-            Duration::from_secs(1),
-        );
-        assert!(!t.is_transaction_pooler());
     }
 }

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod commands;
 pub mod contract;
 pub mod db;
+pub mod dburl;
 pub mod exit;
 pub mod interrupt;
 pub mod migrate;

@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use quota::cli::Cli;
+use quota::cli::{Cli, Command};
+use quota::exit::ExitKind;
+use quota::render::{self, Format};
 use quota::{commands, db, exit};
 
 fn main() -> ExitCode {
@@ -11,15 +13,33 @@ fn main() -> ExitCode {
     // in the wrong place ends up quoted in a usage error) are never printed.
     let mut secrets =
         db::Target::new(std::env::var("DATABASE_URL").ok(), Default::default()).secrets();
-    for arg in std::env::args().skip(1) {
+    let from_env = std::env::var("DATABASE_URL").ok();
+    for arg in std::env::args().skip(1).chain(from_env) {
         secrets.extend(db::secrets_in(&arg));
+        // A password with a raw `/`, `?` or `#` is cut short by URL parsers.
+        secrets.extend(
+            quota::dburl::misparsed_password(&arg)
+                .filter(|p| p.len() >= 3)
+                .map(str::to_string),
+        );
         if let Some((_, value)) = arg.split_once('=') {
             secrets.extend(db::secrets_in(value));
         }
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e, &secrets),
+        Err(e) => return usage_error(e, &secrets, requested_format(std::env::args())),
+    };
+    let format = cli.global.format;
+    if format == Format::Junit && !matches!(cli.command, Command::Verify | Command::Check { .. }) {
+        let line = "--format junit is only for `quota verify` and `quota check`; use --format \
+                    json or table";
+        return fail(ExitKind::Usage, line, format, "quota");
+    }
+    let suite = if matches!(cli.command, Command::Check { .. }) {
+        "quota check"
+    } else {
+        "quota verify"
     };
     let role = db::Target::new(cli.global.database_url.clone(), Default::default()).role();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -28,8 +48,8 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::ExitKind::Internal.code());
+            let line = format!("cannot start the async runtime: {e}");
+            return fail(ExitKind::Internal, &line, format, suite);
         }
     };
     match runtime.block_on(commands::run(cli)) {
@@ -40,15 +60,83 @@ fn main() -> ExitCode {
             if let Some(denied) = unexplained_permission_denied(&err, &line) {
                 line = format!("{line}; {}", db::permission_hint(&denied, &role));
             }
-            eprintln!("error: {}", db::redact(&one_line(&line), &secrets));
-            ExitCode::from(exit::kind_of(&err).code())
+            let line = db::redact(&one_line(&line), &secrets);
+            fail(exit::kind_of(&err), &line, format, suite)
         }
     }
 }
 
+/// Ends the process for an error: the one line on stderr and, with
+/// `--format json`/`junit`, one document on stdout unless the command
+/// already printed its report (a failed `verify` prints its verdict), so a
+/// CI step that parses stdout never gets an empty string.
+fn fail(kind: ExitKind, line: &str, format: Format, suite: &str) -> ExitCode {
+    eprintln!("error: {line}");
+    if !render::report_printed() {
+        match format {
+            Format::Json => println!("{}", error_json(kind, line)),
+            Format::Junit => println!("{}", error_junit(kind, line, suite)),
+            Format::Table => {}
+        }
+    }
+    ExitCode::from(kind.code())
+}
+
+/// `{"error": {"kind", "message", "hint", "exit_code"}}`; `line` is already
+/// redacted, and the hint is taken from it.
+fn error_json(kind: ExitKind, line: &str) -> String {
+    let doc = serde_json::json!({
+        "error": {
+            "kind": kind.name(),
+            "message": line,
+            "hint": exit::hint_of(kind, line),
+            "exit_code": kind.code(),
+        }
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+}
+
+/// A JUnit document with one errored test case: the run could not check
+/// anything (no connection, bad arguments), which a test reporter must show.
+fn error_junit(kind: ExitKind, line: &str, suite: &str) -> String {
+    let esc = render::xml_escape;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites name=\"{suite}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n  \
+         <testsuite name=\"{suite}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    \
+         <testcase name=\"{suite}\" classname=\"{suite}\">\n      \
+         <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>\n  </testsuite>\n</testsuites>",
+        esc(line),
+        kind.name(),
+        esc(&format!("{line}\nhint: {}", exit::hint_of(kind, line))),
+        suite = esc(suite),
+    )
+}
+
+/// `--format` as given on a command line clap could not parse, so a usage
+/// error can still be a JSON document when JSON was asked for.
+fn requested_format(args: impl Iterator<Item = String>) -> Format {
+    let mut format = Format::Table;
+    let mut args = args.skip(1);
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--format") {
+            Some("") => args.next(),
+            Some(rest) => rest.strip_prefix('=').map(str::to_string),
+            None => None,
+        };
+        match value.as_deref() {
+            Some("json") => format = Format::Json,
+            Some("junit") => format = Format::Junit,
+            Some("table") => format = Format::Table,
+            _ => {}
+        }
+    }
+    format
+}
+
 /// Help and version print as clap does; a usage error becomes one line
 /// (quoted values shortened: a 100 KB argument is not echoed back), exit 2.
-fn usage_error(e: clap::Error, secrets: &[String]) -> ExitCode {
+fn usage_error(e: clap::Error, secrets: &[String], format: Format) -> ExitCode {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
@@ -62,11 +150,8 @@ fn usage_error(e: clap::Error, secrets: &[String]) -> ExitCode {
     if !rest.is_empty() {
         line = format!("{line} ({})", shorten_quoted(&rest.join("; "), 60));
     }
-    eprintln!(
-        "error: {}; see --help",
-        db::redact(&one_line(&line), secrets)
-    );
-    ExitCode::from(exit::ExitKind::Usage.code())
+    let line = format!("{}; see --help", db::redact(&one_line(&line), secrets));
+    fail(ExitKind::Usage, &line, format, "quota")
 }
 
 /// A raw "permission denied" from the server that no command explained:
@@ -156,6 +241,42 @@ mod tests {
         );
         let err = anyhow::anyhow!("x").context("wrapped: x");
         assert_eq!(describe(&err), "wrapped: x");
+    }
+
+    #[test]
+    fn format_is_found_on_an_unparsable_command_line() {
+        let args = |a: &[&str]| {
+            std::iter::once("quota".to_string())
+                .chain(a.iter().map(|s| s.to_string()))
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert_eq!(
+            requested_format(args(&["user", "x", "--format", "json"])),
+            Format::Json
+        );
+        assert_eq!(
+            requested_format(args(&["--format=junit", "nope"])),
+            Format::Junit
+        );
+        assert_eq!(requested_format(args(&["user", "--format"])), Format::Table);
+    }
+
+    #[test]
+    fn error_documents_carry_kind_hint_and_code() {
+        let doc: serde_json::Value = serde_json::from_str(&error_json(
+            ExitKind::Connect,
+            "cannot connect to h:1: refused; check the host",
+        ))
+        .unwrap();
+        assert_eq!(doc["error"]["kind"], "connect");
+        assert_eq!(doc["error"]["hint"], "check the host");
+        assert_eq!(doc["error"]["exit_code"], 3);
+        let xml = error_junit(ExitKind::Usage, "bad <arg>", "quota verify");
+        assert!(
+            xml.contains("<error message=\"bad &lt;arg&gt;\" type=\"usage\">"),
+            "{xml}"
+        );
     }
 
     #[test]

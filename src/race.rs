@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::{Executor, PgConnection};
+use sqlx::PgConnection;
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::db;
+use crate::db::literal::{render, Lit};
+use crate::db::{self, Session};
 use crate::exit::{self, sqlstate};
 use crate::interrupt::{self, Interrupt};
-use crate::scratch::{self, ScratchUser, UserSnapshot};
+use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
 
 const INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
@@ -30,6 +31,12 @@ const INSERT_CLIP: &str = include_str!("../sql/queries/race_insert_clip.sql");
 const DELETE_CLIPS: &str = include_str!("../sql/queries/race_delete_clips.sql");
 const COUNTER_FUNCTION: &str = include_str!("../sql/queries/race_counter_function.sql");
 const COUNTER_TRIGGER: &str = include_str!("../sql/queries/race_counter_trigger.sql");
+const LOCK_USER: &str = include_str!("../sql/queries/user_row_locked.sql");
+const LOCK_USAGE: &str = include_str!("../sql/queries/usage_row_locked.sql");
+const TAKE_BACK_SCRAPES: &str = include_str!("../sql/queries/race_take_back_scrapes.sql");
+const TAKE_BACK_CLIPS: &str = include_str!("../sql/queries/race_take_back_clips.sql");
+const USAGE_ROW: &str = include_str!("../sql/queries/race_usage_row.sql");
+const DELETE_EMPTY_USAGE: &str = include_str!("../sql/queries/race_delete_empty_usage.sql");
 const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
 const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
 const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
@@ -72,7 +79,8 @@ pub struct RaceOptions {
     pub concurrency: usize,
     /// Attempts in all, spread over the connections.
     pub attempts: usize,
-    /// A real user (restored afterwards) instead of a scratch user.
+    /// A real user (what the race admitted is taken back afterwards)
+    /// instead of a scratch user.
     pub user: Option<Uuid>,
     pub naive: bool,
     /// Admissions a scratch user has left (default: half the attempts).
@@ -97,6 +105,22 @@ pub struct RaceReport {
     /// `"scratch"` or the raced user's id.
     pub user: String,
     pub elapsed_ms: u64,
+    /// For a real user: what was taken back afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken_back: Option<TakenBack>,
+}
+
+/// What a race on a real user took back: its own admissions, and nothing
+/// the application admitted meanwhile.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TakenBack {
+    /// Subtracted from the counter (the race's own admissions).
+    pub admissions: u64,
+    /// Clips the race inserted and deleted again.
+    pub clips_deleted: u64,
+    /// Other columns the application's own triggers changed during the
+    /// take-back (e.g. `updated_at`); names only, never values.
+    pub also_changed: Vec<String>,
 }
 
 impl RaceReport {
@@ -105,8 +129,10 @@ impl RaceReport {
         self.admitted as i64 - (self.counter_after - self.counter_before)
     }
 
-    /// Why a normal-mode race failed, if it did: more or fewer admissions
-    /// than the headroom, or a counter that moved by something else.
+    /// Why a normal-mode race failed, if it did: more admissions than the
+    /// headroom; on a scratch user (which nothing else touches) also fewer,
+    /// or a counter that moved by something else. On a real user the
+    /// application may admit meanwhile, so only an over-admission counts.
     pub fn violation(&self) -> Option<String> {
         if self.naive {
             return None;
@@ -116,6 +142,9 @@ impl RaceReport {
                 "over-admitted {} of {} attempts ({} admitted, {} expected)",
                 self.over_admitted, self.attempts, self.admitted, self.expected
             ));
+        }
+        if self.taken_back.is_some() || self.user != "scratch" {
+            return None;
         }
         if self.admitted != self.expected {
             return Some(format!(
@@ -136,15 +165,16 @@ impl RaceReport {
 
 /// Who is raced, and how to undo it.
 enum Subject {
-    Scratch(Uuid),
-    Real(UserSnapshot),
+    Scratch(Uuid, Box<Shape>),
+    /// A real user, and whether it had a `user_usage` row before the race.
+    Real(Uuid, bool),
 }
 
 impl Subject {
     fn id(&self) -> Uuid {
         match self {
-            Subject::Scratch(id) => *id,
-            Subject::Real(s) => s.id,
+            Subject::Scratch(id, _) => *id,
+            Subject::Real(id, _) => *id,
         }
     }
 }
@@ -167,8 +197,9 @@ impl Counter {
 }
 
 /// Runs one race and always undoes what it did to the database: scratch
-/// users are deleted, a real user's rows are restored, even on error or
-/// Ctrl-C (which ends with an "interrupted" error once cleaned up).
+/// users are deleted; on a real user the race's own admissions and clips are
+/// taken back, even on error or Ctrl-C (which ends with an "interrupted"
+/// error once cleaned up).
 pub async fn run(
     target: &db::Target,
     opts: &RaceOptions,
@@ -176,25 +207,21 @@ pub async fn run(
     interrupt: &Interrupt,
 ) -> Result<RaceReport> {
     let mut control = target.connect().await?;
-    require_installed(&mut control, opts).await?;
     let subject = prepare_subject(&mut control, opts, ui).await?;
     let outcome = race_subject(&mut control, target, opts, &subject, ui, interrupt).await;
-    let clips = outcome
-        .as_ref()
-        .map(|o| o.clips.clone())
-        .unwrap_or_default();
     // Undo first, whatever happened; a failed undo is the error that matters most.
-    undo(target, &mut control, &subject, &clips).await?;
-    let outcome = outcome?;
+    let taken_back = undo(target, &mut control, opts, &subject, outcome.as_ref().ok()).await?;
+    let mut outcome = outcome?;
     if let Some(e) = outcome.error {
         return Err(e);
     }
     if interrupt.is_set() {
         return Err(interrupt::interrupted(match subject {
-            Subject::Scratch(_) => "the scratch user was removed",
-            Subject::Real(_) => "the user's rows were restored",
+            Subject::Scratch(..) => "the scratch user was removed",
+            Subject::Real(..) => "what the race admitted was taken back",
         }));
     }
+    outcome.report.taken_back = taken_back;
     Ok(outcome.report)
 }
 
@@ -202,7 +229,7 @@ async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Resul
     if opts.naive {
         return Ok(());
     }
-    let (function, trigger): (bool, bool) = sqlx::query_as(INSTALLED).fetch_one(conn).await?;
+    let (function, trigger): (bool, bool) = db::query_as(INSTALLED).fetch_one(conn).await?;
     let missing = match opts.target {
         RaceTarget::Rpc if !function => "public.increment_usage_if_allowed(uuid)",
         RaceTarget::Trigger if !trigger => "an enabled enforce_clip_limit_trigger on public.clips",
@@ -214,12 +241,27 @@ async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Resul
     )))
 }
 
-/// Creates the scratch user with the requested headroom, or snapshots the
-/// real one.
-async fn prepare_subject(conn: &mut PgConnection, opts: &RaceOptions, ui: &Ui) -> Result<Subject> {
+const SCRATCH_ADVICE: &str = "or race a real user instead with --user <uuid> (what the race \
+                              admits is taken back afterwards)";
+
+/// Checks what the race needs, then creates the scratch user with the
+/// requested headroom, or checks that the real one exists.
+async fn prepare_subject(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Result<Subject> {
+    let mut tx = db.read_only().await?;
+    require_installed(&mut tx, opts).await?;
     if let Some(id) = opts.user {
-        return Ok(Subject::Real(scratch::snapshot(conn, id).await?));
+        if read_counter(&mut tx, opts, id).await.is_err() {
+            return Err(exit::precondition(format!(
+                "no user with id {id} in public.users; `quota users` lists valid ids"
+            )));
+        }
+        let usage_row: Option<serde_json::Value> = db::query_scalar(USAGE_ROW)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Ok(Subject::Real(id, usage_row.is_some()));
     }
+    let shape = Shape::discover(&mut tx, SCRATCH_ADVICE).await?;
     let wanted = opts.headroom.unwrap_or((opts.attempts / 2) as u32) as i32;
     let spec = match opts.target {
         RaceTarget::Rpc => {
@@ -232,7 +274,7 @@ async fn prepare_subject(conn: &mut PgConnection, opts: &RaceOptions, ui: &Ui) -
             }
         }
         RaceTarget::Trigger => {
-            let limit = free_clip_limit(conn, opts.naive).await?;
+            let limit = free_clip_limit(&mut tx, opts.naive).await?;
             if wanted > limit {
                 ui.warn(&format!(
                     "the free tier allows {limit} clips a month: racing with headroom {limit}, \
@@ -247,11 +289,9 @@ async fn prepare_subject(conn: &mut PgConnection, opts: &RaceOptions, ui: &Ui) -
             }
         }
     };
-    let advice = "race a real user instead with --user <uuid> (its rows are restored exactly \
-                  afterwards)";
-    Ok(Subject::Scratch(
-        scratch::create_user(conn, &spec, advice).await?,
-    ))
+    tx.commit().await?;
+    let id = scratch::create_user(db, &shape, &spec, SCRATCH_ADVICE).await?;
+    Ok(Subject::Scratch(id, Box::new(shape)))
 }
 
 /// The free tier's clip limit: from `public.clip_limits`, or the guide's
@@ -260,10 +300,9 @@ async fn free_clip_limit(conn: &mut PgConnection, naive: bool) -> Result<i32> {
     if naive {
         return Ok(GUIDE_FREE_CLIPS);
     }
-    let limit: Option<i32> =
-        sqlx::query_scalar("SELECT monthly_limit FROM public.clip_limits WHERE tier = 'free'")
-            .fetch_optional(conn)
-            .await?;
+    let limit: Option<i32> = db::query_scalar(include_str!("../sql/queries/free_clip_limit.sql"))
+        .fetch_optional(conn)
+        .await?;
     limit.ok_or_else(|| {
         exit::precondition(
             "public.clip_limits has no 'free' row, so every clip is refused; run \
@@ -296,20 +335,20 @@ async fn fetch_counter(
     sql: &'static str,
     id: Uuid,
 ) -> Result<Option<(i64, Option<i64>)>> {
-    let row: Option<(i32, Option<i32>)> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
+    let row: Option<(i32, Option<i32>)> = db::query_as(sql).bind(id).fetch_optional(conn).await?;
     Ok(row.map(|(c, l)| (c as i64, l.map(i64::from))))
 }
 
 struct Outcome {
     report: RaceReport,
-    /// Clips inserted for a real user, to delete afterwards.
+    /// Clips inserted, to delete afterwards on a real user.
     clips: Vec<ClipRef>,
     /// An attempt's error, returned after the undo.
     error: Option<anyhow::Error>,
 }
 
 async fn race_subject(
-    control: &mut PgConnection,
+    control: &mut Session,
     target: &db::Target,
     opts: &RaceOptions,
     subject: &Subject,
@@ -317,18 +356,36 @@ async fn race_subject(
     interrupt: &Interrupt,
 ) -> Result<Outcome> {
     let id = subject.id();
-    let before = read_counter(control, opts, id).await?;
+    let (before, insert_clip) = {
+        let mut tx = control.read_only().await?;
+        let before = read_counter(&mut tx, opts, id).await?;
+        // Only the trigger race inserts clips, and needs their placeholders.
+        let clips = match subject {
+            Subject::Scratch(_, shape) => shape.clips.clone(),
+            Subject::Real(..) if opts.target == RaceTarget::Trigger && !opts.naive => {
+                Shape::discover(&mut tx, "or race --target rpc")
+                    .await?
+                    .clips
+            }
+            Subject::Real(..) => Default::default(),
+        };
+        (before, clips.fill(INSERT_CLIP))
+    };
     let concurrency = opts.concurrency.clamp(1, opts.attempts.max(1));
-    let conns = open_connections(target, opts, concurrency, interrupt).await?;
+    let conns = open_connections(target, concurrency, interrupt).await?;
     let bar = ui.bar(
         opts.attempts as u64,
         &format!("racing {}", opts.target.as_str()),
     );
     let started = Instant::now();
-    let tallies = fire(conns, opts, id, &bar, interrupt).await;
+    let statements = Statements::new(opts, id, &insert_clip);
+    let tallies = fire(conns, opts, statements, &bar, interrupt).await;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    let after = read_counter(control, opts, id).await?;
+    let after = {
+        let mut tx = control.read_only().await?;
+        read_counter(&mut tx, opts, id).await?
+    };
 
     let mut total = Tally::default();
     let mut error = None;
@@ -354,10 +411,11 @@ async fn race_subject(
         counter_after: after.value,
         limit: before.limit,
         user: match subject {
-            Subject::Scratch(_) => "scratch".into(),
-            Subject::Real(s) => s.id.to_string(),
+            Subject::Scratch(..) => "scratch".into(),
+            Subject::Real(id, _) => id.to_string(),
         },
         elapsed_ms: elapsed.as_millis() as u64,
+        taken_back: None,
     };
     Ok(Outcome {
         report,
@@ -366,27 +424,17 @@ async fn race_subject(
     })
 }
 
-/// Opens every connection before the race and prepares its statements,
-/// so the first attempt is no slower than the last.
+/// Opens every connection before the race, so the first attempt is no
+/// slower than the last.
 async fn open_connections(
     target: &db::Target,
-    opts: &RaceOptions,
     n: usize,
     interrupt: &Interrupt,
-) -> Result<Vec<PgConnection>> {
+) -> Result<Vec<Session>> {
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..n {
         let target = target.clone();
-        let statements = statements(opts);
-        opening.spawn(async move {
-            let mut conn = target.connect().await?;
-            for sql in statements {
-                conn.prepare(sql)
-                    .await
-                    .with_context(|| format!("could not prepare the race statement {sql}"))?;
-            }
-            anyhow::Ok(conn)
-        });
+        opening.spawn(async move { target.connect().await });
     }
     let mut conns = Vec::with_capacity(n);
     while let Some(joined) = opening.join_next().await {
@@ -396,12 +444,31 @@ async fn open_connections(
     Ok(conns)
 }
 
-fn statements(opts: &RaceOptions) -> Vec<&'static str> {
-    match (opts.naive, opts.target) {
-        (false, RaceTarget::Rpc) => vec![CALL_FUNCTION],
-        (false, RaceTarget::Trigger) => vec![INSERT_CLIP],
-        (true, RaceTarget::Rpc) => vec![NAIVE_READ_USAGE, NAIVE_WRITE_USAGE],
-        (true, RaceTarget::Trigger) => vec![NAIVE_READ_CLIPS, NAIVE_WRITE_CLIPS],
+/// The race's statements with the user's id rendered in: each attempt is
+/// one simple-protocol message (one round trip, safe through a transaction
+/// pooler, like the application's own autocommit calls).
+struct Statements {
+    naive: bool,
+    target: RaceTarget,
+    id: Uuid,
+    call: String,
+    insert_clip: String,
+    read_usage: String,
+    read_clips: String,
+}
+
+impl Statements {
+    fn new(opts: &RaceOptions, id: Uuid, insert_clip: &str) -> Arc<Self> {
+        let with_id = |sql: &str| render(sql, &[Lit::Uuid(id)]);
+        Arc::new(Statements {
+            naive: opts.naive,
+            target: opts.target,
+            id,
+            call: with_id(CALL_FUNCTION),
+            insert_clip: with_id(insert_clip),
+            read_usage: with_id(NAIVE_READ_USAGE),
+            read_clips: with_id(NAIVE_READ_CLIPS),
+        })
     }
 }
 
@@ -424,9 +491,9 @@ enum Attempt {
 /// Releases all connections at once; each makes its share of the attempts.
 /// The first error or a Ctrl-C stops the others after their current attempt.
 async fn fire(
-    conns: Vec<PgConnection>,
+    conns: Vec<Session>,
     opts: &RaceOptions,
-    id: Uuid,
+    statements: Arc<Statements>,
     bar: &indicatif::ProgressBar,
     interrupt: &Interrupt,
 ) -> Vec<Tally> {
@@ -437,7 +504,7 @@ async fn fire(
     for (i, mut conn) in conns.into_iter().enumerate() {
         let share = opts.attempts / n + usize::from(i < opts.attempts % n);
         let (barrier, stop, bar) = (barrier.clone(), stop.clone(), bar.clone());
-        let (naive, target) = (opts.naive, opts.target);
+        let statements = statements.clone();
         let interrupt = interrupt.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
@@ -446,7 +513,7 @@ async fn fire(
                 if stop.load(Ordering::Relaxed) || interrupt.is_set() {
                     break;
                 }
-                match attempt(&mut conn, naive, target, id).await {
+                match attempt(&mut conn, &statements).await {
                     Ok(Attempt::Admitted(clip)) => {
                         tally.admitted += 1;
                         tally.clips.extend(clip);
@@ -473,38 +540,34 @@ async fn fire(
     tallies
 }
 
-async fn attempt(
-    conn: &mut PgConnection,
-    naive: bool,
-    target: RaceTarget,
-    id: Uuid,
-) -> Result<Attempt> {
-    match (naive, target) {
+async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
+    use sqlx::Row;
+    match (st.naive, st.target) {
         (false, RaceTarget::Rpc) => {
-            let allowed: bool = sqlx::query_scalar(CALL_FUNCTION)
-                .bind(id)
-                .fetch_one(conn)
+            let rows = conn
+                .simple(&st.call)
                 .await
                 .context("calling public.increment_usage_if_allowed")?;
+            let allowed: bool = match rows.first() {
+                Some(row) => row.try_get(0)?,
+                None => false,
+            };
             Ok(if allowed {
                 Attempt::Admitted(None)
             } else {
                 Attempt::Refused
             })
         }
-        (false, RaceTarget::Trigger) => {
-            match sqlx::query_as::<_, ClipRef>(INSERT_CLIP)
-                .bind(id)
-                .fetch_one(conn)
-                .await
-            {
-                Ok(clip) => Ok(Attempt::Admitted(Some(clip))),
-                Err(e) if sqlstate(&e).as_deref() == Some("23514") => Ok(Attempt::Refused),
-                Err(e) => Err(explain_clip_insert_failure(e)),
+        (false, RaceTarget::Trigger) => match conn.simple(&st.insert_clip).await {
+            Ok(rows) => {
+                let row = rows.first().context("the clip insert returned no row")?;
+                Ok(Attempt::Admitted(Some((row.try_get(0)?, row.try_get(1)?))))
             }
-        }
-        (true, RaceTarget::Rpc) => naive_usage_attempt(conn, id).await,
-        (true, RaceTarget::Trigger) => naive_clip_attempt(conn, id).await,
+            Err(e) if sqlstate(&e).as_deref() == Some("23514") => Ok(Attempt::Refused),
+            Err(e) => Err(explain_clip_insert_failure(e)),
+        },
+        (true, RaceTarget::Rpc) => naive_usage_attempt(conn, st).await,
+        (true, RaceTarget::Trigger) => naive_clip_attempt(conn, st).await,
     }
 }
 
@@ -512,8 +575,8 @@ fn explain_clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
     match sqlstate(&e).as_deref() {
         Some("23502") | Some("23503") | Some("23505") | Some("22P02") => {
             exit::precondition(format!(
-                "the race inserts `INSERT INTO public.clips (user_id) VALUES (...)` and that \
-                 failed ({}): give clips' other required columns defaults, or race --target rpc",
+                "the race inserts a clip with placeholders for clips' required columns and that \
+                 failed ({}): give those columns defaults, or race --target rpc",
                 e.as_database_error().map(|d| d.message()).unwrap_or("")
             ))
         }
@@ -522,17 +585,27 @@ fn explain_clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
 }
 
 async fn naive_read_usage(conn: &mut PgConnection, id: Uuid) -> Result<Option<(i32, Option<i32>)>> {
-    Ok(sqlx::query_as(NAIVE_READ_USAGE)
+    Ok(db::query_as(NAIVE_READ_USAGE)
         .bind(id)
         .fetch_optional(conn)
         .await?)
 }
 
 async fn naive_read_clips(conn: &mut PgConnection, id: Uuid) -> Result<Option<(i32, String)>> {
-    Ok(sqlx::query_as(NAIVE_READ_CLIPS)
+    Ok(db::query_as(NAIVE_READ_CLIPS)
         .bind(id)
         .fetch_optional(conn)
         .await?)
+}
+
+/// The first row of a simple-protocol read, if any.
+async fn read_one<T>(
+    conn: &mut Session,
+    sql: &str,
+    decode: impl Fn(&sqlx::postgres::PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>> {
+    let rows = conn.simple(sql).await?;
+    Ok(rows.first().map(decode).transpose()?)
 }
 
 fn guide_clip_limit(tier: &str) -> i32 {
@@ -544,85 +617,230 @@ fn guide_clip_limit(tier: &str) -> i32 {
 }
 
 /// The guide's "Before" code: SELECT the user, check in the client, do the
-/// work, UPDATE usage to what was read plus one.
-async fn naive_usage_attempt(conn: &mut PgConnection, id: Uuid) -> Result<Attempt> {
-    let (usage, limit) = naive_read_usage(conn, id)
-        .await?
-        .ok_or_else(|| exit::precondition(format!("no user with id {id}")))?;
+/// work, UPDATE usage to what was read plus one (autocommit statements, as
+/// the guide's application sends them).
+async fn naive_usage_attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
+    use sqlx::Row;
+    let read = read_one(conn, &st.read_usage, |r| {
+        Ok((r.try_get::<i32, _>(0)?, r.try_get::<Option<i32>, _>(1)?))
+    })
+    .await?;
+    let (usage, limit) =
+        read.ok_or_else(|| exit::precondition(format!("no user with id {}", st.id)))?;
     match limit {
         Some(limit) if usage < limit => {}
         _ => return Ok(Attempt::Refused),
     }
     tokio::time::sleep(NAIVE_WORK).await;
-    sqlx::query(NAIVE_WRITE_USAGE)
-        .bind(id)
-        .bind(usage + 1)
-        .execute(conn)
-        .await?;
+    let write = render(
+        NAIVE_WRITE_USAGE,
+        &[Lit::Uuid(st.id), Lit::Int(i64::from(usage) + 1)],
+    );
+    conn.simple(&write).await?;
     Ok(Attempt::Admitted(None))
 }
 
 /// The guide's application pre-check for clips (hard-coded 50/1000), then
 /// the increment it needed, as read-then-write on `user_usage`.
-async fn naive_clip_attempt(conn: &mut PgConnection, id: Uuid) -> Result<Attempt> {
-    let (clips, tier) = naive_read_clips(conn, id)
-        .await?
-        .ok_or_else(|| exit::precondition(format!("no user with id {id}")))?;
+async fn naive_clip_attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
+    use sqlx::Row;
+    let read = read_one(conn, &st.read_clips, |r| {
+        Ok((r.try_get::<i32, _>(0)?, r.try_get::<String, _>(1)?))
+    })
+    .await?;
+    let (clips, tier) =
+        read.ok_or_else(|| exit::precondition(format!("no user with id {}", st.id)))?;
     if clips >= guide_clip_limit(&tier) {
         return Ok(Attempt::Refused);
     }
     tokio::time::sleep(NAIVE_WORK).await;
-    sqlx::query(NAIVE_WRITE_CLIPS)
-        .bind(id)
-        .bind(clips + 1)
-        .execute(conn)
-        .await?;
+    let write = render(
+        NAIVE_WRITE_CLIPS,
+        &[Lit::Uuid(st.id), Lit::Int(i64::from(clips) + 1)],
+    );
+    conn.simple(&write).await?;
     Ok(Attempt::Admitted(None))
 }
 
-/// Deletes the scratch user, or deletes the real user's race clips and
-/// restores their rows. Uses a fresh connection if the control connection
-/// broke during the race.
+/// Deletes the scratch user, or takes back from the real user exactly what
+/// the race admitted. Uses a fresh connection if the control connection
+/// broke during the race. A real user's take-back that fails is its own
+/// exit code ([`exit::ExitKind::Restore`]): the message says what remains.
 async fn undo(
     target: &db::Target,
-    control: &mut PgConnection,
+    control: &mut Session,
+    opts: &RaceOptions,
     subject: &Subject,
-    clips: &[ClipRef],
-) -> Result<()> {
-    if undo_on(control, subject, clips).await.is_ok() {
-        return Ok(());
-    }
-    let mut fresh = target.connect().await?;
-    undo_on(&mut fresh, subject, clips).await.with_context(|| match subject {
-        Subject::Scratch(id) => format!(
+    outcome: Option<&Outcome>,
+) -> Result<Option<TakenBack>> {
+    let plan = TakeBack::plan(opts, outcome);
+    let first = undo_on(control, subject, &plan).await;
+    let second = match first {
+        Ok(done) => return Ok(done),
+        Err(_) => match target.connect().await {
+            Ok(mut fresh) => undo_on(&mut fresh, subject, &plan).await,
+            Err(e) => Err(e),
+        },
+    };
+    second.map_err(|e| match subject {
+        Subject::Scratch(id, _) => e.context(format!(
             "could not remove scratch user {id}; delete it with: DELETE FROM public.users WHERE id = '{id}'"
-        ),
-        Subject::Real(s) => format!(
-            "could not restore user {}; its rows before the race were users={} user_usage={}",
-            s.id,
-            s.user,
-            s.usage.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "none".into())
+        )),
+        Subject::Real(id, _) => exit::error(
+            exit::ExitKind::Restore,
+            format!(
+                "could not take back what the race admitted for user {id} ({:#}): subtract {} \
+                 from its {} counter{} yourself, or check with `quota user {id}`",
+                e,
+                plan.admissions,
+                match opts.target {
+                    RaceTarget::Rpc => "usage_this_month",
+                    RaceTarget::Trigger => "clips_this_month",
+                },
+                if plan.clips.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and delete the {} clips it inserted", plan.clips.len())
+                }
+            ),
         ),
     })
 }
 
-async fn undo_on(conn: &mut PgConnection, subject: &Subject, clips: &[ClipRef]) -> Result<()> {
-    match subject {
-        Subject::Scratch(id) => scratch::delete_users(conn, &[*id]).await,
-        Subject::Real(snapshot) => {
-            if !clips.is_empty() {
-                let (tids, xids): (Vec<String>, Vec<String>) = clips.iter().cloned().unzip();
-                sqlx::query(DELETE_CLIPS)
-                    .bind(snapshot.id)
-                    .bind(tids)
-                    .bind(xids)
-                    .execute(&mut *conn)
-                    .await
-                    .context("could not delete the clips the race inserted")?;
-            }
-            scratch::restore(conn, snapshot).await
+/// What to take back from a real user.
+struct TakeBack {
+    /// Which counter the race moved: the clip counter for the trigger.
+    clips_counter: bool,
+    admissions: u64,
+    clips: Vec<ClipRef>,
+}
+
+impl TakeBack {
+    /// The race's own admissions. The naive path loses updates, so there it
+    /// is what the counter actually moved by (never more than admitted).
+    fn plan(opts: &RaceOptions, outcome: Option<&Outcome>) -> TakeBack {
+        let clips_counter = opts.target == RaceTarget::Trigger;
+        let Some(o) = outcome else {
+            return TakeBack {
+                clips_counter,
+                admissions: 0,
+                clips: Vec::new(),
+            };
+        };
+        let r = &o.report;
+        let admissions = if opts.naive {
+            (r.counter_after - r.counter_before).clamp(0, r.admitted as i64) as u64
+        } else {
+            r.admitted
+        };
+        TakeBack {
+            clips_counter,
+            admissions,
+            clips: o.clips.clone(),
         }
     }
+}
+
+async fn undo_on(
+    db: &mut Session,
+    subject: &Subject,
+    plan: &TakeBack,
+) -> Result<Option<TakenBack>> {
+    match subject {
+        Subject::Scratch(id, shape) => {
+            scratch::delete_users(db, shape, &[*id]).await?;
+            Ok(None)
+        }
+        Subject::Real(id, had_usage_row) => {
+            take_back(db, *id, *had_usage_row, plan).await.map(Some)
+        }
+    }
+}
+
+/// In one transaction, under the row locks the enforcement itself takes:
+/// deletes the clips the race inserted, and lowers the counter by the
+/// race's admissions. What the application admitted meanwhile stays.
+async fn take_back(
+    db: &mut Session,
+    id: Uuid,
+    had_usage_row: bool,
+    plan: &TakeBack,
+) -> Result<TakenBack> {
+    let mut tx = db.begin().await?;
+    let clip_race = plan.clips_counter;
+    let (lock, update) = if clip_race {
+        (LOCK_USAGE, TAKE_BACK_CLIPS)
+    } else {
+        (LOCK_USER, TAKE_BACK_SCRAPES)
+    };
+    let before: Option<serde_json::Value> = db::query_scalar(lock)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("locking the user's counter row")?;
+    let mut clips_deleted = 0;
+    if !plan.clips.is_empty() {
+        let (tids, xids): (Vec<String>, Vec<String>) = plan.clips.iter().cloned().unzip();
+        clips_deleted = db::query(DELETE_CLIPS)
+            .bind(id)
+            .bind(tids)
+            .bind(xids)
+            .execute(&mut *tx)
+            .await
+            .context("deleting the clips the race inserted")?
+            .rows_affected();
+    }
+    let mut also_changed = Vec::new();
+    if plan.admissions > 0 {
+        let after: Option<serde_json::Value> = db::query_scalar(update)
+            .bind(id)
+            .bind(plan.admissions as i32)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("lowering the counter by the race's admissions")?;
+        if let (Some(before), Some(after)) = (&before, &after) {
+            let counter = if clip_race {
+                "clips_this_month"
+            } else {
+                "usage_this_month"
+            };
+            also_changed = differing_columns(before, after)
+                .into_iter()
+                .filter(|c| c != counter)
+                .collect();
+        }
+    }
+    if clip_race && !had_usage_row {
+        // The trigger created the counter row; gone again unless the
+        // application's clips keep it above zero.
+        db::query(DELETE_EMPTY_USAGE)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .context("removing the clip counter row the race created")?;
+    }
+    tx.commit().await.context("committing the take-back")?;
+    Ok(TakenBack {
+        admissions: plan.admissions,
+        clips_deleted,
+        also_changed,
+    })
+}
+
+/// Keys whose values differ between two jsonb rows.
+fn differing_columns(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 #[cfg(test)]
@@ -644,6 +862,7 @@ mod tests {
             limit: Some(10),
             user: "scratch".into(),
             elapsed_ms: 1,
+            taken_back: None,
         }
     }
 

@@ -1,5 +1,8 @@
-//! Rendering of command results: a table for people, JSON for CI. Commands
-//! compute a report value; only this module decides how it looks.
+//! Rendering of command results: a table for people, JSON for CI, JUnit XML
+//! for CI test reporters (`verify` and `check` only). Commands compute a
+//! report value; only this module decides how it looks.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
@@ -7,26 +10,51 @@ use serde::Serialize;
 
 use crate::ui::colour_enabled;
 
+/// Width used when there is no terminal to measure (a pipe, CI logs), or the
+/// terminal reports 0 columns (`script`, some CI runners' pseudo-terminals).
+pub const FALLBACK_WIDTH: u16 = 120;
+
 /// `--format`: how results are printed on stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     #[default]
     Table,
     Json,
+    /// JUnit XML, for CI test reporters; `verify` and `check` only.
+    Junit,
 }
 
 /// A result that can be shown as a table (and, via serde, as JSON).
 pub trait Report: Serialize {
     /// The human view: usually one table, sometimes with a line of summary.
     fn to_table(&self) -> String;
+
+    /// The JUnit XML view, for reports that are test results.
+    fn to_junit(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Set once a report has been written to stdout, so a failing command does
+/// not add a second document (`--format json` promises exactly one).
+static REPORT_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// True once [`print`] wrote a report.
+pub fn report_printed() -> bool {
+    REPORT_PRINTED.load(Ordering::SeqCst)
 }
 
 /// Prints a report in the chosen format.
 pub fn print<R: Report>(report: &R, format: Format) -> anyhow::Result<()> {
-    match format {
-        Format::Table => println!("{}", report.to_table()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
-    }
+    let text = match format {
+        Format::Table => report.to_table(),
+        Format::Json => serde_json::to_string_pretty(report)?,
+        Format::Junit => report.to_junit().ok_or_else(|| {
+            crate::exit::usage("--format junit is only for `quota verify` and `quota check`")
+        })?,
+    };
+    println!("{text}");
+    REPORT_PRINTED.store(true, Ordering::SeqCst);
     Ok(())
 }
 
@@ -39,11 +67,17 @@ pub fn table(header: &[&str]) -> Table {
     if !colour_enabled() {
         t.force_no_tty();
     }
-    if t.width().is_none() {
-        // No terminal to measure (a pipe, CI logs): wrap long details anyway.
-        t.set_width(120);
+    if usable_width(t.width()).is_none() {
+        // Wrap long details anyway; a width of 0 would make every column one
+        // character wide.
+        t.set_width(FALLBACK_WIDTH);
     }
     t
+}
+
+/// The measured terminal width, `None` when unknown or reported as 0.
+pub fn usable_width(measured: Option<u16>) -> Option<u16> {
+    measured.filter(|w| *w > 0)
 }
 
 /// A status word, green/yellow/red on a colour terminal.
@@ -57,5 +91,80 @@ pub fn status_cell(status: &str) -> Cell {
         "warn" | "pending" | "skipped" => cell.fg(Color::Yellow),
         "fail" | "drifted" | "unknown" | "over-admitted" => cell.fg(Color::Red),
         _ => cell,
+    }
+}
+
+/// Text made safe for XML 1.0 content and attribute values: the five
+/// special characters escaped, line breaks and tabs kept as character
+/// references (attributes would otherwise normalise them to spaces), and
+/// characters XML cannot carry at all (other C0 controls, U+FFFE/U+FFFF)
+/// replaced by U+FFFD.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A GitHub Actions workflow command on stderr, e.g. `::error title=…::…`,
+/// escaped as GitHub's toolkit escapes them: `%`, CR and LF in the message;
+/// also `:` and `,` in property values such as the title.
+pub fn github_annotation(level: &str, title: &str, message: &str) -> String {
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    format!("::{level} title={}::{}", property(title), data(message))
+}
+
+/// True when running as a GitHub Actions step (the runner sets this).
+pub fn in_github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_columns_is_an_unknown_width() {
+        assert_eq!(usable_width(Some(0)), None);
+        assert_eq!(usable_width(None), None);
+        assert_eq!(usable_width(Some(80)), Some(80));
+    }
+
+    #[test]
+    fn xml_escape_covers_markup_quotes_and_controls() {
+        assert_eq!(
+            xml_escape("a<b>&\"c\" 'd'\n\u{1b}[31m\u{0}"),
+            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;&#10;\u{FFFD}[31m\u{FFFD}"
+        );
+        assert_eq!(xml_escape("ü🦀"), "ü🦀");
+    }
+
+    #[test]
+    fn github_annotations_escape_data_and_properties() {
+        assert_eq!(
+            github_annotation(
+                "error",
+                "quota verify: trigger",
+                "50% done\r\nnext, then: x"
+            ),
+            "::error title=quota verify%3A trigger::50%25 done%0D%0Anext, then: x"
+        );
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::{Executor, PgConnection};
 
 use crate::checks::{self, CheckResult};
 use crate::cluster::{Cluster, ClusterOptions};
@@ -125,12 +124,15 @@ async fn teardown(mut cluster: Cluster) -> Result<()> {
 async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxReport> {
     let target = db::Target::new(Some(url.to_string()), Duration::from_secs(10));
     let mut conn = target.connect().await?;
-    let postgres: String = sqlx::query_scalar("SELECT version()")
-        .fetch_one(&mut conn)
-        .await?;
+    let postgres: String = {
+        let mut tx = conn.read_only().await?;
+        db::query_scalar("SELECT version()")
+            .fetch_one(&mut *tx)
+            .await?
+    };
 
     ui.info("loading the demo schema (sql/demo/schema.sql)");
-    conn.execute(sqlx::raw_sql(DEMO_SCHEMA))
+    conn.simple(DEMO_SCHEMA)
         .await
         .context("could not load the demo schema")?;
     interrupt.check("the sandbox was torn down")?;
@@ -185,8 +187,10 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
 }
 
 /// The sandbox's verify step: every check of `quota verify`.
-async fn verify_step(conn: &mut PgConnection) -> Result<VerifySummary> {
-    let checks = checks::run_all(conn).await?;
+async fn verify_step(db: &mut db::Session) -> Result<VerifySummary> {
+    let mut tx = db.begin().await?;
+    let checks = checks::run_all(&mut tx).await?;
+    tx.rollback().await?;
     Ok(VerifySummary {
         passed: !checks.iter().any(CheckResult::failed),
         checks,

@@ -1,29 +1,40 @@
-//! Scratch users and exact row restores: how `race` and `bench` work on a
-//! real database without leaving a trace.
+//! Scratch users, and the shape of the application's tables that making
+//! one needs: how `race` and `bench` work on a real database without
+//! leaving a trace.
 //!
 //! A scratch user is an ordinary `public.users` row with a recognisable
 //! e-mail (`quota-scratch-<uuid>@example.invalid`) that is deleted with its
-//! counter row and clips afterwards. A real user (`race --user`) is
-//! snapshotted as jsonb and put back column by column, so the row reads
-//! byte-for-byte as before.
+//! counter row and clips afterwards. Real schemas are not the demo's: where
+//! `users.id` references another table (Supabase's `auth.users`), the
+//! referenced row is created first and removed last; required columns
+//! without defaults on `users`, `clips` and that table get placeholders by
+//! type (see [`placeholder`]).
 
 use anyhow::{Context, Result};
-use serde_json::Value;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::db::{self, Session};
 use crate::exit::{self, sqlstate};
 
 const INSERT_USER: &str = include_str!("../sql/queries/scratch_user_insert.sql");
 const INSERT_USAGE: &str = include_str!("../sql/queries/scratch_usage_insert.sql");
+const INSERT_PARENT: &str = include_str!("../sql/queries/scratch_parent_insert.sql");
+const DELETE_PARENT: &str = include_str!("../sql/queries/scratch_parent_delete.sql");
 const DELETE_CLIPS: &str = include_str!("../sql/queries/scratch_user_delete_clips.sql");
 const DELETE_USAGE: &str = include_str!("../sql/queries/scratch_user_delete_usage.sql");
 const DELETE_USERS: &str = include_str!("../sql/queries/scratch_user_delete.sql");
-const SNAPSHOT_USER: &str = include_str!("../sql/queries/row_snapshot_user.sql");
-const SNAPSHOT_USAGE: &str = include_str!("../sql/queries/row_snapshot_usage.sql");
-const SETTABLE_COLUMNS: &str = include_str!("../sql/queries/row_settable_columns.sql");
-const DELETE_USAGE_ROW: &str = include_str!("../sql/queries/row_delete_usage.sql");
-const REINSERT_USAGE_ROW: &str = include_str!("../sql/queries/row_reinsert_usage.sql");
+const REQUIRED_COLUMNS: &str = include_str!("../sql/queries/required_columns.sql");
+const USERS_ID_PARENT: &str = include_str!("../sql/queries/users_id_parent.sql");
+
+/// Columns of `public.users` the scratch insert always sets.
+const USER_COLUMNS: &[&str] = &[
+    "id",
+    "email",
+    "usage_this_month",
+    "plan_limits_scrapes",
+    "subscription_tier",
+];
 
 /// What a scratch user starts with.
 #[derive(Clone, Debug)]
@@ -35,53 +46,182 @@ pub struct ScratchUser {
     pub clips: Option<i32>,
 }
 
-/// Creates a scratch user. A foreign key on `public.users` (Supabase's
-/// `users.id -> auth.users.id`) or a column without a default makes that
-/// impossible: a precondition error ending with `advice` (what to do instead).
-pub async fn create_user(
+/// Extra columns an INSERT must name, and their placeholder expressions
+/// (which may use `$1`, the scratch user's id).
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    columns: Vec<String>,
+    values: Vec<String>,
+}
+
+impl Extras {
+    /// Fills `{extra_columns}` and `{extra_values}` of an INSERT template.
+    pub fn fill(&self, template: &str) -> String {
+        let lead = |v: &[String]| {
+            v.iter()
+                .map(|x| format!(", {x}"))
+                .collect::<Vec<_>>()
+                .concat()
+        };
+        template
+            .replace("{extra_columns}", &lead(&self.columns))
+            .replace("{extra_values}", &lead(&self.values))
+    }
+}
+
+/// The table `users.id` references, with its key column.
+#[derive(Clone, Debug)]
+struct Parent {
+    /// Schema-qualified and quoted as the catalog prints it (`auth.users`).
+    table: String,
+    column: String,
+    extras: Extras,
+}
+
+/// What inserting scratch rows into this database needs.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    users: Extras,
+    pub clips: Extras,
+    parent: Option<Parent>,
+    /// The role quota runs as, for grant hints.
+    pub role: String,
+}
+
+impl Shape {
+    /// Reads the shape from the catalog; a column no placeholder fits is a
+    /// precondition error ending with `advice`.
+    pub async fn discover(conn: &mut PgConnection, advice: &str) -> Result<Shape> {
+        let role: String = db::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut *conn)
+            .await?;
+        let users = extras(conn, "public.users", USER_COLUMNS, advice).await?;
+        let clips = extras(conn, "public.clips", &["user_id"], advice).await?;
+        let parent: Option<(String, String)> = db::query_as(USERS_ID_PARENT)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading the foreign key of public.users.id")?;
+        let parent = match parent {
+            Some((table, column)) => Some(Parent {
+                extras: extras(conn, &table, &[column.as_str()], advice).await?,
+                table,
+                column: quote_ident(&column),
+            }),
+            None => None,
+        };
+        Ok(Shape {
+            users,
+            clips,
+            parent,
+            role,
+        })
+    }
+}
+
+/// Placeholders for the required columns of `table` other than `given`.
+async fn extras(
     conn: &mut PgConnection,
+    table: &str,
+    given: &[&str],
+    advice: &str,
+) -> Result<Extras> {
+    let rows: Vec<(String, String, String, String, String)> = db::query_as(REQUIRED_COLUMNS)
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading the required columns from the catalog")?;
+    let mut out = Extras::default();
+    for (name, ty, category, kind, base) in rows {
+        if given.contains(&name.as_str()) {
+            continue;
+        }
+        let value = placeholder(&ty, &category, &kind, &base).ok_or_else(|| {
+            exit::precondition(format!(
+                "cannot create a scratch user: {table}.{name} ({ty}) is required, has no \
+                 default, and quota has no placeholder for its type; give it a default, or {advice}"
+            ))
+        })?;
+        out.columns.push(quote_ident(&name));
+        out.values.push(value);
+    }
+    Ok(out)
+}
+
+/// A placeholder value for a required column, by type: the scratch id as
+/// text for strings (unique, recognisable), zero, false, now, empty JSON or
+/// array, the first label of an enum. `ty` is `format_type()` output from
+/// the catalog, never user input. `None` when nothing sensible fits.
+fn placeholder(ty: &str, category: &str, kind: &str, base: &str) -> Option<String> {
+    Some(match (category, kind, base) {
+        (_, "e", _) => format!("(pg_catalog.enum_range(NULL::{ty}))[1]"),
+        (_, _, "uuid") => "gen_random_uuid()".to_string(),
+        (_, _, "json" | "jsonb") => format!("'{{}}'::{ty}"),
+        ("S", _, _) => format!("('quota-scratch-' || $1::text)::{ty}"),
+        ("N", _, _) => format!("0::{ty}"),
+        ("B", _, _) => "false".to_string(),
+        ("D", _, _) => format!("now()::{ty}"),
+        ("A", _, _) => format!("'{{}}'::{ty}"),
+        _ => return None,
+    })
+}
+
+/// Creates a scratch user (and the row its id references, if any), in one
+/// transaction. Anything the database refuses is a precondition error
+/// ending with `advice` (what to do instead).
+pub async fn create_user(
+    db: &mut Session,
+    shape: &Shape,
     spec: &ScratchUser,
     advice: &str,
 ) -> Result<Uuid> {
     let id = Uuid::new_v4();
-    let mut tx = conn.begin().await?;
-    let inserted = sqlx::query(INSERT_USER)
+    let mut tx = db.begin().await?;
+    if let Some(parent) = &shape.parent {
+        let sql = parent.extras.fill(
+            &INSERT_PARENT
+                .replace("{parent}", &parent.table)
+                .replace("{column}", &parent.column),
+        );
+        db::query(&sql)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| explain_insert_failure(e, &parent.table, &shape.role, advice))?;
+    }
+    db::query(&shape.users.fill(INSERT_USER))
         .bind(id)
         .bind(format!("quota-scratch-{id}@example.invalid"))
         .bind(spec.usage)
         .bind(spec.limit)
         .bind(&spec.tier)
         .execute(&mut *tx)
-        .await;
-    if let Err(e) = inserted {
-        return Err(explain_insert_failure(e, advice));
-    }
+        .await
+        .map_err(|e| explain_insert_failure(e, "public.users", &shape.role, advice))?;
     if let Some(clips) = spec.clips {
-        sqlx::query(INSERT_USAGE)
+        db::query(INSERT_USAGE)
             .bind(id)
             .bind(clips)
             .execute(&mut *tx)
             .await
-            .map_err(|e| explain_insert_failure(e, advice))?;
+            .map_err(|e| explain_insert_failure(e, "public.user_usage", &shape.role, advice))?;
     }
     tx.commit().await?;
     Ok(id)
 }
 
-fn explain_insert_failure(e: sqlx::Error, advice: &str) -> anyhow::Error {
+fn explain_insert_failure(e: sqlx::Error, table: &str, role: &str, advice: &str) -> anyhow::Error {
     let detail = e
         .as_database_error()
         .map(|d| d.message().to_string())
         .unwrap_or_else(|| e.to_string());
     let why = match sqlstate(&e).as_deref() {
-        Some("23503") => {
-            "public.users has a foreign key (on Supabase: users.id -> auth.users.id), so a \
-             scratch user would need a row in a table quota does not own"
-        }
+        Some("23503") => format!("{table} references a row quota could not create"),
         Some("23502") | Some("23514") | Some("23505") | Some("22P02") => {
-            "public.users requires values quota cannot make up for a scratch user"
+            format!("{table} requires values quota cannot make up for a scratch user")
         }
-        Some("42501") => "the database user may not insert into public.users",
+        Some("42501") => {
+            return missing_privilege_or(e, table, role);
+        }
         _ => return anyhow::Error::new(e).context("could not create a scratch user"),
     };
     exit::precondition(format!(
@@ -89,163 +229,39 @@ fn explain_insert_failure(e: sqlx::Error, advice: &str) -> anyhow::Error {
     ))
 }
 
-/// Deletes scratch users with their clips and counter rows, in one
-/// transaction (explicitly, since a real schema may not cascade).
-pub async fn delete_users(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()> {
+/// A "permission denied" as what it is, with the grant for the role quota
+/// runs as; other errors pass through.
+pub fn missing_privilege_or(e: sqlx::Error, table: &str, role: &str) -> anyhow::Error {
+    match e.as_database_error() {
+        Some(d) if d.code().as_deref() == Some("42501") => exit::precondition(format!(
+            "{}: as the table's owner run: GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {}, \
+             or run quota as the owner (on Supabase: postgres)",
+            d.message(),
+            db::quote_ident(role)
+        )),
+        _ => anyhow::Error::new(e).context(format!("working on {table}")),
+    }
+}
+
+/// Deletes scratch users with their clips, counter rows and referenced
+/// rows, in one transaction (explicitly, since a real schema may not cascade).
+pub async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = conn.begin().await?;
+    let mut tx = db.begin().await?;
     for sql in [DELETE_CLIPS, DELETE_USAGE, DELETE_USERS] {
-        sqlx::query(sql).bind(ids).execute(&mut *tx).await?;
+        db::query(sql).bind(ids).execute(&mut *tx).await?;
+    }
+    if let Some(parent) = &shape.parent {
+        let sql = DELETE_PARENT
+            .replace("{parent}", &parent.table)
+            .replace("{column}", &parent.column);
+        db::query(&sql).bind(ids).execute(&mut *tx).await?;
     }
     tx.commit()
         .await
         .context("could not delete the scratch users")
-}
-
-/// A real user's rows as they were before a race.
-#[derive(Clone, Debug)]
-pub struct UserSnapshot {
-    pub id: Uuid,
-    pub user: Value,
-    pub usage: Option<Value>,
-}
-
-/// Reads the user's `users` and `user_usage` rows; an unknown user is a
-/// precondition error.
-pub async fn snapshot(conn: &mut PgConnection, id: Uuid) -> Result<UserSnapshot> {
-    let user: Option<Value> = sqlx::query_scalar(SNAPSHOT_USER)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let user = user.ok_or_else(|| {
-        exit::precondition(format!(
-            "no user with id {id} in public.users; `quota users` lists valid ids"
-        ))
-    })?;
-    let usage = sqlx::query_scalar(SNAPSHOT_USAGE)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(UserSnapshot { id, user, usage })
-}
-
-/// Puts the user's rows back as in `before` and proves it by reading them
-/// again. Only differing columns are written.
-pub async fn restore(conn: &mut PgConnection, before: &UserSnapshot) -> Result<()> {
-    let mut tx = conn.begin().await?;
-    quiet_user_triggers(&mut tx).await?;
-    let now = snapshot(&mut tx, before.id).await?;
-    restore_row(
-        &mut tx,
-        "public.users",
-        "id",
-        before.id,
-        &now.user,
-        &before.user,
-    )
-    .await?;
-    match (&before.usage, &now.usage) {
-        (None, None) => {}
-        (None, Some(_)) => {
-            sqlx::query(DELETE_USAGE_ROW)
-                .bind(before.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        (Some(was), None) => {
-            sqlx::query(REINSERT_USAGE_ROW)
-                .bind(was)
-                .execute(&mut *tx)
-                .await?;
-        }
-        (Some(was), Some(is)) => {
-            restore_row(&mut tx, "public.user_usage", "user_id", before.id, is, was).await?;
-        }
-    }
-    tx.commit().await?;
-    let after = snapshot(conn, before.id).await?;
-    if after.user != before.user || after.usage != before.usage {
-        return Err(exit::failed(format!(
-            "user {} was restored but reads differently ({}); a trigger on public.users or \
-             public.user_usage may have changed it: compare with `quota user {}`",
-            before.id,
-            differing_columns(&before.user, &after.user).join(", "),
-            before.id
-        )));
-    }
-    Ok(())
-}
-
-/// As superuser, keep the application's own UPDATE triggers (e.g. one that
-/// bumps `updated_at`) from firing on the restore; only this transaction.
-async fn quiet_user_triggers(conn: &mut PgConnection) -> Result<()> {
-    let superuser: String = sqlx::query_scalar("SELECT current_setting('is_superuser')")
-        .fetch_one(&mut *conn)
-        .await?;
-    if superuser == "on" {
-        sqlx::query("SET LOCAL session_replication_role = replica")
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// `UPDATE table SET (changed columns) = (values from the snapshot)`.
-async fn restore_row(
-    conn: &mut PgConnection,
-    table: &'static str,
-    key: &'static str,
-    id: Uuid,
-    now: &Value,
-    was: &Value,
-) -> Result<()> {
-    let settable: Vec<String> = sqlx::query_scalar(SETTABLE_COLUMNS)
-        .bind(table)
-        .fetch_all(&mut *conn)
-        .await?;
-    let changed: Vec<String> = differing_columns(was, now)
-        .into_iter()
-        .filter(|c| settable.contains(c))
-        .collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
-    // Column names come from the catalog (quoted), values are bound: no
-    // user input is ever part of the statement text.
-    let cols: Vec<String> = changed.iter().map(|c| quote_ident(c)).collect();
-    let picks: Vec<String> = cols.iter().map(|c| format!("r.{c}")).collect();
-    let sql = format!(
-        "UPDATE {table} AS t SET ({}) = (SELECT {} FROM jsonb_populate_record(NULL::{table}, $1) AS r) \
-         WHERE t.{} = $2",
-        cols.join(", "),
-        picks.join(", "),
-        quote_ident(key)
-    );
-    sqlx::query(&sql)
-        .bind(was)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("could not restore {table} for user {id}"))?;
-    Ok(())
-}
-
-/// Keys whose values differ between two jsonb rows.
-fn differing_columns(a: &Value, b: &Value) -> Vec<String> {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return Vec::new();
-    };
-    let mut keys: Vec<String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys
 }
 
 /// A PostgreSQL identifier, always double-quoted.
@@ -264,10 +280,32 @@ mod tests {
     }
 
     #[test]
-    fn finds_differing_columns() {
-        let a = serde_json::json!({"a": 1, "b": "x", "c": null});
-        let b = serde_json::json!({"a": 2, "b": "x", "c": null});
-        assert_eq!(differing_columns(&a, &b), vec!["a".to_string()]);
-        assert!(differing_columns(&a, &a).is_empty());
+    fn placeholders_by_type() {
+        assert_eq!(
+            placeholder("text", "S", "b", "text").unwrap(),
+            "('quota-scratch-' || $1::text)::text"
+        );
+        assert_eq!(
+            placeholder("integer", "N", "b", "int4").unwrap(),
+            "0::integer"
+        );
+        assert_eq!(
+            placeholder("uuid", "U", "b", "uuid").unwrap(),
+            "gen_random_uuid()"
+        );
+        assert!(placeholder("point", "G", "b", "point").is_none());
+    }
+
+    #[test]
+    fn extras_fill_templates() {
+        let e = Extras {
+            columns: vec!["\"url\"".into()],
+            values: vec!["'x'".into()],
+        };
+        assert_eq!(
+            e.fill("INSERT INTO t (a{extra_columns}) VALUES ($1{extra_values})"),
+            "INSERT INTO t (a, \"url\") VALUES ($1, 'x')"
+        );
+        assert_eq!(Extras::default().fill("(a{extra_columns})"), "(a)");
     }
 }

@@ -31,9 +31,19 @@ impl Ui {
         }
     }
 
-    /// A warning on stderr; shown even with `-q`, since it asks for action.
+    /// A warning on stderr; shown even with `-q`, since it is part of the
+    /// result (e.g. the naive race's over-admission).
     pub fn warn(&self, msg: &str) {
         eprintln!("warning: {msg}");
+    }
+
+    /// A warning about how the command was called (e.g. the pooler port),
+    /// which `-q` silences like every other note: scripts that run with
+    /// `-q` chose what they run.
+    pub fn advise(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
     }
 
     /// A spinner for long work; hidden on a pipe or with `-q`.

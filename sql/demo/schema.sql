@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS public.clips (
 );
 CREATE INDEX IF NOT EXISTS clips_user_id_idx ON public.clips (user_id);
 
+-- Supabase's GRANT ALL includes TRUNCATE, TRIGGER and REFERENCES, which row
+-- level security does not restrict (`quota check security` fails on them);
+-- a careful project takes them back from the API roles.
+REVOKE TRUNCATE, TRIGGER, REFERENCES ON public.users, public.user_usage FROM anon, authenticated;
+
 -- Row level security as a Supabase project would have it: signed-in users
 -- read their own rows and insert their own clips; nobody updates counters.
 ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;

@@ -1,4 +1,4 @@
--- The session holding quota's migration lock (a session-level advisory lock
+-- The server process holding quota's migration lock (a transaction-level advisory lock
 -- on a bigint key shows up as classid = high 32 bits, objid = low 32 bits).
 SELECT l.pid,
        extract(epoch FROM now() - coalesce(a.backend_start, now()))::float8 AS seconds,

@@ -1,2 +1,2 @@
 -- The floor for the trigger: a plain INSERT into a clips-shaped table.
-INSERT INTO {schema}.clips_plain (user_id) VALUES ($1)
+INSERT INTO {schema}.clips_plain (user_id{extra_columns}) VALUES ($1{extra_values})

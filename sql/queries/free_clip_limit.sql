@@ -1,3 +1,2 @@
--- The free tier's monthly clip limit: the trigger's fallback for every
--- unknown tier. No row when it is missing.
+-- The free tier's clip limit (an unknown tier gets it too).
 SELECT monthly_limit FROM public.clip_limits WHERE tier = 'free'

@@ -7,7 +7,6 @@ WITH month AS (
   SELECT (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::date AS start
 ), usage AS (
   SELECT x.id,
-         x.email,
          x.subscription_tier AS tier,
          COALESCE(cl.tier, 'free') AS limit_tier,
          CASE WHEN x.usage_period_start < month.start THEN 0

@@ -1,3 +1,3 @@
 -- Re-records a repaired version with the embedded file's name and checksum
 -- (refinery's history keeps the checksum as text).
-UPDATE public.quota_schema_history SET name = $2, checksum = $3 WHERE version = $1
+UPDATE quota.schema_history SET name = $2, checksum = $3 WHERE version = $1

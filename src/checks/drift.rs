@@ -3,6 +3,7 @@
 //! hand edit in a dashboard is caught. `quota migrate apply --repair` puts
 //! them back.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -19,16 +20,19 @@ const FUNCTIONS: [(&str, &str); 2] = [
 
 pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     let mut f = Findings::default();
-    history(conn, &mut f).await?;
+    // Compared with what the recorded version defines: after a rollback to
+    // V3, V3's definitions are the right ones.
+    let at = history(conn, &mut f).await?;
     for (signature, tag) in FUNCTIONS {
-        function(conn, signature, tag, &mut f).await?;
+        function(conn, signature, tag, at, &mut f).await?;
     }
-    trigger_definition(conn, &mut f).await?;
+    trigger_definition(conn, at, &mut f).await?;
     Ok(f)
 }
 
-/// The migration history must be complete and match this build.
-async fn history(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
+/// The migration history must be complete and match this build. Returns
+/// the database version.
+async fn history(conn: &mut PgConnection, f: &mut Findings) -> Result<u32> {
     let status = migrate::status(conn).await?;
     for m in &status.migrations {
         match m.state {
@@ -53,28 +57,88 @@ async fn history(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
             ),
         }
     }
-    Ok(())
+    Ok(status.database_version)
 }
 
-/// The version and body of the function whose body is quoted with `tag`.
-pub fn embedded_body(tag: &str) -> Option<(u32, String)> {
-    embedded::migrations().iter().find_map(|m| {
-        let sql = m.sql()?;
-        let start = sql.find(tag)? + tag.len();
-        let len = sql[start..].find(tag)?;
-        Some((m.version(), sql[start..start + len].to_string()))
+/// What the embedded migrations define for one function, as of a version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Definition {
+    /// The version that last (re)defined it.
+    pub version: u32,
+    pub body: String,
+    /// Its settings as pg_proc.proconfig spells them, e.g. `search_path=pg_catalog, pg_temp`.
+    pub config: Vec<String>,
+}
+
+/// The newest definition, up to version `at`, of the function whose body is
+/// quoted with `tag` (the newest of all when none is that old).
+pub fn embedded_definition(tag: &str, at: u32) -> Option<Definition> {
+    let all: Vec<Definition> = embedded::migrations()
+        .iter()
+        .filter_map(|m| definition_in(m.version(), m.sql()?, tag))
+        .collect();
+    all.iter()
+        .rev()
+        .find(|d| d.version <= at)
+        .or(all.last())
+        .cloned()
+}
+
+fn definition_in(version: u32, sql: &str, tag: &str) -> Option<Definition> {
+    let open = sql.find(tag)?;
+    let start = open + tag.len();
+    let len = sql[start..].find(tag)?;
+    // `SET search_path = <value>` between CREATE FUNCTION and the body.
+    let header = &sql[..open];
+    let header = &header[header.rfind("CREATE OR REPLACE FUNCTION")?..];
+    let config = header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("SET search_path = "))
+        .map(|v| match v.trim() {
+            "''" => EMPTY_SEARCH_PATH.to_string(),
+            v => format!("search_path={v}"),
+        })
+        .collect();
+    Some(Definition {
+        version,
+        body: sql[start..start + len].to_string(),
+        config,
     })
+}
+
+/// The version, up to `at`, that last created the trigger, and whether it
+/// fires AFTER (else BEFORE) the insert.
+pub(crate) fn embedded_trigger(at: u32) -> (u32, bool) {
+    let all: Vec<(u32, bool)> = embedded::migrations()
+        .iter()
+        .filter_map(|m| {
+            let sql = m.sql()?;
+            let at = sql.rfind("TRIGGER enforce_clip_limit_trigger\n")?;
+            Some((
+                m.version(),
+                sql[at..].contains("AFTER INSERT ON public.clips"),
+            ))
+        })
+        .collect();
+    all.iter()
+        .rev()
+        .find(|(v, _)| *v <= at)
+        .or(all.last())
+        .copied()
+        .unwrap_or((0, true))
 }
 
 async fn function(
     conn: &mut PgConnection,
     signature: &str,
     tag: &str,
+    at: u32,
     f: &mut Findings,
 ) -> Result<()> {
-    let Some((version, expected)) = embedded_body(tag) else {
+    let Some(def) = embedded_definition(tag, at) else {
         anyhow::bail!("no embedded migration defines {signature} (quoted with {tag})");
     };
+    let version = def.version;
     let Some(oid) = function_oid(conn, signature).await? else {
         f.fail(
             format!("{signature} (V{version}) is not installed"),
@@ -83,16 +147,16 @@ async fn function(
         return Ok(());
     };
     let (source, secdef, config): (String, bool, Vec<String>) =
-        sqlx::query_as(include_str!("../../sql/queries/check_function_source.sql"))
+        db::query_as(include_str!("../../sql/queries/check_function_source.sql"))
             .bind(sqlx::postgres::types::Oid(oid))
             .fetch_one(&mut *conn)
             .await
             .with_context(|| format!("reading the definition of {signature}"))?;
-    if source != expected {
+    if source != def.body {
         f.fail(
             format!(
                 "{signature}: body differs from V{version} (edited by hand?); {}",
-                first_difference(&source, &expected)
+                first_difference(&source, &def.body)
             ),
             HINT_REPAIR,
         );
@@ -103,11 +167,12 @@ async fn function(
             HINT_REPAIR,
         );
     }
-    if config != [EMPTY_SEARCH_PATH] {
+    if config != def.config {
         f.fail(
             format!(
-                "{signature}: settings are {{{}}}, V{version} sets {{{EMPTY_SEARCH_PATH}}}",
-                config.join(",")
+                "{signature}: settings are {{{}}}, V{version} sets {{{}}}",
+                config.join(","),
+                def.config.join(",")
             ),
             HINT_REPAIR,
         );
@@ -145,7 +210,7 @@ fn first_difference(installed: &str, expected: &str) -> String {
     }
 }
 
-async fn trigger_definition(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
+async fn trigger_definition(conn: &mut PgConnection, at: u32, f: &mut Findings) -> Result<()> {
     let Some(t) = trigger::find(conn).await? else {
         f.fail(
             "enforce_clip_limit_trigger is not installed on public.clips",
@@ -153,12 +218,16 @@ async fn trigger_definition(conn: &mut PgConnection, f: &mut Findings) -> Result
         );
         return Ok(());
     };
-    let expected = ROW | BEFORE | INSERT;
-    let version = embedded_body("$enforce_clip_limit$").map_or(0, |(v, _)| v);
+    let (version, after) = embedded_trigger(at);
+    let (expected, timing) = if after {
+        (ROW | INSERT, "AFTER")
+    } else {
+        (ROW | BEFORE | INSERT, "BEFORE")
+    };
     if t.tgtype != expected || t.calls_function != Some(true) || !t.unconditional {
         f.fail(
             format!(
-                "enforce_clip_limit_trigger differs from V{version}: {} (expected BEFORE INSERT ON public.clips FOR EACH ROW EXECUTE FUNCTION public.enforce_clip_limit())",
+                "enforce_clip_limit_trigger differs from V{version}: {} (expected {timing} INSERT ON public.clips FOR EACH ROW EXECUTE FUNCTION public.enforce_clip_limit())",
                 t.definition
             ),
             HINT_REPAIR,
@@ -176,13 +245,27 @@ mod tests {
     #[test]
     fn both_bodies_are_found_in_the_embedded_migrations() {
         for (_, tag) in FUNCTIONS {
-            let (_, body) = embedded_body(tag).expect(tag);
+            let def = embedded_definition(tag, u32::MAX).expect(tag);
             assert!(
-                body.contains("BEGIN") && body.contains("END"),
-                "{tag}: {body}"
+                def.body.contains("BEGIN") && def.body.contains("END"),
+                "{tag}: {}",
+                def.body
             );
-            assert!(!body.contains(tag));
+            assert!(!def.body.contains(tag));
+            assert_eq!(def.version, 4);
+            assert_eq!(def.config, ["search_path=pg_catalog, pg_temp"]);
         }
+    }
+
+    #[test]
+    fn definitions_follow_the_database_version() {
+        let rpc = embedded_definition("$increment_usage_if_allowed$", 3).unwrap();
+        assert_eq!(rpc.version, 2);
+        assert_eq!(rpc.config, [EMPTY_SEARCH_PATH]);
+        let trigger_fn = embedded_definition("$enforce_clip_limit$", 3).unwrap();
+        assert_eq!(trigger_fn.version, 3);
+        assert_eq!(embedded_trigger(3), (3, false));
+        assert_eq!(embedded_trigger(4), (4, true));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! RPC; `PUBLIC` and `anon` cannot. A role that does not exist (plain
 //! PostgreSQL) is reported, never failed.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -23,7 +24,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         .map(|r| r.to_string())
         .collect();
     let rows: Vec<(Option<String>, bool)> =
-        sqlx::query_as(include_str!("../../sql/queries/check_grants.sql"))
+        db::query_as(include_str!("../../sql/queries/check_grants.sql"))
             .bind(sqlx::postgres::types::Oid(oid))
             .bind(&roles)
             .fetch_all(&mut *conn)

@@ -12,6 +12,7 @@ pub mod schema;
 pub mod security;
 pub mod trigger;
 
+use crate::db;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -60,11 +61,11 @@ pub enum Check {
     Routine,
     /// The schema contract: every table, column and type.
     Schema,
-    /// enforce_clip_limit_trigger exists on public.clips, BEFORE INSERT, enabled.
+    /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each row, enabled.
     Trigger,
     /// service_role/authenticated can execute the function; PUBLIC/anon cannot.
     Grants,
-    /// search_path pinned, SECURITY DEFINER, cross-user guard, counters not writable by API roles.
+    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits.
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,
@@ -187,7 +188,7 @@ impl Findings {
 /// The oid of a function given by signature, `None` when it does not exist.
 pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Result<Option<u32>> {
     let oid: Option<sqlx::postgres::types::Oid> =
-        sqlx::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
+        db::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
             .bind(signature)
             .fetch_one(&mut *conn)
             .await
@@ -203,18 +204,6 @@ pub const TRIGGER_FUNCTION: &str = "public.enforce_clip_limit()";
 pub const TRIGGER: &str = "enforce_clip_limit_trigger";
 /// Supabase's API roles.
 pub const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
-
-/// Which of `roles` exist in this cluster.
-pub(crate) async fn existing_roles(conn: &mut PgConnection, roles: &[&str]) -> Result<Vec<String>> {
-    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    sqlx::query_scalar(
-        "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1) ORDER BY rolname",
-    )
-    .bind(&roles)
-    .fetch_all(&mut *conn)
-    .await
-    .context("listing roles")
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! `quota check routine`: the guide's information_schema query.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -7,7 +8,7 @@ use super::{Findings, HINT_APPLY, HINT_REPAIR};
 
 pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     let rows: Vec<(String, Option<String>, Option<String>)> =
-        sqlx::query_as(include_str!("../../sql/queries/check_routine.sql"))
+        db::query_as(include_str!("../../sql/queries/check_routine.sql"))
             .fetch_all(&mut *conn)
             .await
             .context("querying information_schema.routines")?;

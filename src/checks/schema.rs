@@ -17,10 +17,13 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         ));
     }
     for p in problems {
-        f.fail(
-            p.to_string(),
-            "fix the application's table to match the contract (README \"Schema contract\"); quota never alters them",
-        );
+        let hint = match p {
+            contract::Problem::NoPrivilege { .. } => {
+                "grant the privilege named in the detail to the role quota runs as"
+            }
+            _ => "fix the application's table to match the contract (README \"Schema contract\"); quota never alters them",
+        };
+        f.fail(p.to_string(), hint);
     }
     Ok(f)
 }

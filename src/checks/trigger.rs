@@ -1,6 +1,8 @@
 //! `quota check trigger`: the clip limit trigger exists on public.clips,
-//! fires BEFORE INSERT for each row, and is enabled.
+//! fires on INSERT for each row at the time the migrations define (AFTER
+//! since V4, so only inserted rows are charged; BEFORE at V3), and is enabled.
 
+use crate::db;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -26,7 +28,7 @@ pub(crate) struct TriggerRow {
 }
 
 pub(crate) async fn find(conn: &mut PgConnection) -> Result<Option<TriggerRow>> {
-    let rows: Vec<TriggerRow> = sqlx::query_as(include_str!("../../sql/queries/check_trigger.sql"))
+    let rows: Vec<TriggerRow> = db::query_as(include_str!("../../sql/queries/check_trigger.sql"))
         .fetch_all(&mut *conn)
         .await
         .context("reading pg_trigger")?;
@@ -42,10 +44,17 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         );
         return Ok(f);
     };
-    if t.tgtype & (BEFORE | INSTEAD) != BEFORE || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
+    let at = crate::migrate::status(conn).await?.database_version;
+    let (_, after) = super::drift::embedded_trigger(at);
+    let (timing, bit) = if after {
+        ("AFTER", 0)
+    } else {
+        ("BEFORE", BEFORE)
+    };
+    if t.tgtype & (BEFORE | INSTEAD) != bit || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
         f.fail(
             format!(
-                "the trigger is not BEFORE INSERT FOR EACH ROW: {}",
+                "the trigger is not {timing} INSERT FOR EACH ROW: {}",
                 t.definition
             ),
             HINT_REPAIR,
@@ -83,7 +92,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     free_tier_limit(conn, &mut f).await?;
     if !f.has_failures() {
         f.note(format!(
-            "BEFORE INSERT FOR EACH ROW on {}, enabled, calls {}",
+            "{timing} INSERT FOR EACH ROW on {}, enabled, calls {}",
             t.table_name, t.function
         ));
     }
@@ -94,12 +103,12 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
 /// without it the trigger fails closed and refuses every such clip.
 async fn free_tier_limit(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
     let installed: bool =
-        sqlx::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
+        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("looking for public.clip_limits")?;
     let free: Option<i32> = if installed {
-        sqlx::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
+        db::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
             .fetch_optional(&mut *conn)
             .await
             .context("reading the free tier's limit from public.clip_limits")?

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
-use crate::migrate::{self, lock, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
+use crate::migrate::limits::{self, EditedLimit};
+use crate::migrate::{self, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
 use crate::render::{self, status_cell, Report};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
@@ -49,27 +50,16 @@ fn policy(args: LockArgs) -> LockPolicy {
     }
 }
 
-/// Session state (the advisory lock) does not survive a transaction pooler.
-fn warn_about_pooler(ctx: &Context) {
-    if ctx.target.is_transaction_pooler() {
-        ctx.ui.warn(
-            "port 6543 is Supabase's transaction pooler: the migration lock and SET LOCAL need a \
-             session; use the direct connection (port 5432) or the session pooler for migrations",
-        );
-    }
-}
-
 async fn apply(
     ctx: &Context,
     dry_run: bool,
     target: Option<u32>,
     policy: LockPolicy,
 ) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let spinner = ctx.ui.spinner("applying migrations");
     let outcome = migrate::apply(
-        &mut conn,
+        &mut db,
         ApplyOptions {
             dry_run,
             target,
@@ -79,75 +69,84 @@ async fn apply(
     )
     .await;
     spinner.finish_and_clear();
-    render::print(&OutcomeView::new("apply", outcome?), ctx.format)
+    let outcome = outcome?;
+    warn_past_target(ctx, "apply", outcome.database_version, target);
+    render::print(&OutcomeView::new("apply", outcome), ctx.format)
+}
+
+/// The database is already past `--target` in this command's direction.
+fn warn_past_target(ctx: &Context, command: &str, database_version: u32, target: Option<u32>) {
+    if let Some(note) = migrate::advice::past_target(command, database_version, target) {
+        ctx.ui.warn(&note);
+    }
 }
 
 /// `apply --repair`: re-runs the applied versions to undo hand edits.
 async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     let spinner = ctx.ui.spinner("repairing migrations");
     let opts = migrate::repair::RepairOptions { dry_run, policy };
-    let outcome = migrate::repair::repair(&mut conn, opts, &ctx.ui).await;
+    let outcome = migrate::repair::repair(&mut db, opts, &ctx.ui).await;
     spinner.finish_and_clear();
     render::print(&OutcomeView::new("repair", outcome?), ctx.format)
 }
 
 async fn status(ctx: &Context) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
-    let status = migrate::status(&mut conn).await?;
+    let mut db = ctx.target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let status = migrate::status(&mut tx).await?;
+    tx.commit().await?;
     render::print(&status, ctx.format)
 }
 
 async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()> {
-    warn_about_pooler(ctx);
-    let mut conn = ctx.target.connect().await?;
-    if opts.dry_run {
-        let status = migrate::status(&mut conn).await?;
-        let plan = migrate::rollback_plan(&status, opts.target)?;
+    let mut db = ctx.target.connect().await?;
+    if !opts.dry_run {
+        // The history moves to its own schema first (under the lock).
+        migrate::history::prepare(&mut db, opts.policy, &ctx.ui).await?;
+    }
+    // The plan and the limits it drops are read under the migration lock,
+    // so a concurrent rollback cannot change them half-way through.
+    let mut tx = if opts.dry_run {
+        db.read_only().await?
+    } else {
+        migrate::planning_transaction(&mut db, opts.policy, &ctx.ui).await?
+    };
+    let status = migrate::status(&mut tx).await?;
+    let plan = migrate::rollback_plan(&status, opts.target)?;
+    let discarded = limits::discarded_by(&mut tx, &plan).await?;
+    tx.commit().await?;
+    warn_past_target(ctx, "rollback", status.database_version, opts.target);
+    if opts.dry_run || plan.is_empty() {
         let outcome = Outcome {
-            dry_run: true,
+            dry_run: opts.dry_run,
             steps: plan,
             database_version: status.database_version,
             attempts: 0,
         };
-        return render::print(&OutcomeView::new("rollback", outcome), ctx.format);
-    }
-    lock::acquire(&mut conn, opts.policy.lock_wait, &ctx.ui).await?;
-    let result = rollback_locked(ctx, &mut conn, opts, yes).await;
-    let released = lock::release(&mut conn).await;
-    let outcome = result?;
-    released?;
-    render::print(&OutcomeView::new("rollback", outcome), ctx.format)
-}
-
-async fn rollback_locked(
-    ctx: &Context,
-    conn: &mut sqlx::PgConnection,
-    opts: RollbackOptions,
-    yes: bool,
-) -> Result<Outcome> {
-    let status = migrate::status(conn).await?;
-    let plan = migrate::rollback_plan(&status, opts.target)?;
-    if plan.is_empty() {
-        return Ok(Outcome {
-            dry_run: false,
-            steps: Vec::new(),
-            database_version: status.database_version,
-            attempts: 0,
-        });
+        let view = OutcomeView::new("rollback", outcome).discarding(discarded);
+        return render::print(&view, ctx.format);
     }
     let names: Vec<String> = plan
         .iter()
         .map(|s| format!("V{}__{}", s.version, s.name))
         .collect();
-    let question = format!("Revert {} on {}?", names.join(", "), ctx.target.describe());
+    let question = format!(
+        "Revert {} on {}{}?",
+        names.join(", "),
+        ctx.target.describe(),
+        limits::warning(&discarded)
+    );
     if !ctx.ui.confirm(&question, yes)? {
         return Err(crate::exit::usage(
             "rollback cancelled; nothing was changed",
         ));
     }
-    migrate::rollback_locked(conn, &plan, opts.policy, &ctx.ui).await
+    // Each revert takes the migration lock and reverts the newest version
+    // recorded then, so concurrent rollbacks never revert one twice.
+    let outcome = migrate::rollback(&mut db, &plan, opts.policy, &ctx.ui).await?;
+    let view = OutcomeView::new("rollback", outcome).discarding(discarded);
+    render::print(&view, ctx.format)
 }
 
 impl Report for Status {
@@ -183,11 +182,40 @@ struct OutcomeView {
     command: &'static str,
     #[serde(flatten)]
     outcome: Outcome,
+    /// Rollback only: edited clip limits the reverts drop (would drop, in a
+    /// dry run); `[]` when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discarded_limits: Option<Vec<EditedLimit>>,
 }
 
 impl OutcomeView {
     fn new(command: &'static str, outcome: Outcome) -> Self {
-        OutcomeView { command, outcome }
+        OutcomeView {
+            command,
+            outcome,
+            discarded_limits: None,
+        }
+    }
+
+    fn discarding(self, limits: Vec<EditedLimit>) -> Self {
+        OutcomeView {
+            discarded_limits: Some(limits),
+            ..self
+        }
+    }
+
+    /// One line naming the edited limits dropped, or nothing.
+    fn limits_line(&self, verb: &str) -> String {
+        match self.discarded_limits.as_deref() {
+            Some(l) if !l.is_empty() => {
+                let list: Vec<String> = l.iter().map(|e| e.to_string()).collect();
+                format!(
+                    "public.clip_limits {verb} with limits edited since install: {}",
+                    list.join(", ")
+                )
+            }
+            _ => String::new(),
+        }
     }
 }
 
@@ -195,7 +223,13 @@ impl Report for OutcomeView {
     fn to_table(&self) -> String {
         let o = &self.outcome;
         if o.dry_run {
-            return dry_run_sql(self.command, o);
+            let warning = self.limits_line("would be dropped");
+            let sql = dry_run_sql(self.command, o);
+            if warning.is_empty() {
+                return sql;
+            }
+            // A SQL comment, so the output stays runnable.
+            return format!("-- WARNING: {warning}\n{sql}");
         }
         if o.steps.is_empty() {
             return format!(
@@ -216,7 +250,13 @@ impl Report for OutcomeView {
                 verb.to_string(),
             ]);
         }
-        format!("{t}\ndatabase at V{}", o.database_version)
+        let dropped = self.limits_line("was dropped");
+        let dropped = if dropped.is_empty() {
+            dropped
+        } else {
+            format!("\n{dropped}")
+        };
+        format!("{t}\ndatabase at V{}{dropped}", o.database_version)
     }
 }
 

@@ -11,6 +11,12 @@ use crate::render::{self, status_cell, Report};
 
 pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
+    if args.concurrency > args.attempts {
+        ctx.ui.info(&format!(
+            "--concurrency {} capped to {}: one connection per attempt (raise --attempts for more)",
+            args.concurrency, args.attempts
+        ));
+    }
     let opts = RaceOptions {
         target: args.target,
         concurrency: args.concurrency as usize,

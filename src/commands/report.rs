@@ -2,6 +2,7 @@
 //! monitoring queries, with limits read from public.clip_limits and the
 //! monthly rollover respected.
 
+use crate::db;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -24,11 +25,12 @@ const SUMMARY: &str = concat!(
 );
 
 pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
+    let mut conn = db.read_only().await?;
     match report.unwrap_or(ReportCommand::Summary { threshold: 0.9 }) {
         ReportCommand::AtLimit => {
-            let users: Vec<AtLimit> = sqlx::query_as(AT_LIMIT)
-                .fetch_all(&mut conn)
+            let users: Vec<AtLimit> = db::query_as(AT_LIMIT)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "reading users at their limit"))?;
             let report = AtLimitReport {
@@ -38,9 +40,9 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::NearLimit { threshold } => {
-            let users: Vec<NearLimit> = sqlx::query_as(NEAR_LIMIT)
+            let users: Vec<NearLimit> = db::query_as(NEAR_LIMIT)
                 .bind(threshold)
-                .fetch_all(&mut conn)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "reading users near their clip limit"))?;
             let report = NearLimitReport {
@@ -51,9 +53,9 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::Summary { threshold } => {
-            let rows: Vec<TierCounts> = sqlx::query_as(SUMMARY)
+            let rows: Vec<TierCounts> = db::query_as(SUMMARY)
                 .bind(threshold)
-                .fetch_all(&mut conn)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "counting users at and near their limits"))?;
             render::print(&Summary::new(threshold, rows), ctx.format)
@@ -64,7 +66,6 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
 #[derive(Serialize, sqlx::FromRow)]
 struct AtLimit {
     user_id: String,
-    email: Option<String>,
     tier: Option<String>,
     /// "clips" or "scrapes".
     counter: String,
@@ -87,15 +88,15 @@ impl Report for AtLimitReport {
         if self.users.is_empty() {
             return "no user is at a limit this month".to_string();
         }
-        let mut t = render::table(&["user", "email", "tier", "counter", "used", "limit"]);
+        let mut t = render::table(&["user", "tier", "counter", "used", "limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                opt(&u.email),
                 opt(&u.tier),
                 u.counter.clone(),
                 u.used.to_string(),
-                opt(&u.limit),
+                u.limit
+                    .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
             ]);
         }
         let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
@@ -108,7 +109,6 @@ impl Report for AtLimitReport {
 #[derive(Serialize, sqlx::FromRow)]
 struct NearLimit {
     user_id: String,
-    email: Option<String>,
     tier: Option<String>,
     used: i32,
     limit: Option<i32>,
@@ -129,11 +129,10 @@ impl Report for NearLimitReport {
                 self.threshold * 100.0
             );
         }
-        let mut t = render::table(&["user", "email", "tier", "clips used", "clip limit"]);
+        let mut t = render::table(&["user", "tier", "clips used", "clip limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                opt(&u.email),
                 opt(&u.tier),
                 u.used.to_string(),
                 opt(&u.limit),

@@ -1,10 +1,11 @@
 //! `quota call`, `quota user`, `quota users`, `quota reset-user`: the guide's
 //! test call, debug query, test-user query and usage reset.
 
+use crate::db;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Context;
@@ -87,9 +88,9 @@ type RpcRow = (
 );
 
 pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
-    let mut tx = conn.begin().await.context("starting the test call")?;
-    let row: RpcRow = sqlx::query_as(include_str!("../../sql/queries/call_rpc.sql"))
+    let mut db = ctx.target.connect().await?;
+    let mut tx = db.begin().await?;
+    let row: RpcRow = db::query_as(include_str!("../../sql/queries/call_rpc.sql"))
         .bind(user)
         .fetch_one(&mut *tx)
         .await
@@ -120,11 +121,11 @@ pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
 // ---------------------------------------------------------------- user
 
 /// The guide's debug view. Counters are as the function and trigger see
-/// them: one whose period is an earlier UTC month counts as 0.
+/// them: one whose period is an earlier UTC month counts as 0. The user is
+/// named by id only: no e-mail or other personal data in output.
 #[derive(Serialize)]
 struct UserView {
     user_id: String,
-    email: Option<String>,
     plan: Option<String>,
     subscription_status: Option<String>,
     subscription_tier: Option<String>,
@@ -146,7 +147,6 @@ impl Report for UserView {
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let rows: Vec<(&str, String)> = vec![
             ("id", self.user_id.to_string()),
-            ("email", dash(&self.email)),
             ("plan", dash(&self.plan)),
             ("subscription_status", dash(&self.subscription_status)),
             ("subscription_tier", dash(&self.subscription_tier)),
@@ -192,14 +192,16 @@ fn this_month(row: &Value, counter: &str, period: &str, month: &str) -> i64 {
 }
 
 pub async fn show(ctx: &Context, user: Uuid) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
-    let view = user_view(&mut conn, user).await?;
+    let mut db = ctx.target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let view = user_view(&mut tx, user).await?;
+    tx.commit().await?;
     render::print(&view, ctx.format)
 }
 
 async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
     let row: Option<(Value, Option<Value>, String)> =
-        sqlx::query_as(include_str!("../../sql/queries/user_view.sql"))
+        db::query_as(include_str!("../../sql/queries/user_view.sql"))
             .bind(user)
             .fetch_optional(&mut *conn)
             .await
@@ -208,12 +210,12 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
     let usage = usage.unwrap_or(Value::Null);
     let tier = text(&u, "subscription_tier");
     let has_limits: bool =
-        sqlx::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
+        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
             .fetch_one(&mut *conn)
             .await
             .context("looking for public.clip_limits")?;
     let clip_limit: Option<i32> = if has_limits {
-        sqlx::query_scalar(include_str!("../../sql/queries/clip_limit_for_tier.sql"))
+        db::query_scalar(include_str!("../../sql/queries/clip_limit_for_tier.sql"))
             .bind(tier.clone().unwrap_or_default())
             .fetch_one(&mut *conn)
             .await
@@ -226,7 +228,6 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
     let clips = this_month(&usage, "clips_this_month", "clips_period_start", &month);
     Ok(UserView {
         user_id: user.to_string(),
-        email: text(&u, "email"),
         plan: text(&u, "plan"),
         subscription_status: text(&u, "subscription_status"),
         subscription_tier: tier,
@@ -248,7 +249,6 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
 #[derive(Serialize, sqlx::FromRow)]
 struct UserLine {
     user_id: String,
-    email: Option<String>,
     plan: Option<String>,
     usage_this_month: i32,
     plan_limits_scrapes: Option<i32>,
@@ -264,17 +264,10 @@ impl Report for UserList {
         if self.users.is_empty() {
             return "no users".to_string();
         }
-        let mut t = render::table(&[
-            "id",
-            "email",
-            "plan",
-            "usage_this_month",
-            "plan_limits_scrapes",
-        ]);
+        let mut t = render::table(&["id", "plan", "usage_this_month", "plan_limits_scrapes"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
-                cell(&u.email),
                 cell(&u.plan),
                 u.usage_this_month.to_string(),
                 cell(&u.plan_limits_scrapes),
@@ -285,13 +278,15 @@ impl Report for UserList {
 }
 
 pub async fn list(ctx: &Context, under_limit: bool, limit: i64) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
-    let users: Vec<UserLine> = sqlx::query_as(include_str!("../../sql/queries/users_list.sql"))
+    let mut db = ctx.target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let users: Vec<UserLine> = db::query_as(include_str!("../../sql/queries/users_list.sql"))
         .bind(under_limit)
         .bind(limit)
-        .fetch_all(&mut conn)
+        .fetch_all(&mut *tx)
         .await
         .map_err(|e| db_error(e, "listing users"))?;
+    tx.commit().await?;
     render::print(&UserList { users }, ctx.format)
 }
 
@@ -377,7 +372,7 @@ async fn locked_state(
     user: Uuid,
 ) -> Result<Option<(CounterState, bool, bool)>> {
     let Some(u): Option<Value> =
-        sqlx::query_scalar(include_str!("../../sql/queries/user_row_locked.sql"))
+        db::query_scalar(include_str!("../../sql/queries/user_row_locked.sql"))
             .bind(user)
             .fetch_optional(&mut *conn)
             .await
@@ -386,7 +381,7 @@ async fn locked_state(
         return Ok(None);
     };
     let usage: Option<Value> =
-        sqlx::query_scalar(include_str!("../../sql/queries/usage_row_locked.sql"))
+        db::query_scalar(include_str!("../../sql/queries/usage_row_locked.sql"))
             .bind(user)
             .fetch_optional(&mut *conn)
             .await
@@ -404,7 +399,7 @@ async fn locked_state(
 }
 
 async fn exec(conn: &mut PgConnection, sql: &str, user: Uuid, doing: &str) -> Result<()> {
-    sqlx::query(sql)
+    db::query(sql)
         .bind(user)
         .execute(&mut *conn)
         .await
@@ -413,20 +408,22 @@ async fn exec(conn: &mut PgConnection, sql: &str, user: Uuid, doing: &str) -> Re
 }
 
 pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> Result<()> {
-    let mut conn = ctx.target.connect().await?;
+    let mut db = ctx.target.connect().await?;
     // Unknown user: an error before any question, with nothing changed.
-    let view = user_view(&mut conn, user).await?;
+    let mut look = db.read_only().await?;
+    user_view(&mut look, user).await?;
+    look.commit().await?;
+    // Users are named by id only: no e-mail in output.
     let question = format!(
-        "Reset {} of user {} ({}) on {}?",
+        "Reset {} of user {} on {}?",
         counters.describe(),
         user,
-        view.email.as_deref().unwrap_or("no email"),
         ctx.target.describe()
     );
     if !ctx.ui.confirm(&question, yes)? {
         return Err(exit::usage("reset cancelled; nothing was changed"));
     }
-    let mut tx = conn.begin().await.context("starting the reset")?;
+    let mut tx = db.begin().await?;
     let (before, user_periods, usage_periods) = locked_state(&mut tx, user)
         .await?
         .ok_or_else(|| no_user(user))?;

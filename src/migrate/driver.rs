@@ -1,62 +1,119 @@
-//! refinery's async driver traits implemented over a sqlx connection, so
-//! the project has one Postgres driver (sqlx) instead of two.
+//! refinery's async driver traits implemented over a quota [`Session`], so
+//! the project has one Postgres driver (sqlx) instead of two, and the
+//! helpers that read and write refinery's history format.
+//!
+//! `migrate apply` runs the embedded migrations itself (see
+//! `migrate::apply_next`): each version in a transaction that takes the
+//! transaction-level migration lock and reads the history under it, which
+//! refinery's runner (it reads the history once, up front) cannot do safely
+//! next to concurrent processes. The driver's `execute` still takes the
+//! lock, so any use of refinery's runner stays serialised.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use refinery::Migration;
 use refinery_core::traits::r#async::{AsyncMigrate, AsyncQuery, AsyncTransaction};
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Executor, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// A borrowed sqlx connection that refinery can run migrations on.
+use super::embedded::HISTORY_TABLE;
+use super::lock;
+use crate::db::{self, Session};
+use crate::ui::Ui;
+
+/// A quota session that refinery can run migrations on.
 pub struct SqlxDriver<'c> {
-    conn: &'c mut PgConnection,
-    /// Sent at the start of every migration transaction (e.g. `SET LOCAL
+    db: &'c mut Session,
+    /// Sent at the start of every transaction (e.g. `SET LOCAL
     /// lock_timeout`), so DDL waits on a busy table only briefly.
     transaction_prelude: String,
+    /// How long to wait for another process holding the migration lock.
+    lock_wait: Duration,
+    ui: Ui,
 }
 
 impl<'c> SqlxDriver<'c> {
-    pub fn new(conn: &'c mut PgConnection, transaction_prelude: impl Into<String>) -> Self {
+    pub fn new(
+        db: &'c mut Session,
+        transaction_prelude: impl Into<String>,
+        lock_wait: Duration,
+        ui: &Ui,
+    ) -> Self {
         SqlxDriver {
-            conn,
+            db,
             transaction_prelude: transaction_prelude.into(),
+            lock_wait,
+            ui: ui.clone(),
         }
+    }
+}
+
+/// An error of the driver: a database error, or the lock wait running out
+/// (which carries its exit kind). The cause chain stays walkable, so the
+/// SQLSTATE and exit kind are found through refinery's wrapping.
+#[derive(Debug)]
+pub struct DriverError(anyhow::Error);
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(
+            &self.0,
+        ))
+    }
+}
+
+impl From<sqlx::Error> for DriverError {
+    fn from(e: sqlx::Error) -> Self {
+        DriverError(e.into())
     }
 }
 
 #[async_trait]
 impl AsyncTransaction for SqlxDriver<'_> {
-    type Error = sqlx::Error;
+    type Error = DriverError;
 
-    /// Runs all queries in one transaction: a migration and its history row
-    /// commit together or not at all.
+    /// Runs all queries in one transaction under the migration lock: a
+    /// migration and its history row commit together or not at all.
     async fn execute(&mut self, queries: &[&str]) -> Result<usize, Self::Error> {
         let queries: Vec<String> = queries.iter().map(|q| q.to_string()).collect();
-        execute_in_transaction(self.conn, &self.transaction_prelude, queries).await
+        let (prelude, wait) = (self.transaction_prelude.clone(), self.lock_wait);
+        execute_locked(self.db, &prelude, wait, &self.ui, queries).await
     }
 }
 
 #[async_trait]
 impl AsyncQuery<Vec<Migration>> for SqlxDriver<'_> {
     async fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
-        read_history(self.conn, query.to_string()).await
+        Ok(read_history(self.db, query.to_string()).await?)
     }
 }
 
 // The bodies call sqlx through the `Executor` methods of `&mut PgConnection`,
 // whose boxed futures are plainly Send; the generic `raw_sql(..).execute(e)`
 // form trips a higher-ranked lifetime error inside #[async_trait].
-async fn execute_in_transaction(
-    conn: &mut PgConnection,
+async fn execute_locked(
+    db: &mut Session,
     prelude: &str,
+    lock_wait: Duration,
+    ui: &Ui,
     queries: Vec<String>,
-) -> Result<usize, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+) -> Result<usize, DriverError> {
+    let mut tx = db.begin().await.map_err(DriverError)?;
     if !prelude.is_empty() {
         (&mut *tx).execute(sqlx::raw_sql(prelude)).await?;
     }
+    lock::acquire_xact(&mut tx, lock_wait, ui)
+        .await
+        .map_err(DriverError)?;
     let mut affected = 0;
     for query in &queries {
         // Simple-query protocol: migration files hold many statements.
@@ -69,18 +126,44 @@ async fn execute_in_transaction(
     Ok(affected)
 }
 
-async fn read_history(
-    conn: &mut PgConnection,
-    query: String,
-) -> Result<Vec<Migration>, sqlx::Error> {
-    let rows = conn.fetch_all(sqlx::raw_sql(&query)).await?;
+/// The versions the history records; read under the lock, it is the truth
+/// for the rest of the transaction.
+pub async fn recorded_versions(conn: &mut PgConnection) -> Result<Vec<u32>, sqlx::Error> {
+    // The table name is a constant of this build, never user input.
+    let sql =
+        include_str!("../../sql/queries/recorded_versions.sql").replace("{history}", HISTORY_TABLE);
+    let versions: Vec<i32> = db::query_scalar(&sql).fetch_all(&mut *conn).await?;
+    Ok(versions.into_iter().map(|v| v as u32).collect())
+}
+
+/// Records `migration` as applied now, as refinery would.
+pub async fn record(conn: &mut PgConnection, migration: &Migration) -> Result<(), sqlx::Error> {
+    let sql =
+        include_str!("../../sql/queries/record_version.sql").replace("{history}", HISTORY_TABLE);
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
+    db::query(&sql)
+        .bind(migration.version() as i32)
+        .bind(migration.name())
+        .bind(now)
+        .bind(migration.checksum().to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// refinery's history query: parameterless, so it runs by the simple
+/// protocol in one message, safe through a pooler without a transaction.
+async fn read_history(db: &mut Session, query: String) -> Result<Vec<Migration>, sqlx::Error> {
+    let rows = db.simple(&query).await?;
     rows.iter().map(applied_migration).collect()
 }
 
 impl AsyncMigrate for SqlxDriver<'_> {}
 
 /// A history row `(version, name, applied_on, checksum)` as refinery writes it.
-fn applied_migration(row: &sqlx::postgres::PgRow) -> Result<Migration, sqlx::Error> {
+pub(crate) fn applied_migration(row: &sqlx::postgres::PgRow) -> Result<Migration, sqlx::Error> {
     let version: i32 = row.try_get("version")?;
     let name: String = row.try_get("name")?;
     let applied_on: String = row.try_get("applied_on")?;

@@ -10,9 +10,14 @@ mod files {
     refinery::embed_migrations!("sql/migrations");
 }
 
-/// The history table refinery keeps; schema-qualified so that a role's
-/// search_path cannot put a second copy somewhere else.
-pub const HISTORY_TABLE: &str = "public.quota_schema_history";
+/// The history table refinery keeps, in a schema of its own that PostgREST
+/// does not expose (see [`super::history`]); schema-qualified so that a
+/// role's search_path cannot put a second copy somewhere else.
+pub const HISTORY_TABLE: &str = "quota.schema_history";
+
+/// Where quota kept its history before it had a schema of its own; `migrate
+/// apply`, `rollback` and `--repair` move it to [`HISTORY_TABLE`].
+pub const LEGACY_HISTORY_TABLE: &str = "public.quota_schema_history";
 
 /// Revert scripts by version. A unit test checks that every migration has one.
 const REVERTS: &[(u32, &str)] = &[
@@ -22,12 +27,18 @@ const REVERTS: &[(u32, &str)] = &[
         include_str!("../../sql/revert/V2__increment_usage_if_allowed.sql"),
     ),
     (3, include_str!("../../sql/revert/V3__clip_limit.sql")),
+    (4, include_str!("../../sql/revert/V4__harden_functions.sql")),
 ];
 
 /// A refinery runner over the embedded migrations, writing to [`HISTORY_TABLE`].
 pub fn runner() -> Runner {
+    runner_at(HISTORY_TABLE)
+}
+
+/// A refinery runner keeping its history in `table`.
+pub fn runner_at(table: &str) -> Runner {
     let mut runner = files::migrations::runner();
-    runner.set_migration_table_name(HISTORY_TABLE);
+    runner.set_migration_table_name(table);
     runner
 }
 
@@ -63,5 +74,30 @@ mod tests {
             assert!(revert_sql(*v).is_some(), "V{v} has no revert script");
         }
         assert_eq!(REVERTS.len(), versions.len());
+    }
+
+    /// The function bodies of `sql`, quoted with `tag`, in order.
+    fn bodies<'a>(sql: &'a str, tag: &str) -> Vec<&'a str> {
+        sql.split(tag).skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn reverting_v4_restores_v2_and_v3_verbatim() {
+        let all = migrations();
+        let sql = |v: u32| {
+            all.iter()
+                .find(|m| m.version() == v)
+                .and_then(|m| m.sql())
+                .unwrap()
+        };
+        let revert = revert_sql(4).unwrap();
+        for (v, tag) in [
+            (2, "$increment_usage_if_allowed$"),
+            (3, "$enforce_clip_limit$"),
+        ] {
+            assert_eq!(bodies(revert, tag), bodies(sql(v), tag), "{tag}");
+        }
+        assert!(revert.contains("SET search_path = ''"));
+        assert!(revert.contains("BEFORE INSERT ON public.clips"));
     }
 }

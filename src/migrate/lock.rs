@@ -1,33 +1,45 @@
-//! The migration lock: a session-level advisory lock that serialises every
-//! `quota migrate apply` and `rollback` against one database. A second
-//! process waits, then finds the work done.
+//! The migration lock: a transaction-level advisory lock that every
+//! migration, revert and repair transaction takes first, so concurrent
+//! `quota migrate` processes serialise version by version.
+//!
+//! A session-level lock would strand on a pooled server connection (a
+//! transaction-mode pooler hands the session to other clients between
+//! transactions, and the lock with it); a transaction-level one ends with
+//! the transaction that took it, whatever connection that ran on. Because
+//! the lock is released between versions, each transaction re-checks under
+//! the lock whether its version still needs to run (see `migrate::driver`).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
+use crate::db;
 use crate::exit;
 use crate::ui::Ui;
 
 /// The advisory lock key: "quota" in ASCII.
 pub const KEY: i64 = 0x71_75_6f_74_61;
 
-/// Waits up to `wait` for the migration lock, polling so the wait can be
-/// bounded and the holder named (a blocking pg_advisory_lock could not).
-pub async fn acquire(conn: &mut PgConnection, wait: Duration, ui: &Ui) -> Result<()> {
+/// How often a waiting process tries the lock again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Takes the migration lock for the rest of the open transaction on `tx`,
+/// waiting up to `wait`; polls so the wait can be bounded and the holder
+/// named (a blocking pg_advisory_xact_lock could do neither).
+pub async fn acquire_xact(tx: &mut PgConnection, wait: Duration, ui: &Ui) -> Result<()> {
     let started = Instant::now();
     let mut announced = false;
     loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_catalog.pg_try_advisory_lock($1)")
+        let got: bool = db::query_scalar("SELECT pg_catalog.pg_try_advisory_xact_lock($1)")
             .bind(KEY)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut *tx)
             .await
-            .context("taking the migration lock (pg_try_advisory_lock)")?;
+            .context("taking the migration lock (pg_try_advisory_xact_lock)")?;
         if got {
             return Ok(());
         }
-        let holder = holder(conn).await?;
+        let holder = holder(tx).await?;
         if !announced {
             ui.info(&format!(
                 "waiting for the migration lock held by {}",
@@ -43,24 +55,14 @@ pub async fn acquire(conn: &mut PgConnection, wait: Duration, ui: &Ui) -> Result
                 wait.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(POLL).await;
     }
-}
-
-/// Releases the lock. Closing the connection would release it too.
-pub async fn release(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SELECT pg_catalog.pg_advisory_unlock($1)")
-        .bind(KEY)
-        .execute(&mut *conn)
-        .await
-        .context("releasing the migration lock")?;
-    Ok(())
 }
 
 type Holder = Option<(i32, f64, String)>;
 
 async fn holder(conn: &mut PgConnection) -> Result<Holder> {
-    sqlx::query_as(include_str!("../../sql/queries/advisory_lock_holder.sql"))
+    db::query_as(include_str!("../../sql/queries/advisory_lock_holder.sql"))
         .bind(KEY)
         .fetch_optional(&mut *conn)
         .await
@@ -70,9 +72,9 @@ async fn holder(conn: &mut PgConnection) -> Result<Holder> {
 fn describe_holder(holder: &Holder) -> String {
     match holder {
         Some((pid, secs, app)) if !app.is_empty() => {
-            format!("session pid {pid} ({app}, connected {secs:.0}s ago)")
+            format!("server process {pid} ({app}, connected {secs:.0}s ago)")
         }
-        Some((pid, secs, _)) => format!("session pid {pid} (connected {secs:.0}s ago)"),
+        Some((pid, secs, _)) => format!("server process {pid} (connected {secs:.0}s ago)"),
         None => "another session".to_string(),
     }
 }

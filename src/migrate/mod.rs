@@ -1,24 +1,32 @@
 //! Versioned migrations: apply (through refinery), status, and rollback
 //! (this project's own, from the revert scripts).
 //!
-//! Both apply and rollback run under [`lock`], the advisory migration lock,
-//! and run their DDL with a short `lock_timeout` and bounded retries, so a
+//! Every migration, revert and repair transaction takes [`lock`], the
+//! transaction-level migration lock, and re-checks under it that its version
+//! still needs to run; they run their DDL with a short `lock_timeout` and bounded retries, so a
 //! busy `clips` table makes the migration wait and retry instead of making
 //! the application's inserts queue behind it.
 
+pub mod adoption;
+pub mod advice;
 pub mod driver;
 pub mod embedded;
+pub mod history;
+pub mod limits;
 pub mod lock;
 pub mod repair;
 
+use crate::db;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use refinery::{Migration, Target};
+use anyhow::Result;
+use refinery::Migration;
+use refinery_core::traits::r#async::AsyncMigrate;
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Executor, PgConnection};
 
 use crate::contract;
+use crate::db::Session;
 use crate::exit::{self, sqlstate};
 use crate::ui::Ui;
 use driver::SqlxDriver;
@@ -132,18 +140,14 @@ impl Status {
 
 /// Reads the history; `None` when the history table does not exist yet.
 pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(HISTORY_TABLE)
-        .fetch_one(&mut *conn)
-        .await
-        .context("looking for the migration history table")?;
-    if !exists {
+    // Until `apply` moves it, an older install's history is in its old place.
+    let Some(table) = history::locate(conn).await? else {
         return Ok(Vec::new());
-    }
-    let mut driver = SqlxDriver::new(conn, "");
-    let applied = embedded::runner()
-        .get_applied_migrations_async(&mut driver)
-        .await;
+    };
+    // refinery's own query, parameterless: simple protocol, in the caller's transaction.
+    let query = <SqlxDriver as AsyncMigrate>::get_applied_migrations_query(table);
+    let rows = conn.fetch_all(sqlx::raw_sql(&query)).await;
+    let applied = rows.and_then(|rows| rows.iter().map(driver::applied_migration).collect());
     match applied {
         Ok(applied) => Ok(applied),
         Err(e) => Err(history_error(conn, e).await),
@@ -151,7 +155,7 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
 }
 
 /// Why the history could not be read, and what to do about it.
-async fn history_error(conn: &mut PgConnection, e: refinery::Error) -> anyhow::Error {
+async fn history_error(conn: &mut PgConnection, e: sqlx::Error) -> anyhow::Error {
     match find_db_error(&e) {
         // A row refinery cannot read (a checksum or date edited by hand).
         Some((None, msg)) if msg.contains("history row") => exit::precondition(format!(
@@ -159,7 +163,7 @@ async fn history_error(conn: &mut PgConnection, e: refinery::Error) -> anyhow::E
              (see `quota migrate apply --dry-run` for the versions) or remove it and re-apply"
         )),
         Some((Some(code), msg)) if code == "42501" => {
-            let me: String = sqlx::query_scalar("SELECT current_user::text")
+            let me: String = db::query_scalar("SELECT current_user::text")
                 .fetch_one(&mut *conn)
                 .await
                 .unwrap_or_else(|_| "the role quota connects as".to_string());
@@ -238,7 +242,9 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// The database version afterwards (before, for a dry run).
     pub database_version: u32,
-    /// Attempts needed (more than 1 when a table lock timed out).
+    /// Transactions tried, including lock-timeout retries: one per version
+    /// applied, reverted or repaired, plus one per retry; 0 for a dry run
+    /// or when there was nothing to do.
     pub attempts: u32,
 }
 
@@ -252,7 +258,7 @@ pub struct ApplyOptions {
 
 /// Checks the schema contract, then applies pending versions up to the
 /// target under the migration lock.
-pub async fn apply(conn: &mut PgConnection, opts: ApplyOptions, ui: &Ui) -> Result<Outcome> {
+pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outcome> {
     let target = opts.target.unwrap_or_else(embedded::latest_version);
     if target > embedded::latest_version() {
         return Err(exit::usage(format!(
@@ -260,69 +266,193 @@ pub async fn apply(conn: &mut PgConnection, opts: ApplyOptions, ui: &Ui) -> Resu
             embedded::latest_version()
         )));
     }
-    require_contract(conn).await?;
+    let mut tx = db.read_only().await?;
+    require_contract(&mut tx).await?;
     if opts.dry_run {
-        let status = status(conn).await?;
-        refuse_troubles(&status)?;
+        let before = status(&mut tx).await?;
+        refuse_troubles(&before)?;
+        adoption::refuse(&mut tx, &before, target).await?;
         return Ok(Outcome {
             dry_run: true,
-            steps: pending_steps(&status, target, true),
-            database_version: status.database_version,
+            steps: pending_steps(&before, target, true),
+            database_version: before.database_version,
             attempts: 0,
         });
     }
-    lock::acquire(conn, opts.policy.lock_wait, ui).await?;
-    let result = apply_locked(conn, target, opts.policy, ui).await;
-    let released = lock::release(conn).await;
-    let outcome = result?;
-    released?;
-    Ok(outcome)
+    tx.commit().await?;
+    // Checked under the lock, where no other quota process changes the
+    // history or the objects meanwhile (catalog lookups see the latest
+    // commit, not a snapshot, so only the lock makes this consistent). Only
+    // once nothing refuses is the history moved to its schema, in the same
+    // transaction: a refused apply changes nothing.
+    let (before, prepared) = {
+        let mut tx = planning_transaction(db, opts.policy, ui).await?;
+        let before = status(&mut tx).await?;
+        refuse_troubles(&before)?;
+        adoption::refuse(&mut tx, &before, target).await?;
+        let prepared = match history::prepare_in(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        (before, prepared)
+    };
+    if let Err(e) = prepared {
+        return Err(history::explain(db, &e).await);
+    }
+    apply_pending(db, before, target, opts.policy, ui).await
 }
 
-async fn apply_locked(
-    conn: &mut PgConnection,
+/// A transaction holding the migration lock, for reading what a change
+/// will do (plans, prompts) consistently with concurrent quota processes.
+pub async fn planning_transaction<'s>(
+    db: &'s mut Session,
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<sqlx::Transaction<'s, sqlx::Postgres>> {
+    locked_transaction(db, policy, ui)
+        .await
+        .map_err(|e| match e {
+            StepError::Stop(e) => e,
+            StepError::Sql(e) => anyhow::Error::new(e).context("taking the migration lock"),
+        })
+}
+
+/// Runs the pending versions up to `target`, each in its own transaction
+/// under the migration lock; versions a concurrent process applied
+/// meanwhile are skipped, and the outcome lists only what this one ran.
+async fn apply_pending(
+    db: &mut Session,
+    before: Status,
     target: u32,
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
-    let before = status(conn).await?;
-    refuse_troubles(&before)?;
     if before.database_version > target {
-        return Err(exit::usage(format!(
-            "the database is at V{}, above --target {target}; use `quota migrate rollback --target {target}`",
-            before.database_version
-        )));
+        // Already past the target: nothing to apply (see `advice`).
+        return Ok(Outcome {
+            dry_run: false,
+            steps: Vec::new(),
+            database_version: before.database_version,
+            attempts: 0,
+        });
     }
-    let steps = pending_steps(&before, target, false);
+    let planned = pending_steps(&before, target, false);
     ui.debug(&format!(
         "database at V{}; applying {} version(s) up to V{target}; lock_timeout {}ms, up to {} retries",
         before.database_version,
-        steps.len(),
+        planned.len(),
         policy.lock_timeout.as_millis(),
         policy.retries
     ));
-    let run = async |c: &mut PgConnection| {
-        let runner = embedded::runner()
-            .set_target(Target::Version(target))
-            .set_abort_divergent(true)
-            .set_abort_missing(true);
-        runner
-            .run_async(&mut SqlxDriver::new(c, policy.prelude()))
-            .await
-            .map(|_| ())
-    };
-    let attempt = match retry_while_busy(conn, policy, ui, "apply", run).await {
-        Ok(attempts) => attempts,
-        Err(Retried::GaveUp(e)) => return Err(e),
-        Err(Retried::Failed(e)) => return Err(migration_error(conn, e, "applying").await),
-    };
-    let after = status(conn).await?;
+    let mut ran: Vec<u32> = Vec::new();
+    let mut attempts = 0;
+    loop {
+        let mut trying: Option<(u32, String)> = None;
+        let mut applied = None;
+        let step = async |db: &mut Session| {
+            applied = apply_next(db, target, policy, ui, &mut trying).await?;
+            Ok::<(), StepError>(())
+        };
+        let n = match retry_while_busy(db, policy, ui, "apply", step).await {
+            Ok(n) => n,
+            Err(Retried::GaveUp(e)) => return Err(e),
+            Err(Retried::Failed(e)) => return Err(apply_error(db, e, trying).await),
+        };
+        // Transactions tried, as rollback and repair count them: one per
+        // version applied, plus one per lock-timeout retry.
+        match applied {
+            Some(version) => {
+                ran.push(version);
+                attempts += n;
+            }
+            None => break,
+        }
+    }
+    let attempt = attempts;
+    let mut tx = db.read_only().await?;
+    let after = status(&mut tx).await?;
+    tx.commit().await?;
     Ok(Outcome {
         dry_run: false,
-        steps,
+        steps: planned
+            .into_iter()
+            .filter(|s| ran.contains(&s.version))
+            .collect(),
         database_version: after.database_version,
         attempts: attempt,
     })
+}
+
+/// Applies the oldest version up to `target` that the history does not
+/// record, in one transaction under the migration lock, and records it.
+/// The history is read under the lock, so a version a concurrent process
+/// applied (or a rollback removed) meanwhile is seen as it is now: each
+/// version runs exactly once, in order. `None` when nothing is pending.
+async fn apply_next(
+    db: &mut Session,
+    target: u32,
+    policy: LockPolicy,
+    ui: &Ui,
+    trying: &mut Option<(u32, String)>,
+) -> Result<Option<u32>, StepError> {
+    let mut tx = locked_transaction(db, policy, ui).await?;
+    let recorded = driver::recorded_versions(&mut tx).await?;
+    let next = embedded::migrations()
+        .into_iter()
+        .find(|m| m.version() <= target && !recorded.contains(&m.version()));
+    let Some(migration) = next else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    *trying = Some((migration.version(), migration.name().to_string()));
+    (&mut *tx)
+        .execute(sqlx::raw_sql(migration.sql().unwrap_or_default()))
+        .await?;
+    driver::record(&mut tx, &migration).await?;
+    tx.commit().await?;
+    Ok(Some(migration.version()))
+}
+
+/// One line for a failed apply step: the lock wait, a lost connection, a
+/// missing privilege, or the server's message, naming the version.
+async fn apply_error(
+    db: &mut Session,
+    e: StepError,
+    trying: Option<(u32, String)>,
+) -> anyhow::Error {
+    let e = match e {
+        StepError::Stop(e) => return e,
+        StepError::Sql(e) => e,
+    };
+    let version = trying
+        .map(|(v, name)| format!(" V{v}__{name}"))
+        .unwrap_or_default();
+    if crate::db::is_connection_lost(&e) {
+        return connection_lost(&format!("applying{version}"), &e);
+    }
+    match e.as_database_error() {
+        Some(d) if d.code().as_deref() == Some("42501") => {
+            let msg = d.message().to_string();
+            let hint = ownership_hint(db).await;
+            exit::precondition(format!(
+                "permission denied while applying{version}: {msg}; nothing of it was kept; {hint}"
+            ))
+        }
+        Some(d) => exit::error(
+            exit::ExitKind::Internal,
+            format!(
+                "applying{version} failed{}: {}; nothing of the failing version was kept",
+                d.code()
+                    .map(|c| format!(" (SQLSTATE {c})"))
+                    .unwrap_or_default(),
+                d.message()
+            ),
+        ),
+        None => exit::error(
+            exit::ExitKind::Internal,
+            format!("applying{version} failed: {e}"),
+        ),
+    }
 }
 
 /// Pending versions up to `target`, with their SQL when asked.
@@ -381,21 +511,31 @@ fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The error after the last retry: names the sessions in the way.
 async fn lock_timeout_error(
-    conn: &mut PgConnection,
+    db: &mut Session,
     what: &str,
     attempts: u32,
     policy: LockPolicy,
 ) -> anyhow::Error {
-    let blockers = match blocking_sessions(conn).await {
-        Ok(b) if !b.is_empty() => b.join("; "),
-        Ok(_) => "no session holds a lock on those tables now".to_string(),
-        Err(e) => format!("could not list them: {e:#}"),
+    let (blockers, pids) = match blockers_in_transaction(db).await {
+        Ok(b) if !b.is_empty() => (
+            b.iter()
+                .map(|(_, d)| d.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            b.iter().map(|(pid, _)| *pid).collect(),
+        ),
+        Ok(_) => (
+            "no session holds a lock on those tables now".to_string(),
+            Vec::new(),
+        ),
+        Err(e) => (format!("could not list them: {e:#}"), Vec::new()),
     };
     exit::precondition(format!(
         "gave up on {what} after {attempts} attempts: a table lock was not granted within lock_timeout \
          {}ms; blocking: {blockers}; let that transaction finish (or end it with \
-         SELECT pg_terminate_backend(<pid>)) and run the command again, or raise --lock-timeout/--retries",
-        policy.lock_timeout.as_millis()
+         {}) and run the command again, or raise --lock-timeout/--retries",
+        policy.lock_timeout.as_millis(),
+        advice::terminate_sql(&pids)
     ))
 }
 
@@ -411,11 +551,11 @@ pub(crate) enum Retried<E> {
 /// a table lock (each attempt rolled back whole), up to `policy.retries`
 /// more times. Returns the number of attempts it took.
 pub(crate) async fn retry_while_busy<E>(
-    conn: &mut PgConnection,
+    db: &mut Session,
     policy: LockPolicy,
     ui: &Ui,
     what: &str,
-    mut step: impl AsyncFnMut(&mut PgConnection) -> Result<(), E>,
+    mut step: impl AsyncFnMut(&mut Session) -> Result<(), E>,
 ) -> Result<u32, Retried<E>>
 where
     E: std::error::Error + 'static,
@@ -423,7 +563,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match step(conn).await {
+        match step(db).await {
             Ok(()) => return Ok(attempt),
             Err(e) if is_lock_timeout(&e) && attempt <= policy.retries => {
                 let pause = policy.backoff(attempt);
@@ -437,7 +577,7 @@ where
             }
             Err(e) if is_lock_timeout(&e) => {
                 return Err(Retried::GaveUp(
-                    lock_timeout_error(conn, what, attempt, policy).await,
+                    lock_timeout_error(db, what, attempt, policy).await,
                 ))
             }
             Err(e) => return Err(Retried::Failed(e)),
@@ -445,66 +585,27 @@ where
     }
 }
 
-/// "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)" for each blocker.
-pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<String>> {
+async fn blockers_in_transaction(db: &mut Session) -> Result<Vec<(i32, String)>> {
+    let mut tx = db.read_only().await?;
+    blocking_sessions(&mut tx).await
+}
+
+/// Each blocker's pid and "pid 123 (alice, idle in transaction for 12s: INSERT INTO clips ...)".
+pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<(i32, String)>> {
     let tables: Vec<String> = TOUCHED_TABLES.iter().map(|t| t.to_string()).collect();
     let rows: Vec<(i32, String, String, f64, String, String)> =
-        sqlx::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
+        db::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
             .bind(&tables)
             .fetch_all(&mut *conn)
             .await?;
     Ok(rows
         .into_iter()
         .map(|(pid, user, state, secs, query, locks)| {
-            format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})")
+            let text =
+                format!("pid {pid} ({user}, {state} for {secs:.0}s, holds {locks}: {query})");
+            (pid, text)
         })
         .collect())
-}
-
-/// One line for a failed migration, with what to do about it.
-async fn migration_error(
-    conn: &mut PgConnection,
-    e: refinery::Error,
-    doing: &str,
-) -> anyhow::Error {
-    // refinery says which version failed: "error applying migration V3__clip_limit".
-    let version = match e.kind() {
-        refinery::error::Kind::Connection(what, _) => what
-            .rsplit(' ')
-            .next()
-            .filter(|v| v.starts_with('V'))
-            .map(|v| format!(" {v}")),
-        _ => None,
-    }
-    .unwrap_or_default();
-    if crate::db::is_connection_lost(&e) {
-        return connection_lost(&format!("{doing}{version}"), &e);
-    }
-    match find_db_error(&e) {
-        Some((Some(code), msg)) if code == "42501" => {
-            let hint = ownership_hint(conn).await;
-            exit::precondition(format!(
-                "permission denied while {doing}{version}: {msg}; nothing of it was kept; {hint}"
-            ))
-        }
-        Some((code, msg)) => exit::error(
-            exit::ExitKind::Internal,
-            format!(
-                "{doing}{version} failed{}: {msg}; nothing of the failing version was kept",
-                code.map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
-            ),
-        ),
-        None => match e.kind() {
-            refinery::error::Kind::DivergentVersion(..)
-            | refinery::error::Kind::MissingVersion(..) => {
-                exit::precondition(format!("{e}; see `quota migrate status`"))
-            }
-            _ => exit::error(
-                exit::ExitKind::Internal,
-                format!("{doing}{version} failed: {e}"),
-            ),
-        },
-    }
 }
 
 /// The server dropped the session mid-way (crash, pg_terminate_backend,
@@ -526,11 +627,15 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
 
 /// Migrations add columns to, and a trigger on, the application's tables:
 /// only their owner may. Names the roles involved and the grants that fix it.
-async fn ownership_hint(conn: &mut PgConnection) -> String {
-    let roles: Result<(String, Option<String>), sqlx::Error> =
-        sqlx::query_as(include_str!("../../sql/queries/table_owner.sql"))
-            .fetch_one(&mut *conn)
-            .await;
+pub(crate) async fn ownership_hint(db: &mut Session) -> String {
+    let roles = match db.read_only().await {
+        Ok(mut tx) => db::query_as(include_str!("../../sql/queries/table_owner.sql"))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    let roles: Result<(String, Option<String>)> = roles;
     let roles = roles.map(|(me, owner)| {
         (
             crate::db::quote_ident(&me),
@@ -578,6 +683,7 @@ pub struct RollbackOptions {
 
 /// The versions a rollback to `target` would revert, newest first.
 pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> {
+    advice::check_rollback(target)?;
     let applied: Vec<&VersionStatus> = status
         .migrations
         .iter()
@@ -606,42 +712,69 @@ pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> 
     Ok(plan)
 }
 
-/// Runs the revert scripts of `plan` (from [`rollback_plan`]), newest first,
-/// each with the removal of its history row in one transaction. The caller
-/// holds the migration lock.
-pub async fn rollback_locked(
-    conn: &mut PgConnection,
+/// Reverts down to the version below the oldest of `plan` (from
+/// [`rollback_plan`]), newest first, each revert with the removal of its
+/// history row in one transaction that takes the migration lock first and
+/// reads the history under it: what a concurrent apply or rollback did
+/// meanwhile is seen, so no version is reverted twice or out of order. The
+/// outcome lists only what this process reverted.
+pub async fn rollback(
+    db: &mut Session,
     plan: &[Step],
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
+    let floor = plan
+        .iter()
+        .map(|s| s.version)
+        .min()
+        .map_or(u32::MAX, |v| v - 1);
     let mut attempts = 0;
-    for step in plan {
-        let sql = step.sql.as_deref().unwrap_or_default();
-        let revert = async |c: &mut PgConnection| revert_one(c, step.version, sql, policy).await;
-        match retry_while_busy(conn, policy, ui, "rollback", revert).await {
-            Ok(n) => attempts += n,
+    let mut reverted = Vec::new();
+    loop {
+        let mut trying: Option<Step> = None;
+        let mut done = None;
+        let revert = async |db: &mut Session| {
+            done = revert_next(db, floor, policy, ui, &mut trying).await?;
+            Ok::<(), StepError>(())
+        };
+        let n = match retry_while_busy(db, policy, ui, "rollback", revert).await {
+            Ok(n) => n,
             Err(Retried::GaveUp(e)) => return Err(e),
-            Err(Retried::Failed(e)) => return Err(revert_error(conn, step, e).await),
+            Err(Retried::Failed(e)) => {
+                let step = trying.unwrap_or_else(|| Step {
+                    version: floor + 1,
+                    name: "?".into(),
+                    sql: None,
+                });
+                return Err(revert_error(db, &step, e).await);
+            }
+        };
+        match done {
+            Some(step) => {
+                reverted.push(step);
+                attempts += n;
+            }
+            None => break,
         }
     }
-    let after = status(conn).await?;
+    let mut tx = db.read_only().await?;
+    let after = status(&mut tx).await?;
+    tx.commit().await?;
     Ok(Outcome {
         dry_run: false,
-        steps: plan
-            .iter()
-            .map(|s| Step {
-                sql: None,
-                ..s.clone()
-            })
-            .collect(),
+        steps: reverted,
         database_version: after.database_version,
         attempts,
     })
 }
 
 /// One line for a revert that failed for a reason other than a busy table.
-async fn revert_error(conn: &mut PgConnection, step: &Step, e: sqlx::Error) -> anyhow::Error {
+async fn revert_error(session: &mut Session, step: &Step, e: StepError) -> anyhow::Error {
+    let e = match e {
+        StepError::Stop(e) => return e,
+        StepError::Sql(e) => e,
+    };
     if crate::db::is_connection_lost(&e) {
         let during = format!("reverting V{}__{}", step.version, step.name);
         return connection_lost(&during, &e);
@@ -652,7 +785,7 @@ async fn revert_error(conn: &mut PgConnection, step: &Step, e: sqlx::Error) -> a
             return exit::precondition(format!(
                 "permission denied while reverting V{}: {denied}; it stays applied; {}",
                 step.version,
-                ownership_hint(conn).await
+                ownership_hint(session).await
             ));
         }
         Some(db) => db.message().to_string(),
@@ -667,20 +800,102 @@ async fn revert_error(conn: &mut PgConnection, step: &Step, e: sqlx::Error) -> a
     )
 }
 
-async fn revert_one(
-    conn: &mut PgConnection,
-    version: u32,
-    sql: &str,
+/// Why a step of apply, rollback or repair failed: a database error
+/// (retried when it is a lock timeout), or a classified stop that says it
+/// all (the migration lock not granted in time, a version this build
+/// cannot revert).
+#[derive(Debug)]
+pub(crate) enum StepError {
+    Sql(sqlx::Error),
+    Stop(anyhow::Error),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Sql(e) => e.fmt(f),
+            StepError::Stop(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StepError::Sql(e) => Some(e),
+            StepError::Stop(_) => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StepError {
+    fn from(e: sqlx::Error) -> Self {
+        StepError::Sql(e)
+    }
+}
+
+/// Opens a transaction with the lock_timeout prelude and the migration lock.
+pub(crate) async fn locked_transaction<'s>(
+    db: &'s mut Session,
     policy: LockPolicy,
-) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
-    sqlx::raw_sql(sql).execute(&mut *tx).await?;
-    sqlx::query(include_str!("../../sql/queries/forget_version.sql"))
-        .bind(version as i32)
+    ui: &Ui,
+) -> Result<sqlx::Transaction<'s, sqlx::Postgres>, StepError> {
+    let mut tx = db.begin().await.map_err(StepError::Stop)?;
+    (&mut *tx).execute(sqlx::raw_sql(&policy.prelude())).await?;
+    lock::acquire_xact(&mut tx, policy.lock_wait, ui)
+        .await
+        .map_err(StepError::Stop)?;
+    Ok(tx)
+}
+
+/// Reverts the newest recorded version if it is above `floor`, under the
+/// lock; `None` when nothing above `floor` is recorded any more.
+async fn revert_next(
+    db: &mut Session,
+    floor: u32,
+    policy: LockPolicy,
+    ui: &Ui,
+    trying: &mut Option<Step>,
+) -> Result<Option<Step>, StepError> {
+    let mut tx = locked_transaction(db, policy, ui).await?;
+    let recorded = match to_regclass_exists(&mut tx).await? {
+        true => driver::recorded_versions(&mut tx).await?,
+        false => Vec::new(),
+    };
+    let Some(&newest) = recorded.iter().max().filter(|v| **v > floor) else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let name = embedded::migrations()
+        .iter()
+        .find(|m| m.version() == newest)
+        .map(|m| m.name().to_string());
+    let (Some(sql), Some(name)) = (embedded::revert_sql(newest), name) else {
+        return Err(StepError::Stop(exit::precondition(format!(
+            "V{newest} was applied by a newer quota and this build has no revert script for it; \
+             roll it back with that version of quota"
+        ))));
+    };
+    let step = Step {
+        version: newest,
+        name,
+        sql: None,
+    };
+    *trying = Some(step.clone());
+    (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
+    db::query(include_str!("../../sql/queries/forget_version.sql"))
+        .bind(newest as i32)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(Some(step))
+}
+
+async fn to_regclass_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    db::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(HISTORY_TABLE)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 #[cfg(test)]

@@ -10,10 +10,14 @@
 //! from this build's file and re-recorded with its checksum; a version this
 //! build does not know is left alone.
 
+use crate::db;
 use anyhow::Result;
-use sqlx::{Connection, PgConnection};
+use sqlx::Executor;
 
-use super::{embedded, lock, status, LockPolicy, Outcome, Retried, State, Step};
+use super::{
+    embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step, StepError,
+};
+use crate::db::Session;
 use crate::exit;
 use crate::ui::Ui;
 
@@ -24,25 +28,26 @@ pub struct RepairOptions {
     pub policy: LockPolicy,
 }
 
-/// Re-runs every applied version, oldest first, each in its own transaction,
-/// under the migration lock.
-pub async fn repair(conn: &mut PgConnection, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
-    super::require_contract(conn).await?;
+/// Re-runs every applied version, oldest first, in one transaction under
+/// the migration lock.
+pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
+    let mut tx = db.read_only().await?;
+    super::require_contract(&mut tx).await?;
+    let before = status(&mut tx).await?;
+    tx.commit().await?;
     if opts.dry_run {
-        let status = status(conn).await?;
         return Ok(Outcome {
             dry_run: true,
-            steps: plan(&status, ui),
-            database_version: status.database_version,
+            steps: plan(&before, ui),
+            database_version: before.database_version,
             attempts: 0,
         });
     }
-    lock::acquire(conn, opts.policy.lock_wait, ui).await?;
-    let result = repair_locked(conn, opts.policy, ui).await;
-    let released = lock::release(conn).await;
-    let outcome = result?;
-    released?;
-    Ok(outcome)
+    super::history::prepare(db, opts.policy, ui).await?;
+    let mut tx = db.read_only().await?;
+    let before = status(&mut tx).await?;
+    tx.commit().await?;
+    repair_planned(db, before, opts.policy, ui).await
 }
 
 /// The applied and drifted versions, with this build's SQL. Unknown versions
@@ -74,53 +79,78 @@ fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
     steps
 }
 
-async fn repair_locked(conn: &mut PgConnection, policy: LockPolicy, ui: &Ui) -> Result<Outcome> {
-    let before = status(conn).await?;
-    let steps = plan(&before, ui);
-    let mut attempts = 0;
-    for step in &steps {
-        let sql = step.sql.as_deref().unwrap_or_default();
-        let rerun_step = async |c: &mut PgConnection| rerun(c, step.version, sql, policy).await;
-        match super::retry_while_busy(conn, policy, ui, "repair", rerun_step).await {
-            Ok(n) => attempts += n,
-            Err(Retried::GaveUp(e)) => return Err(e),
-            Err(Retried::Failed(e)) => return Err(rerun_error(step, e)),
+async fn repair_planned(
+    db: &mut Session,
+    before: super::Status,
+    policy: LockPolicy,
+    ui: &Ui,
+) -> Result<Outcome> {
+    // All versions in ONE transaction: re-running V3 alone would briefly
+    // reinstate what V4 replaced (an unsafe search_path, the BEFORE trigger)
+    // between two commits. The plan is read again under the lock, so a
+    // concurrent rollback or apply is seen.
+    let mut failed_at: Option<Step> = None;
+    let mut done: Vec<Step> = Vec::new();
+    let rerun_steps = async |db: &mut Session| {
+        done = rerun_all(db, policy, ui, &mut failed_at).await?;
+        Ok::<(), StepError>(())
+    };
+    let attempts = match super::retry_while_busy(db, policy, ui, "repair", rerun_steps).await {
+        Ok(n) => n,
+        Err(Retried::GaveUp(e)) => return Err(e),
+        Err(Retried::Failed(e)) => {
+            let step = failed_at.unwrap_or_else(|| Step {
+                version: before.database_version,
+                name: "?".into(),
+                sql: None,
+            });
+            return Err(rerun_error(&step, e));
         }
-    }
+    };
     Ok(Outcome {
         dry_run: false,
-        steps: steps.into_iter().map(|s| Step { sql: None, ..s }).collect(),
-        database_version: before.database_version,
         attempts,
+        steps: done.into_iter().map(|s| Step { sql: None, ..s }).collect(),
+        database_version: before.database_version,
     })
 }
 
-/// One version's SQL in a transaction with the lock_timeout prelude, and
-/// its history row re-recorded with this build's name and checksum (a no-op
-/// unless it had drifted).
-async fn rerun(
-    conn: &mut PgConnection,
-    version: u32,
-    sql: &str,
+/// Every applied version's SQL, oldest first, in one transaction with the
+/// lock_timeout prelude and the migration lock, each history row
+/// re-recorded with this build's name and checksum (a no-op unless it had
+/// drifted). `failed_at` names the step that failed.
+async fn rerun_all(
+    db: &mut Session,
     policy: LockPolicy,
-) -> Result<(), sqlx::Error> {
+    ui: &Ui,
+    failed_at: &mut Option<Step>,
+) -> Result<Vec<Step>, StepError> {
     let embedded = embedded::migrations();
-    let file = embedded.iter().find(|m| m.version() == version);
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql(&policy.prelude()).execute(&mut *tx).await?;
-    sqlx::raw_sql(sql).execute(&mut *tx).await?;
-    if let Some(file) = file {
-        sqlx::query(include_str!("../../sql/queries/rerecord_version.sql"))
-            .bind(version as i32)
-            .bind(file.name())
-            .bind(file.checksum().to_string())
-            .execute(&mut *tx)
-            .await?;
+    let mut tx = locked_transaction(db, policy, ui).await?;
+    let now = status(&mut tx).await.map_err(StepError::Stop)?;
+    let steps = plan(&now, ui);
+    for step in &steps {
+        *failed_at = Some(step.clone());
+        let sql = step.sql.as_deref().unwrap_or_default();
+        (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
+        if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
+            db::query(include_str!("../../sql/queries/rerecord_version.sql"))
+                .bind(step.version as i32)
+                .bind(file.name())
+                .bind(file.checksum().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(steps)
 }
 
-fn rerun_error(step: &Step, e: sqlx::Error) -> anyhow::Error {
+fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
+    let e = match e {
+        StepError::Stop(e) => return e,
+        StepError::Sql(e) => e,
+    };
     match e.as_database_error() {
         Some(db) if db.code().as_deref() == Some("42501") => exit::precondition(format!(
             "permission denied while repairing V{}: {}; run quota as the owner of the application's \

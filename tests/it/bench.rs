@@ -163,10 +163,10 @@ async fn bench_cleans_up_after_ctrl_c() {
     assert_eq!(state(&mut c).await, before);
 }
 
-/// Supabase-style FK: no scratch users, so no bench, and what the failed
-/// setup had created (tier, scratch tables) is gone again.
+/// Supabase-style FK: the scratch users get their auth.users rows, the
+/// bench runs, and nothing of it stays. (This used to be refused.)
 #[tokio::test]
-async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
+async fn bench_runs_where_users_reference_auth_users_and_leaves_nothing() {
     let db = installed_db().await;
     db.exec(
         "CREATE TABLE auth.users (id uuid PRIMARY KEY);
@@ -176,11 +176,41 @@ async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
     .await;
     let mut c = db.connect().await;
     let before = state(&mut c).await;
+    let out = db.quota(&[
+        "bench",
+        "--seconds",
+        "0.2",
+        "--warmup",
+        "0",
+        "--clients",
+        "2",
+    ]);
+    assert_success(&out);
+    assert_eq!(state(&mut c).await, before);
+    let auth: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.users")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(auth, 0, "scratch auth.users rows removed");
+}
+
+/// A CHECK that refuses scratch users: no bench, and what the failed setup
+/// had created (tier, scratch tables) is gone again.
+#[tokio::test]
+async fn bench_refuses_without_scratch_users_and_undoes_its_partial_setup() {
+    let db = installed_db().await;
+    db.exec(
+        "ALTER TABLE public.users ADD CONSTRAINT no_scratch
+           CHECK (email NOT LIKE 'quota-scratch-%') NOT VALID;",
+    )
+    .await;
+    let mut c = db.connect().await;
+    let before = state(&mut c).await;
     let out = db.quota(&["bench", "--seconds", "0.2"]);
     assert_exit(&out, 4);
     let err = stderr(&out);
     assert!(
-        err.contains("foreign key") && err.contains("scratch users"),
+        err.contains("cannot create a scratch user") && err.contains("scratch users"),
         "{err}"
     );
     assert_eq!(state(&mut c).await, before);

@@ -252,13 +252,13 @@ async fn update_policy_for_authenticated_fails_security() {
 async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     let (db, report) = sabotaged(
         "CREATE OR REPLACE FUNCTION public.enforce_clip_limit() RETURNS trigger
-           LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+           LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
            AS $enforce_clip_limit$ BEGIN RETURN NEW; END $enforce_clip_limit$",
         "drift",
     )
     .await;
     assert!(
-        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V3"),
+        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V4"),
         "{report}"
     );
     assert!(check(&report, "drift")["hint"]
@@ -277,15 +277,15 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     assert_success(&out);
     let repaired = json(&out);
     assert_eq!(repaired["command"], "repair");
-    assert_eq!(repaired["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(repaired["steps"].as_array().unwrap().len(), 4);
     let (code, report) = verify(&db);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(snapshot(&mut c).await, before, "repair leaves data alone");
-    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM public.quota_schema_history")
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM quota.schema_history")
         .fetch_one(&mut c)
         .await
         .unwrap();
-    assert_eq!(history, 3);
+    assert_eq!(history, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,7 +293,7 @@ async fn a_removed_cross_user_guard_fails_security() {
     let (_, report) = sabotaged(
         "CREATE OR REPLACE FUNCTION public.increment_usage_if_allowed(p_user_id uuid)
            RETURNS TABLE (allowed boolean, new_usage integer, effective_limit integer, plan text, subscription_status text)
-           LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+           LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
            AS $f$ BEGIN
              RETURN QUERY SELECT true, 1, u.plan_limits_scrapes, u.plan, u.subscription_status
                FROM public.users AS u WHERE u.id = p_user_id;
@@ -394,7 +394,7 @@ async fn rls_disabled_on_counters_gets_a_hint_naming_that_table() {
 #[tokio::test(flavor = "multi_thread")]
 async fn repair_re_records_a_drifted_history() {
     let (db, report) = sabotaged(
-        "UPDATE public.quota_schema_history SET checksum = '123' WHERE version = 2",
+        "UPDATE quota.schema_history SET checksum = '123' WHERE version = 2",
         "drift",
     )
     .await;

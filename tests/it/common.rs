@@ -306,7 +306,9 @@ pub async fn objects_by_version(conn: &mut PgConnection) -> Vec<(i32, String, bo
            (2, 'increment_usage_if_allowed(uuid)', to_regprocedure('public.increment_usage_if_allowed(uuid)') IS NOT NULL),
            (3, 'clip_limits', to_regclass('public.clip_limits') IS NOT NULL),
            (3, 'enforce_clip_limit()', to_regprocedure('public.enforce_clip_limit()') IS NOT NULL),
-           (3, 'enforce_clip_limit_trigger', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass))
+           (3, 'enforce_clip_limit_trigger', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass)),
+           (4, 'enforce_clip_limit_trigger AFTER INSERT', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass AND tgtype & 2 = 0)),
+           (4, 'search_path with pg_temp last', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND proconfig = ARRAY['search_path=pg_catalog, pg_temp']))
          ) AS x(v, o, present) ORDER BY v, o",
     )
     .fetch_all(&mut *conn)
@@ -316,15 +318,14 @@ pub async fn objects_by_version(conn: &mut PgConnection) -> Vec<(i32, String, bo
 
 /// The recorded versions, oldest first (empty without a history table).
 pub async fn recorded_versions(conn: &mut PgConnection) -> Vec<i32> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('public.quota_schema_history') IS NOT NULL")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('quota.schema_history') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     if !exists {
         return Vec::new();
     }
-    sqlx::query_scalar("SELECT version FROM public.quota_schema_history ORDER BY version")
+    sqlx::query_scalar("SELECT version FROM quota.schema_history ORDER BY version")
         .fetch_all(&mut *conn)
         .await
         .unwrap()

@@ -24,7 +24,7 @@ async fn installed_objects(db: &TestDb) -> Vec<String> {
 
 async fn history_versions(db: &TestDb) -> Vec<i32> {
     let mut c = db.connect().await;
-    sqlx::query_scalar("SELECT version FROM public.quota_schema_history ORDER BY version")
+    sqlx::query_scalar("SELECT version FROM quota.schema_history ORDER BY version")
         .fetch_all(&mut c)
         .await
         .unwrap()
@@ -46,10 +46,10 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
     let out = db.quota(&["migrate", "apply", "--format", "json"]);
     assert_success(&out);
     let report = json(&out);
-    assert_eq!(report["database_version"], 3);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(report["database_version"], 4);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
     assert_eq!(installed_objects(&db).await.len(), 6);
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
 
     let again = db.quota(&["migrate", "apply"]);
     assert_success(&again);
@@ -58,7 +58,7 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         "{}",
         stdout(&again)
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
 
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     let states: Vec<&str> = status["migrations"]
@@ -67,14 +67,14 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, vec!["applied", "applied", "applied"]);
+    assert_eq!(states, vec!["applied", "applied", "applied", "applied"]);
     assert!(status["migrations"][0]["applied_on"].is_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_reports_drift_and_apply_refuses_it() {
     let db = installed_db().await;
-    db.exec("UPDATE public.quota_schema_history SET checksum = '12345' WHERE version = 2")
+    db.exec("UPDATE quota.schema_history SET checksum = '12345' WHERE version = 2")
         .await;
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     assert_eq!(status["migrations"][1]["state"], "drifted");
@@ -114,7 +114,7 @@ async fn dry_run_prints_sql_and_changes_nothing() {
     assert!(installed_objects(&db).await.is_empty());
     let mut c = db.connect().await;
     let history: bool =
-        sqlx::query_scalar("SELECT to_regclass('public.quota_schema_history') IS NOT NULL")
+        sqlx::query_scalar("SELECT to_regclass('quota.schema_history') IS NOT NULL")
             .fetch_one(&mut c)
             .await
             .unwrap();
@@ -140,7 +140,7 @@ async fn rollback_to_zero_removes_everything_and_keeps_rows_intact() {
         .iter()
         .map(|s| s["version"].as_i64().unwrap())
         .collect();
-    assert_eq!(reverted, vec![3, 2, 1]);
+    assert_eq!(reverted, vec![4, 3, 2, 1]);
     assert!(
         installed_objects(&db).await.is_empty(),
         "{:?}",
@@ -159,13 +159,15 @@ async fn rollback_defaults_to_one_step_and_needs_yes_without_a_tty() {
     let refused = db.quota(&["migrate", "rollback"]);
     assert_exit(&refused, 2);
     assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
 
     let dry = db.quota(&["migrate", "rollback", "--dry-run"]);
     assert_success(&dry);
     assert!(stdout(&dry).contains("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger"));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
 
+    assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
     assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
     assert_eq!(history_versions(&db).await, vec![1, 2]);
     let objects = installed_objects(&db).await;
@@ -195,10 +197,10 @@ async fn eight_concurrent_appliers_serialise() {
         applied_steps += json(out)["steps"].as_array().unwrap().len();
     }
     assert_eq!(
-        applied_steps, 3,
+        applied_steps, 4,
         "each version applied by exactly one process"
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
     let mut c = db.connect().await;
     let (functions, triggers, limits): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_proc WHERE proname IN ('increment_usage_if_allowed', 'enforce_clip_limit')),
@@ -234,7 +236,7 @@ async fn schema_contract_is_checked_before_anything_is_installed() {
     assert!(installed_objects(&db).await.is_empty());
     let mut c = db.connect().await;
     let history: bool =
-        sqlx::query_scalar("SELECT to_regclass('public.quota_schema_history') IS NOT NULL")
+        sqlx::query_scalar("SELECT to_regclass('quota.schema_history') IS NOT NULL")
             .fetch_one(&mut c)
             .await
             .unwrap();
@@ -287,17 +289,24 @@ async fn plain_postgres_without_supabase_roles_installs_cleanly() {
 
 use sqlx::Connection;
 
-/// Hints quote commands in backticks; the one-line error keeps both.
+/// Hints quote commands in backticks; the one-line warning keeps both. A
+/// target the database is already past is met (exit 0), as for rollback.
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_below_the_database_version_points_at_rollback() {
     let db = installed_db().await;
+    let installed = assert_consistent(&db).await;
     let out = db.quota(&["migrate", "apply", "--target", "2"]);
-    assert_exit(&out, 2);
+    assert_exit(&out, 0);
     assert!(
         stderr(&out)
             .trim_end()
             .ends_with("use `quota migrate rollback --target 2`"),
         "{}",
         stderr(&out)
+    );
+    assert_eq!(
+        assert_consistent(&db).await,
+        installed,
+        "nothing was removed"
     );
 }

@@ -1,0 +1,170 @@
+-- V4: both functions hardened, and the clip trigger moved after the insert.
+--
+-- 1. search_path = pg_catalog, pg_temp. With search_path = '' PostgreSQL
+--    still searches pg_temp FIRST for relations and types, so a caller who
+--    creates a temporary domain named jsonb or date runs its CHECK function
+--    as the owner of these SECURITY DEFINER functions. Naming pg_temp last
+--    puts it behind pg_catalog; every name below is qualified as well.
+-- 2. The RPC's cross-user guard fails closed: it decides by the role the
+--    request switched to (the `role` setting; SECURITY DEFINER does not change
+--    it) before touching any JSON, and reads the JWT's sub both ways
+--    PostgREST passes it.
+-- 3. The clip trigger fires AFTER INSERT: row level security and ON CONFLICT
+--    DO NOTHING have had their say, so only rows really inserted are charged
+--    and a refused insert learns nothing about another user's usage.
+--
+-- V2 and V3 stay as they were applied (their checksums are recorded); this
+-- version replaces their functions and the trigger in one transaction.
+
+CREATE OR REPLACE FUNCTION public.increment_usage_if_allowed(p_user_id uuid)
+RETURNS TABLE (
+  allowed boolean,
+  new_usage integer,
+  effective_limit integer,
+  plan text,
+  subscription_status text
+)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $increment_usage_if_allowed$
+#variable_conflict use_column
+DECLARE
+  -- The period is the calendar month in UTC, whatever the session TimeZone.
+  v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
+  v_sub pg_catalog.text;
+BEGIN
+  -- Cross-user guard, failing closed, decided first by the role the request
+  -- switched to ('none' when it switched none; SECURITY DEFINER leaves it
+  -- alone). Only service_role, and a direct session that switched no role
+  -- and carries no JWT at all, may spend any user's quota; every other
+  -- caller only the quota of its JWT's sub.
+  IF pg_catalog.current_setting('role') IS DISTINCT FROM 'service_role' THEN
+    -- The sub as auth.uid() reads it: the per-claim setting older PostgREST
+    -- versions set (cheap), else the claims JSON, parsed only then (json
+    -- parses cheaper than jsonb). One statement: fewer PL/pgSQL steps.
+    v_sub := COALESCE(NULLIF(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                      NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.json ->> 'sub');
+    IF v_sub IS NULL OR pg_catalog.lower(v_sub) <> p_user_id::pg_catalog.text THEN
+      -- Refused, unless this is a direct session: no role switched, no JWT.
+      IF NOT (v_sub IS NULL
+              AND pg_catalog.current_setting('role') = 'none'
+              AND NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '') IS NULL
+              AND NULLIF(pg_catalog.current_setting('request.jwt.claim.role', true), '') IS NULL) THEN
+        RAISE EXCEPTION 'increment_usage_if_allowed: caller may not spend the quota of user %', p_user_id
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'p_user_id must equal the sub claim of the caller''s JWT';
+      END IF;
+    END IF;
+  END IF;
+
+  -- Check and increment in one statement: the UPDATE takes the row lock, and
+  -- a concurrent caller re-evaluates the WHERE against the committed row, so
+  -- N racing calls at usage = limit - k admit exactly k. A NULL or negative
+  -- limit never satisfies "<", so it fails closed.
+  RETURN QUERY
+  UPDATE public.users AS u
+     SET usage_this_month = CASE WHEN u.usage_period_start < v_period THEN 1
+                                 ELSE COALESCE(u.usage_this_month, 0) + 1 END,
+         usage_period_start = v_period
+   WHERE u.id = p_user_id
+     AND (CASE WHEN u.usage_period_start < v_period THEN 0
+               ELSE COALESCE(u.usage_this_month, 0) END) < u.plan_limits_scrapes
+  RETURNING true, u.usage_this_month, u.plan_limits_scrapes, u.plan, u.subscription_status;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+
+  -- Not admitted: change nothing, report the usage as it stands this month.
+  RETURN QUERY
+  SELECT false,
+         CASE WHEN u.usage_period_start < v_period THEN 0
+              ELSE COALESCE(u.usage_this_month, 0) END,
+         u.plan_limits_scrapes, u.plan, u.subscription_status
+    FROM public.users AS u
+   WHERE u.id = p_user_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'increment_usage_if_allowed: no user with id %', p_user_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+END
+$increment_usage_if_allowed$;
+
+COMMENT ON FUNCTION public.increment_usage_if_allowed(uuid) IS
+  'quota: atomically admit one unit of monthly usage for a user if under plan_limits_scrapes';
+
+
+CREATE OR REPLACE FUNCTION public.enforce_clip_limit()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $enforce_clip_limit$
+DECLARE
+  v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
+  v_limit pg_catalog.int4;
+  v_used pg_catalog.int4;
+BEGIN
+  -- One statement looks the limit up (the tier's, or the free limit for an
+  -- unknown or missing tier) and checks and increments the counter under the
+  -- user_usage row lock, creating the row on a user's first clip. A
+  -- concurrent insert for the same user waits on that lock and re-checks
+  -- against the committed counter. No limit (free row deleted) or a limit of
+  -- 0 admits nothing: fails closed.
+  WITH lim AS MATERIALIZED (
+    SELECT COALESCE(
+             (SELECT cl.monthly_limit
+                FROM public.users AS u
+                JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
+               WHERE u.id = NEW.user_id),
+             (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free')) AS monthly_limit
+  )
+  INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start)
+  SELECT NEW.user_id, 1, v_period
+    FROM lim
+   WHERE lim.monthly_limit > 0
+  ON CONFLICT (user_id) DO UPDATE
+     SET clips_this_month = CASE WHEN uu.clips_period_start < v_period THEN 1
+                                 ELSE COALESCE(uu.clips_this_month, 0) + 1 END,
+         clips_period_start = v_period
+   WHERE (CASE WHEN uu.clips_period_start < v_period THEN 0
+               ELSE COALESCE(uu.clips_this_month, 0) END) < (SELECT lim.monthly_limit FROM lim)
+  RETURNING uu.clips_this_month INTO v_used;
+  IF v_used IS NOT NULL THEN
+    RETURN NULL; -- an AFTER trigger's result is ignored
+  END IF;
+
+  -- Refused: the limit and this month's usage, for the message only.
+  SELECT COALESCE(
+           (SELECT cl.monthly_limit
+              FROM public.users AS u
+              JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
+             WHERE u.id = NEW.user_id),
+           (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free'))
+    INTO v_limit;
+  SELECT CASE WHEN uu.clips_period_start < v_period THEN 0
+              ELSE COALESCE(uu.clips_this_month, 0) END
+    INTO v_used
+    FROM public.user_usage AS uu
+   WHERE uu.user_id = NEW.user_id;
+
+  -- The API layer keys on SQLSTATE 23514 and the text "Clip limit reached".
+  RAISE EXCEPTION 'Clip limit reached: % of % clips used this month', COALESCE(v_used, 0), COALESCE(v_limit, 0)
+    USING ERRCODE = 'check_violation',
+          DETAIL = pg_catalog.format('limit=%s usage=%s user_id=%s', COALESCE(v_limit, 0), COALESCE(v_used, 0), NEW.user_id),
+          HINT = 'Upgrade the plan or wait for the next calendar month (UTC).';
+END
+$enforce_clip_limit$;
+
+COMMENT ON FUNCTION public.enforce_clip_limit() IS
+  'quota: AFTER INSERT trigger on public.clips; admits a clip only under the monthly tier limit';
+
+-- AFTER instead of BEFORE: dropped and created in this transaction, so no
+-- insert ever runs without the trigger.
+DROP TRIGGER IF EXISTS enforce_clip_limit_trigger ON public.clips;
+CREATE TRIGGER enforce_clip_limit_trigger
+  AFTER INSERT ON public.clips
+  FOR EACH ROW
+  EXECUTE FUNCTION public.enforce_clip_limit();
