@@ -7,16 +7,17 @@ use sqlx::Executor;
 
 use crate::common::*;
 
-const README: &str = include_str!("../../README.md");
+/// The documented GitHub Actions job lives in docs/ci.md.
+const CI_DOC: &str = include_str!("../../docs/ci.md");
 
-/// The `quota` command lines of the README's GitHub Actions job, as
+/// The `quota` command lines of the documented GitHub Actions job, as
 /// argument lists (without `quota`), and the file each one's stdout is
 /// redirected to.
 fn readme_job_commands() -> Vec<(Vec<String>, Option<String>)> {
-    let start = README
+    let start = CI_DOC
         .find("<!-- ci-job:")
-        .expect("README has the CI job marker");
-    let block = &README[start..];
+        .expect("docs/ci.md has the CI job marker");
+    let block = &CI_DOC[start..];
     let block = &block[block
         .find("```yaml")
         .expect("a yaml block after the marker")..];
@@ -37,7 +38,7 @@ fn readme_job_commands() -> Vec<(Vec<String>, Option<String>)> {
         .collect()
 }
 
-/// Runs the README job's quota commands in order on `db`, as GitHub would
+/// Runs the documented job's quota commands in order on `db`, as GitHub would
 /// (with `GITHUB_ACTIONS=true`); returns the last command's output.
 fn run_readme_job(db: &TestDb) -> Output {
     let commands = readme_job_commands();
@@ -45,7 +46,7 @@ fn run_readme_job(db: &TestDb) -> Output {
     assert_eq!(
         shape,
         vec!["migrate apply", "verify --format junit"],
-        "the README job changed: update this test with it"
+        "the job in docs/ci.md changed: update this test with it"
     );
     assert_eq!(commands[1].1.as_deref(), Some("quota-junit.xml"));
     let mut last = None;
