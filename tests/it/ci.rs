@@ -545,3 +545,26 @@ async fn race_says_when_concurrency_is_capped() {
     );
     assert_eq!(json(&out)["concurrency"], 8);
 }
+
+/// `quota … | head` closes stdout early: no panic, no error, exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_goes_away_is_not_a_panic() {
+    let db = installed_db().await;
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "rollback", "--dry-run", "--target", "0"],
+        &["verify", "--format", "json"],
+    ] {
+        let mut child = quota_cmd(&db.url, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run quota");
+        // Closed before quota has connected, so its write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for quota");
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_exit(&out, 0);
+    }
+}
