@@ -195,8 +195,9 @@ pub struct RaceArgs {
     /// Attempts in all, spread over the connections.
     #[arg(long, short = 'n', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub attempts: u32,
-    /// Race this real user instead of a scratch user; its users and
-    /// user_usage rows are restored exactly afterwards (also on error and Ctrl-C).
+    /// Race this real user instead of a scratch user; afterwards exactly the
+    /// race's own admissions (and clips) are taken back, also on error and
+    /// Ctrl-C, so what the application admitted meanwhile stays.
     #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
     pub user: Option<Uuid>,
     /// Run the guides' old read-then-write path (SELECT, check in the client,

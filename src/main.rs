@@ -74,8 +74,8 @@ fn fail(kind: ExitKind, line: &str, format: Format, suite: &str) -> ExitCode {
     eprintln!("error: {line}");
     if !render::report_printed() {
         match format {
-            Format::Json => println!("{}", error_json(kind, line)),
-            Format::Junit => println!("{}", error_junit(kind, line, suite)),
+            Format::Json => drop(render::emit(&error_json(kind, line))),
+            Format::Junit => drop(render::emit(&error_junit(kind, line, suite))),
             Format::Table => {}
         }
     }

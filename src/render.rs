@@ -53,9 +53,20 @@ pub fn print<R: Report>(report: &R, format: Format) -> anyhow::Result<()> {
             crate::exit::usage("--format junit is only for `quota verify` and `quota check`")
         })?,
     };
-    println!("{text}");
+    emit(&text)?;
     REPORT_PRINTED.store(true, Ordering::SeqCst);
     Ok(())
+}
+
+/// Writes one document and a newline to stdout. A reader that went away
+/// (`quota ... | head`) is not an error: there is nobody left to tell.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// A table with the project's look.

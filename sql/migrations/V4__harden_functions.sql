@@ -103,49 +103,43 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $enforce_clip_limit$
 DECLARE
-  v_period pg_catalog.date := (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date;
   v_limit pg_catalog.int4;
   v_used pg_catalog.int4;
 BEGIN
-  -- One statement looks the limit up (the tier's, or the free limit for an
-  -- unknown or missing tier) and checks and increments the counter under the
-  -- user_usage row lock, creating the row on a user's first clip. A
-  -- concurrent insert for the same user waits on that lock and re-checks
-  -- against the committed counter. No limit (free row deleted) or a limit of
-  -- 0 admits nothing: fails closed.
-  WITH lim AS MATERIALIZED (
-    SELECT COALESCE(
-             (SELECT cl.monthly_limit
-                FROM public.users AS u
-                JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
-               WHERE u.id = NEW.user_id),
-             (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free')) AS monthly_limit
-  )
-  INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start)
-  SELECT NEW.user_id, 1, v_period
-    FROM lim
-   WHERE lim.monthly_limit > 0
-  ON CONFLICT (user_id) DO UPDATE
-     SET clips_this_month = CASE WHEN uu.clips_period_start < v_period THEN 1
-                                 ELSE COALESCE(uu.clips_this_month, 0) + 1 END,
-         clips_period_start = v_period
-   WHERE (CASE WHEN uu.clips_period_start < v_period THEN 0
-               ELSE COALESCE(uu.clips_this_month, 0) END) < (SELECT lim.monthly_limit FROM lim)
-  RETURNING uu.clips_this_month INTO v_used;
-  IF v_used IS NOT NULL THEN
-    RETURN NULL; -- an AFTER trigger's result is ignored
+  -- The tier's limit, or the free limit for an unknown or missing tier: a
+  -- plain join, then the fall-back only when it finds nothing (cheaper than
+  -- COALESCE over two scalar subqueries, which start two sub-plans per row).
+  SELECT cl.monthly_limit INTO v_limit
+    FROM public.users AS u
+    JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
+   WHERE u.id = NEW.user_id;
+  IF NOT FOUND THEN
+    SELECT cl.monthly_limit INTO v_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free';
   END IF;
 
-  -- Refused: the limit and this month's usage, for the message only.
-  SELECT COALESCE(
-           (SELECT cl.monthly_limit
-              FROM public.users AS u
-              JOIN public.clip_limits AS cl ON cl.tier = u.subscription_tier
-             WHERE u.id = NEW.user_id),
-           (SELECT cl.monthly_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free'))
-    INTO v_limit;
-  SELECT CASE WHEN uu.clips_period_start < v_period THEN 0
-              ELSE COALESCE(uu.clips_this_month, 0) END
+  -- Check and increment in one statement under the user_usage row lock,
+  -- creating the row on a user's first clip; a concurrent insert for the
+  -- same user waits on that lock and re-checks against the committed
+  -- counter. The month (UTC) is computed once, in the proposed row, and read
+  -- back as excluded.clips_period_start. No limit or a limit of 0 admits
+  -- nothing (NULL > 0 is not true): fails closed.
+  IF v_limit > 0 THEN
+    INSERT INTO public.user_usage AS uu (user_id, clips_this_month, clips_period_start)
+    VALUES (NEW.user_id, 1, (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date)
+    ON CONFLICT (user_id) DO UPDATE
+       SET clips_this_month = CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 1
+                                   ELSE COALESCE(uu.clips_this_month, 0) + 1 END,
+           clips_period_start = excluded.clips_period_start
+     WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0
+                 ELSE COALESCE(uu.clips_this_month, 0) END) < v_limit;
+    IF FOUND THEN
+      RETURN NULL; -- an AFTER trigger's result is ignored
+    END IF;
+  END IF;
+
+  -- Refused: this month's usage, for the message only.
+  SELECT CASE WHEN uu.clips_period_start < (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date
+              THEN 0 ELSE COALESCE(uu.clips_this_month, 0) END
     INTO v_used
     FROM public.user_usage AS uu
    WHERE uu.user_id = NEW.user_id;

@@ -7,16 +7,17 @@ use sqlx::Executor;
 
 use crate::common::*;
 
-const README: &str = include_str!("../../README.md");
+/// The documented GitHub Actions job lives in docs/ci.md.
+const CI_DOC: &str = include_str!("../../docs/ci.md");
 
-/// The `quota` command lines of the README's GitHub Actions job, as
+/// The `quota` command lines of the documented GitHub Actions job, as
 /// argument lists (without `quota`), and the file each one's stdout is
 /// redirected to.
 fn readme_job_commands() -> Vec<(Vec<String>, Option<String>)> {
-    let start = README
+    let start = CI_DOC
         .find("<!-- ci-job:")
-        .expect("README has the CI job marker");
-    let block = &README[start..];
+        .expect("docs/ci.md has the CI job marker");
+    let block = &CI_DOC[start..];
     let block = &block[block
         .find("```yaml")
         .expect("a yaml block after the marker")..];
@@ -37,7 +38,7 @@ fn readme_job_commands() -> Vec<(Vec<String>, Option<String>)> {
         .collect()
 }
 
-/// Runs the README job's quota commands in order on `db`, as GitHub would
+/// Runs the documented job's quota commands in order on `db`, as GitHub would
 /// (with `GITHUB_ACTIONS=true`); returns the last command's output.
 fn run_readme_job(db: &TestDb) -> Output {
     let commands = readme_job_commands();
@@ -45,7 +46,7 @@ fn run_readme_job(db: &TestDb) -> Output {
     assert_eq!(
         shape,
         vec!["migrate apply", "verify --format junit"],
-        "the README job changed: update this test with it"
+        "the job in docs/ci.md changed: update this test with it"
     );
     assert_eq!(commands[1].1.as_deref(), Some("quota-junit.xml"));
     let mut last = None;
@@ -543,4 +544,27 @@ async fn race_says_when_concurrency_is_capped() {
         stderr(&out)
     );
     assert_eq!(json(&out)["concurrency"], 8);
+}
+
+/// `quota … | head` closes stdout early: no panic, no error, exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_goes_away_is_not_a_panic() {
+    let db = installed_db().await;
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "rollback", "--dry-run", "--target", "0"],
+        &["verify", "--format", "json"],
+    ] {
+        let mut child = quota_cmd(&db.url, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run quota");
+        // Closed before quota has connected, so its write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for quota");
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_exit(&out, 0);
+    }
 }
