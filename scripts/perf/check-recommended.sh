@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# Checks that scripts/perf/recommended.sql keeps the contract (SPEC.md) on a
-# throwaway PostgreSQL cluster: the cross-user guard on every JWT path, limits,
+# Checks that the installed bodies (sql/migrations, newest version) keep the
+# product contract on a throwaway PostgreSQL cluster: the cross-user guard on every JWT path, limits,
 # month rollover, unknown user, 23514 + DETAIL, AFTER INSERT charging only
 # inserted rows (ON CONFLICT DO NOTHING, row level security), and exactly-k
 # admissions under real concurrent connections. Exit 1 on the first failure.
 #
-#   scripts/perf/check-recommended.sh
-#   RECOMMENDED= scripts/perf/check-recommended.sh        # the migrations alone
-#   RECOMMENDED=other.sql scripts/perf/check-recommended.sh
+#   scripts/perf/check-recommended.sh                       # the migrations
+#   RECOMMENDED=candidate.sql scripts/perf/check-recommended.sh  # a candidate body on top
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 WORK=$(mktemp -d /tmp/quota-check-rec.XXXXXX)
 PORT=$((20000 + RANDOM % 20000))
 cleanup() { perf_stop "$WORK"; rm -rf "$WORK"; }
 trap cleanup EXIT
-PERF_EXTRA_SQL=${RECOMMENDED-$REPO/scripts/perf/recommended.sql} perf_cluster "$WORK" "$PORT" 2>/dev/null
+PERF_EXTRA_SQL=${RECOMMENDED-} perf_cluster "$WORK" "$PORT" 2>/dev/null
 
 FAILS=0
 psql_() { as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -h "$WORK" -p "$PORT" -U postgres -d postgres "$@"; }

@@ -33,8 +33,8 @@ shared_buffers = 128MB
 CONF
   as_pg "$PGBIN/pg_ctl" -D "$dir/template" -l "$dir/server.log" -w start >/dev/null
   local f
-  # PERF_EXTRA_SQL (e.g. scripts/perf/recommended.sql) replaces the installed
-  # bodies after the migrations, so "installed" measures it.
+  # PERF_EXTRA_SQL (a candidate body file) replaces the installed bodies
+  # after the migrations, so "installed" measures it.
   for f in "$REPO/sql/demo/schema.sql" $(ls "$REPO"/sql/migrations/V*.sql | sort -V) ${PERF_EXTRA_SQL:-} "$REPO/scripts/perf/variants.sql"; do
     as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -v spread="${PERF_SPREAD:-true}" \
       -h "$dir" -p "$port" -U postgres -d postgres -f "$f" >/dev/null
