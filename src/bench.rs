@@ -10,7 +10,7 @@
 //! |---------------|--------------------------------------------------------------|
 //! | update_floor  | bare `UPDATE users SET usage = usage + 1 WHERE … < limit`    |
 //! | function      | `SELECT allowed FROM increment_usage_if_allowed($1)`         |
-//! | naive         | the guide's SELECT, check, `UPDATE usage = read + 1`         |
+//! | naive         | read-then-write: SELECT, check, `UPDATE usage = read + 1`         |
 //! | insert_floor  | `INSERT` into a scratch table shaped like clips, no trigger  |
 //! | trigger       | the same `INSERT` with `enforce_clip_limit()` attached       |
 //! | naive_clip    | SELECT counter, check, plain `INSERT`, `UPDATE clips = read+1` |
@@ -63,7 +63,7 @@ const RPC_CALL: &str = include_str!("../sql/queries/bench_rpc_call.sql");
 const BENCH_ADVICE: &str = "or run the bench on a copy of the schema (the bench only works on \
      scratch users), or try it in `quota sandbox --keep`";
 
-/// The performance goals from the project's brief, shown beside the ratios.
+/// The performance goals, shown beside the ratios.
 pub const GOAL_FUNCTION_VS_UPDATE: f64 = 0.85;
 pub const GOAL_TRIGGER_VS_INSERT: f64 = 0.75;
 

@@ -55,7 +55,7 @@ pub enum Command {
     #[command(subcommand)]
     Migrate(MigrateCommand),
 
-    // --- checks and debugging (issue 3) ---
+    // --- checks and debugging ---
     /// Run every check (routine, schema, trigger, grants, security, drift); exit 1 if any fails.
     Verify,
 
@@ -65,7 +65,7 @@ pub enum Command {
         name: crate::checks::Check,
     },
 
-    /// The guide's test call of increment_usage_if_allowed; rolled back unless --commit.
+    /// A test call of increment_usage_if_allowed; rolled back unless --commit.
     Call {
         #[arg(value_parser = parse_uuid, value_name = "UUID")]
         user: Uuid,
@@ -74,13 +74,13 @@ pub enum Command {
         commit: bool,
     },
 
-    /// The guide's debug view of one user: usage, limit, plan, clips, period.
+    /// The debug view of one user: usage, limit, plan, clips, period.
     User {
         #[arg(value_parser = parse_uuid, value_name = "UUID")]
         user: Uuid,
     },
 
-    /// List users to test with (the guide's "get a valid user ID" query).
+    /// List users to test with (ids, plans, usage; --under-limit for ones with room).
     Users {
         /// Only users who can still be admitted this month.
         #[arg(long)]
@@ -105,7 +105,7 @@ pub enum Command {
         yes: bool,
     },
 
-    /// The clip guide's monitoring queries (default: summary).
+    /// Monitoring queries: users at their limit, free users near it, a summary (default).
     Report {
         #[command(subcommand)]
         report: Option<ReportCommand>,
@@ -200,7 +200,7 @@ pub struct RaceArgs {
     /// Ctrl-C, so what the application admitted meanwhile stays.
     #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
     pub user: Option<Uuid>,
-    /// Run the guides' old read-then-write path (SELECT, check in the client,
+    /// Run the unsafe read-then-write path applications used before (SELECT, check in the client,
     /// UPDATE to read+1) to show the over-admission the migrations prevent.
     /// Exits 0: over-admitting is the demonstration.
     #[arg(long)]

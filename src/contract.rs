@@ -23,7 +23,7 @@ const fn col(table: &'static str, column: &'static str, data_type: &'static str)
     }
 }
 
-/// SPEC.md "The schema contract", in order.
+/// The schema contract (README, "Schema contract"), in order.
 pub const CONTRACT: &[ExpectedColumn] = &[
     col("users", "id", "uuid"),
     col("users", "email", "text"),

@@ -35,7 +35,7 @@ pub struct SandboxReport {
     pub migrations_applied: Vec<String>,
     pub verify: VerifySummary,
     pub races: Vec<RaceReport>,
-    /// The same races through the guides' old read-then-write path: the
+    /// The same races through the unsafe read-then-write path: the
     /// over-admission the migrations prevent (shown, never a failure).
     pub naive_races: Vec<RaceReport>,
     /// True when verify passed and no race was violated.

@@ -57,7 +57,7 @@ impl CheckResult {
 /// The checks, in the order `verify` runs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Check {
-    /// The guide's information_schema.routines query: FUNCTION returning record.
+    /// The information_schema.routines query: FUNCTION returning record.
     Routine,
     /// The schema contract: every table, column and type.
     Schema,
@@ -198,9 +198,9 @@ pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Re
 
 /// The RPC the first guide installs.
 pub const RPC: &str = "public.increment_usage_if_allowed(uuid)";
-/// The clip guide's trigger function.
+/// The clip limit's trigger function.
 pub const TRIGGER_FUNCTION: &str = "public.enforce_clip_limit()";
-/// The clip guide's trigger.
+/// The clip limit's trigger.
 pub const TRIGGER: &str = "enforce_clip_limit_trigger";
 /// Supabase's API roles.
 pub const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];

@@ -1,4 +1,4 @@
-//! `quota check routine`: the guide's information_schema query.
+//! `quota check routine`: the information_schema.routines verification query.
 
 use crate::db;
 use anyhow::{Context, Result};

@@ -3,7 +3,7 @@
 
 mod bench;
 mod migrate;
-// checks and debugging (issue 3)
+// checks and debugging
 mod race;
 mod report;
 mod sandbox;
@@ -48,7 +48,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Context::from_cli(&cli);
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
-        // checks and debugging (issue 3)
+        // checks and debugging
         Command::Verify => verify::verify(&ctx).await,
         Command::Check { name } => verify::check(&ctx, name).await,
         Command::Call { user, commit } => user::call(&ctx, user, commit).await,

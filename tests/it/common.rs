@@ -227,7 +227,7 @@ pub fn code(e: &sqlx::Error) -> String {
         .unwrap_or_else(|| format!("not a database error: {e}"))
 }
 
-// ---- issue 5: faults and hostile conditions --------------------------------
+// ---- faults and hostile conditions --------------------------------
 
 /// Arguments no command should choke on: malformed, empty, huge, odd
 /// characters. For UUID-taking commands, e.g. `quota user <each>`.

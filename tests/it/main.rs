@@ -12,7 +12,7 @@ mod enforcement;
 mod faults;
 mod hostile;
 mod migrate;
-// checks and debugging (issue 3)
+// checks and debugging
 mod checks;
 mod debug;
 mod pooler;

@@ -433,7 +433,15 @@ async fn apply_verify_and_race_work_through_the_session_pooler() {
     for args in [
         vec!["migrate", "apply", "-q"],
         vec!["migrate", "status"],
+        vec!["verify"],
+        vec!["call", supabase::PRO_USER],
+        vec!["user", supabase::PRO_USER],
+        vec!["users"],
+        vec!["report", "summary"],
         vec!["race", "-c", "4", "-n", "8"],
+        vec!["migrate", "rollback", "--yes"],
+        vec!["migrate", "apply", "-q"],
+        vec!["verify"],
     ] {
         let out = quota_with_url(&url, &args);
         assert_success(&out);
