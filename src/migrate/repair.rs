@@ -151,6 +151,10 @@ fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
         StepError::Stop(e) => return e,
         StepError::Sql(e) => e,
     };
+    if db::is_connection_lost(&e) {
+        let during = format!("repairing V{}__{}", step.version, step.name);
+        return super::connection_lost(&during, &e);
+    }
     match e.as_database_error() {
         Some(db) if db.code().as_deref() == Some("42501") => exit::precondition(format!(
             "permission denied while repairing V{}: {}; run quota as the owner of the application's \

@@ -689,6 +689,45 @@ async fn concurrent_appliers_and_rollbacks_serialise_without_errors() {
     );
 }
 
+/// A repair whose session is terminated mid-way exits 3 like apply and
+/// rollback (the connection was lost), and leaves the install as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_whose_session_is_terminated_reports_a_lost_connection() {
+    let db = installed_db().await;
+    let (mut blocker, _) = hold_clip_insert(&db).await;
+    let child = spawn_quota(
+        &db.url,
+        &[
+            "migrate",
+            "apply",
+            "--repair",
+            "--lock-timeout",
+            "600000",
+            "--retries",
+            "0",
+        ],
+    );
+    let pid = quota_waiting_for_lock(&db).await;
+    let mut c = db.connect().await;
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(terminated);
+    let out = child.wait_with_output().await.unwrap();
+    assert_refused(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("connection to the server was lost while repairing"),
+        "{err}"
+    );
+    assert!(!err.contains(&password_of(&db.url)));
+    blocker.execute("ROLLBACK").await.unwrap();
+    assert_eq!(assert_consistent(&db).await, 4);
+    assert_success(&db.quota(&["verify", "-q"]));
+}
+
 /// Starts quota in the background with its output captured.
 fn spawn_quota(url: &str, args: &[&str]) -> tokio::process::Child {
     tokio::process::Command::from(quota_cmd(url, args))
