@@ -348,7 +348,7 @@ async fn require_installed(conn: &mut PgConnection) -> Result<()> {
     }
     Err(exit::precondition(
         "the bench prices the installed function and trigger, and they are not both installed: \
-         run `quota migrate apply` first",
+         run `quota migrate apply` first (it checks the schema contract first: `quota check schema`)",
     ))
 }
 

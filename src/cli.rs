@@ -86,7 +86,7 @@ pub enum Command {
         #[arg(long)]
         under_limit: bool,
         /// How many users to list.
-        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100_000), allow_negative_numbers = true)]
         limit: i64,
     },
 
@@ -270,13 +270,13 @@ pub enum ReportCommand {
     /// Free-tier users at or above a share of the clip limit, but not at it.
     NearLimit {
         /// Share of the limit, in (0, 1].
-        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold)]
+        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
     /// Counts: users, at the scrape limit, at and near the clip limit, per tier.
     Summary {
         /// Share of the clip limit that counts as near it, in (0, 1].
-        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold)]
+        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
 }

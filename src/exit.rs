@@ -172,7 +172,9 @@ pub fn kind_of(err: &anyhow::Error) -> ExitKind {
             return c.kind;
         }
         if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
-            if db.code().as_deref() == Some("42501") {
+            // A missing privilege, table or column is the database's state,
+            // not quota's fault: grant it or fix the schema, then run again.
+            if matches!(db.code().as_deref(), Some("42501" | "42P01" | "42703")) {
                 return ExitKind::Precondition;
             }
         }

@@ -23,3 +23,4 @@ pub mod render;
 pub mod sandbox;
 pub mod scratch;
 pub mod ui;
+pub(crate) mod users;

@@ -236,8 +236,8 @@ async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Resul
         _ => return Ok(()),
     };
     Err(exit::precondition(format!(
-        "{missing} is not installed: run `quota migrate apply` first (or race the guide's old \
-         code path with --naive)"
+        "{missing} is not installed: run `quota migrate apply` first (it checks the schema \
+         contract first: `quota check schema`), or race the unsafe read-then-write path with --naive"
     )))
 }
 
@@ -251,8 +251,9 @@ async fn prepare_subject(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Resul
     require_installed(&mut tx, opts).await?;
     if let Some(id) = opts.user {
         if read_counter(&mut tx, opts, id).await.is_err() {
+            let missing = crate::users::no_user_seen_by(&mut tx, id).await;
             return Err(exit::precondition(format!(
-                "no user with id {id} in public.users; `quota users` lists valid ids"
+                "{missing}; `quota users` lists valid ids"
             )));
         }
         let usage_row: Option<serde_json::Value> = db::query_scalar(USAGE_ROW)

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::Context;
 use crate::exit;
 use crate::render::{self, Report};
+use crate::users;
 
 /// One line for a database error of these commands: objects quota installs
 /// missing, a table of the contract missing, no privilege; else the message.
@@ -31,7 +32,7 @@ pub(super) fn db_error(e: sqlx::Error, doing: &str) -> anyhow::Error {
 }
 
 fn no_user(user: Uuid) -> anyhow::Error {
-    exit::precondition(format!("no user with id {user} in public.users"))
+    users::no_user(user)
 }
 
 // ---------------------------------------------------------------- call
@@ -66,8 +67,10 @@ impl Report for CallReport {
             cell(&self.subscription_status),
             self.committed.to_string(),
         ]);
-        let note = if self.committed {
+        let note = if self.committed && self.allowed == Some(true) {
             "committed: the call counted"
+        } else if self.committed {
+            "committed, but not allowed: nothing counted"
         } else {
             "rolled back: nothing changed (use --commit to keep it)"
         };
@@ -206,7 +209,9 @@ async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
             .fetch_optional(&mut *conn)
             .await
             .map_err(|e| db_error(e, "reading the user"))?;
-    let (u, usage, month) = row.ok_or_else(|| no_user(user))?;
+    let Some((u, usage, month)) = row else {
+        return Err(users::no_user_seen_by(conn, user).await);
+    };
     let usage = usage.unwrap_or(Value::Null);
     let tier = text(&u, "subscription_tier");
     let has_limits: bool =
@@ -424,9 +429,9 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         return Err(exit::usage("reset cancelled; nothing was changed"));
     }
     let mut tx = db.begin().await?;
-    let (before, user_periods, usage_periods) = locked_state(&mut tx, user)
-        .await?
-        .ok_or_else(|| no_user(user))?;
+    let Some((before, user_periods, usage_periods)) = locked_state(&mut tx, user).await? else {
+        return Err(users::no_user_seen_by(&mut tx, user).await);
+    };
     if counters.scrapes {
         exec(
             &mut tx,

@@ -788,6 +788,15 @@ async fn revert_error(session: &mut Session, step: &Step, e: StepError) -> anyho
                 ownership_hint(session).await
             ));
         }
+        Some(db) if matches!(db.code().as_deref(), Some("42P01" | "42703")) => {
+            return exit::precondition(format!(
+                "reverting V{}__{} failed, it stays applied: {}; the schema no longer fits the \
+                 contract: see `quota check schema`",
+                step.version,
+                step.name,
+                db.message()
+            ));
+        }
         Some(db) => db.message().to_string(),
         None => e.to_string(),
     };

@@ -568,3 +568,87 @@ async fn a_reader_that_goes_away_is_not_a_panic() {
         assert_exit(&out, 0);
     }
 }
+
+/// A role that row level security filters is told so, instead of hearing
+/// that an existing user does not exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_hidden_by_row_level_security_is_not_called_missing() {
+    let db = installed_db().await;
+    let (role, url) = login_role(&db, "rls").await;
+    db.exec(&format!(
+        "GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, UPDATE ON public.users, public.user_usage TO {role};"
+    ))
+    .await;
+    for args in [
+        &["user", FREE_USER][..],
+        &["reset-user", FREE_USER, "--yes"],
+    ] {
+        let out = quota_with_url(&url, args);
+        assert_refused(&out, 4);
+        let err = stderr(&out);
+        assert!(err.contains("row level security"), "{args:?}: {err}");
+        assert!(err.contains(&role), "{args:?}: {err}");
+    }
+    // A genuinely unknown user, seen by the owner, is still just unknown.
+    let out = db.quota(&["user", "99999999-9999-4999-8999-999999999999"]);
+    assert_refused(&out, 4);
+    assert!(!stderr(&out).contains("row level security"));
+}
+
+/// A table of the contract dropped after install: a precondition (exit 4)
+/// pointing at the schema check, not an internal error; nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_clips_table_is_a_precondition_for_race_and_rollback() {
+    let db = installed_db().await;
+    db.exec("ALTER TABLE public.clips RENAME TO clips_old")
+        .await;
+    let out = db.quota(&["race", "--target", "rpc"]);
+    assert_refused(&out, 4);
+    let out = db.quota(&["race", "--target", "trigger"]);
+    assert_refused(&out, 4);
+    assert!(
+        stderr(&out).contains("quota check schema"),
+        "{}",
+        stderr(&out)
+    );
+    let out = db.quota(&["migrate", "rollback", "--target", "0", "--yes"]);
+    assert_refused(&out, 4);
+    assert!(
+        stderr(&out).contains("quota check schema"),
+        "{}",
+        stderr(&out)
+    );
+    db.exec("ALTER TABLE public.clips_old RENAME TO clips")
+        .await;
+    assert_eq!(assert_consistent(&db).await, 4, "it stays applied");
+}
+
+/// `call --commit` of a refused call says nothing was counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_committed_call_says_nothing_counted() {
+    let db = installed_db().await;
+    let limited = "33333333-3333-4333-8333-333333333333";
+    let out = db.quota(&["call", limited, "--commit"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("not allowed: nothing counted"), "{text}");
+    assert!(!text.contains("the call counted"), "{text}");
+}
+
+/// Negative numbers get the option's own range message, not clap's
+/// "unexpected argument '-0'".
+#[test]
+fn negative_numbers_get_the_range_message() {
+    for (args, want) in [
+        (
+            &["report", "near-limit", "--threshold", "-0.5"][..],
+            "not a share of the limit",
+        ),
+        (&["users", "--limit", "-1"], "not in 1..=100000"),
+    ] {
+        let out = quota_with_url("postgres://u@127.0.0.1:1/d", args);
+        assert_refused(&out, 2);
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+    }
+}
