@@ -483,6 +483,19 @@ async fn quota_waiting_for_lock(db: &TestDb) -> i32 {
     }
 }
 
+/// Ends the quota session of `db` that waits for a table lock, as
+/// `pg_terminate_backend` (an operator, a crash of the connection) would.
+async fn terminate_quota_waiting_for_lock(db: &TestDb) {
+    let pid = quota_waiting_for_lock(db).await;
+    let mut c = db.connect().await;
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(terminated);
+}
+
 async fn backend_alive(db: &TestDb, pid: i32) -> bool {
     let mut c = db.connect().await;
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
@@ -575,14 +588,7 @@ async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_ver
             "0",
         ],
     );
-    let pid = quota_waiting_for_lock(&db).await;
-    let mut c = db.connect().await;
-    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
-        .bind(pid)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(terminated);
+    terminate_quota_waiting_for_lock(&db).await;
     let out = child.wait_with_output().await.unwrap();
     assert_refused(&out, 3);
     let err = stderr(&out);
@@ -707,14 +713,7 @@ async fn repair_whose_session_is_terminated_reports_a_lost_connection() {
             "0",
         ],
     );
-    let pid = quota_waiting_for_lock(&db).await;
-    let mut c = db.connect().await;
-    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
-        .bind(pid)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(terminated);
+    terminate_quota_waiting_for_lock(&db).await;
     let out = child.wait_with_output().await.unwrap();
     assert_refused(&out, 3);
     let err = stderr(&out);

@@ -563,16 +563,20 @@ async fn on_conflict_do_nothing_charges_only_inserted_rows() {
                 ('{FREE_USER}', 'a', 't')
          ON CONFLICT DO NOTHING RETURNING id"
     );
+    // One new row, then a batch of which only one row is new.
+    let mut first_then_batch = async || {
+        assert_eq!(
+            request(&mut c, Some("authenticated"), &settings, &first).await,
+            Ok(1)
+        );
+        assert_eq!(
+            request(&mut c, Some("authenticated"), &settings, &batch).await,
+            Ok(1)
+        );
+    };
     back_to_v3(&db);
     let before = usage(&db, FREE_USER).await.1;
-    assert_eq!(
-        request(&mut c, Some("authenticated"), &settings, &first).await,
-        Ok(1)
-    );
-    assert_eq!(
-        request(&mut c, Some("authenticated"), &settings, &batch).await,
-        Ok(1)
-    );
+    first_then_batch().await;
     assert_eq!(
         usage(&db, FREE_USER).await.1,
         before + 5,
@@ -581,14 +585,7 @@ async fn on_conflict_do_nothing_charges_only_inserted_rows() {
     db.exec("DELETE FROM public.clips").await;
     to_latest(&db);
     let before = usage(&db, FREE_USER).await.1;
-    assert_eq!(
-        request(&mut c, Some("authenticated"), &settings, &first).await,
-        Ok(1)
-    );
-    assert_eq!(
-        request(&mut c, Some("authenticated"), &settings, &batch).await,
-        Ok(1)
-    );
+    first_then_batch().await;
     assert_eq!(
         usage(&db, FREE_USER).await.1,
         before + 2,
