@@ -26,6 +26,7 @@
 //! Scratch users, the scratch tier in `clip_limits` and the scratch schema
 //! are removed afterwards, also on error and Ctrl-C.
 
+use crate::sql;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,23 +41,6 @@ use crate::exit;
 use crate::interrupt::{self, Interrupt};
 use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
-
-const INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
-const SETUP: &str = include_str!("../sql/queries/bench_setup.sql");
-const TEARDOWN: &str = include_str!("../sql/queries/bench_teardown.sql");
-const TIER_INSERT: &str = include_str!("../sql/queries/bench_tier_insert.sql");
-const TIER_DELETE: &str = include_str!("../sql/queries/bench_tier_delete.sql");
-const UPDATE_FLOOR: &str = include_str!("../sql/queries/bench_update_floor.sql");
-const CALL_FUNCTION: &str = include_str!("../sql/queries/race_call_function.sql");
-const INSERT_PLAIN: &str = include_str!("../sql/queries/bench_insert_plain.sql");
-const INSERT_TRIGGER: &str = include_str!("../sql/queries/bench_insert_trigger.sql");
-const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
-const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
-const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
-const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
-const API_ROLES: &str = include_str!("../sql/queries/bench_api_roles.sql");
-const RPC_FLOOR: &str = include_str!("../sql/queries/bench_rpc_floor.sql");
-const RPC_CALL: &str = include_str!("../sql/queries/bench_rpc_call.sql");
 
 /// The bench never touches real users' counters, so where scratch users are
 /// impossible it has to run on a copy.
@@ -311,7 +295,7 @@ pub async fn run(
 /// (or that may not call the RPC): skipped with a note, not failed — a
 /// plain PostgreSQL login need not be a member of the API roles.
 async fn unswitchable(conn: &mut PgConnection, scenarios: &[Scenario]) -> Result<Vec<Skipped>> {
-    let roles: Vec<(String, bool, bool, bool)> = db::query_as(API_ROLES)
+    let roles: Vec<(String, bool, bool, bool)> = db::query_as(sql::BENCH_API_ROLES)
         .fetch_all(conn)
         .await
         .context("could not read which API roles this session may switch to")?;
@@ -342,7 +326,8 @@ async fn unswitchable(conn: &mut PgConnection, scenarios: &[Scenario]) -> Result
 }
 
 async fn require_installed(conn: &mut PgConnection) -> Result<()> {
-    let (function, trigger): (bool, bool) = db::query_as(INSTALLED).fetch_one(conn).await?;
+    let (function, trigger): (bool, bool) =
+        db::query_as(sql::RACE_INSTALLED).fetch_one(conn).await?;
     if function && trigger {
         return Ok(());
     }
@@ -354,14 +339,14 @@ async fn require_installed(conn: &mut PgConnection) -> Result<()> {
 
 async fn set_up(db: &mut Session, scratch: &mut Scratch, clients: usize) -> Result<()> {
     let mut tx = db.begin().await?;
-    db::query(TIER_INSERT)
+    db::query(sql::BENCH_TIER_INSERT)
         .bind(&scratch.tier)
         .execute(&mut *tx)
         .await
         .context("could not add the bench's scratch tier to public.clip_limits")?;
     tx.commit().await?;
     scratch.tier_created = true;
-    db.simple(&scratch.sql(SETUP))
+    db.simple(&scratch.sql(sql::BENCH_SETUP))
         .await
         .context("could not create the bench's scratch tables (needs CREATE on the database)")?;
     scratch.schema_created = true;
@@ -398,14 +383,14 @@ async fn clean_up(target: &db::Target, control: &mut Session, scratch: &Scratch)
 
 async fn clean_up_on(db: &mut Session, scratch: &Scratch) -> Result<()> {
     if scratch.schema_created {
-        db.simple(&scratch.sql(TEARDOWN)).await?;
+        db.simple(&scratch.sql(sql::BENCH_TEARDOWN)).await?;
     }
     if let Some(shape) = &scratch.shape {
         scratch::delete_users(db, shape, &scratch.users).await?;
     }
     if scratch.tier_created {
         let mut tx = db.begin().await?;
-        db::query(TIER_DELETE)
+        db::query(sql::BENCH_TIER_DELETE)
             .bind(&scratch.tier)
             .execute(&mut *tx)
             .await?;
@@ -623,10 +608,10 @@ impl Statements {
             .as_ref()
             .context("the bench's shape was not read")?;
         Ok(Arc::new(Statements {
-            insert_plain: shape.clips.fill(&scratch.sql(INSERT_PLAIN)),
-            insert_trigger: shape.clips.fill(&scratch.sql(INSERT_TRIGGER)),
-            rpc_service_role: RPC_CALL.replace("{role}", "service_role"),
-            rpc_authenticated: RPC_CALL.replace("{role}", "authenticated"),
+            insert_plain: shape.clips.fill(&scratch.sql(sql::BENCH_INSERT_PLAIN)),
+            insert_trigger: shape.clips.fill(&scratch.sql(sql::BENCH_INSERT_TRIGGER)),
+            rpc_service_role: sql::BENCH_RPC_CALL.replace("{role}", "service_role"),
+            rpc_authenticated: sql::BENCH_RPC_CALL.replace("{role}", "authenticated"),
         }))
     }
 
@@ -642,13 +627,13 @@ impl Statements {
             |sql: &str, claims: &JsonText| render(sql, &[Lit::Json(claims), Lit::Uuid(user)]);
         Ok(UserStatements {
             user,
-            update_floor: with_id(UPDATE_FLOOR),
-            call: with_id(CALL_FUNCTION),
-            naive_read_usage: with_id(NAIVE_READ_USAGE),
-            naive_read_clips: with_id(NAIVE_READ_CLIPS),
+            update_floor: with_id(sql::BENCH_UPDATE_FLOOR),
+            call: with_id(sql::RACE_CALL_FUNCTION),
+            naive_read_usage: with_id(sql::NAIVE_READ_USAGE),
+            naive_read_clips: with_id(sql::NAIVE_READ_CLIPS),
             insert_plain: with_id(&self.insert_plain),
             insert_trigger: with_id(&self.insert_trigger),
-            rpc_floor: with_claims(RPC_FLOOR, &signed_in),
+            rpc_floor: with_claims(sql::BENCH_RPC_FLOOR, &signed_in),
             rpc_service_role: with_claims(&self.rpc_service_role, &service),
             rpc_authenticated: with_claims(&self.rpc_authenticated, &signed_in),
         })
@@ -707,7 +692,7 @@ pub fn postgrest_call(role: &str, claims: &serde_json::Value, user: Uuid) -> Res
     );
     let claims = JsonText::new(claims)?;
     Ok(render(
-        &RPC_CALL.replace("{role}", role),
+        &sql::BENCH_RPC_CALL.replace("{role}", role),
         &[Lit::Json(&claims), Lit::Uuid(user)],
     ))
 }
@@ -806,7 +791,7 @@ async fn operation(conn: &mut Session, scenario: Scenario, st: &UserStatements) 
             let (usage, limit): (i32, Option<i32>) = (row.try_get(0)?, row.try_get(1)?);
             if limit.is_some_and(|l| usage < l) {
                 let write = render(
-                    NAIVE_WRITE_USAGE,
+                    sql::NAIVE_WRITE_USAGE,
                     &[Lit::Uuid(st.user), Lit::Int(i64::from(usage) + 1)],
                 );
                 conn.simple(&write).await?;
@@ -825,7 +810,7 @@ async fn operation(conn: &mut Session, scenario: Scenario, st: &UserStatements) 
             if clips < i32::MAX {
                 conn.simple(&st.insert_plain).await?;
                 let write = render(
-                    NAIVE_WRITE_CLIPS,
+                    sql::NAIVE_WRITE_CLIPS,
                     &[Lit::Uuid(st.user), Lit::Int(i64::from(clips) + 1)],
                 );
                 conn.simple(&write).await?;

@@ -3,6 +3,7 @@
 //! inspects them and refuses to install when they do not fit.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -105,12 +106,11 @@ impl std::fmt::Display for Problem {
 /// Every departure from the contract, empty when the schema fits.
 pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
     let tables = tables();
-    let found: Vec<(String, String, String, bool)> =
-        db::query_as(include_str!("../sql/queries/contract_columns.sql"))
-            .bind(&tables)
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading the application's columns from the catalog")?;
+    let found: Vec<(String, String, String, bool)> = db::query_as(sql::CONTRACT_COLUMNS)
+        .bind(&tables)
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading the application's columns from the catalog")?;
     let rows: Vec<(String, String, String)> = found
         .iter()
         .map(|(t, c, ty, _)| (t.clone(), c.clone(), ty.clone()))
@@ -135,7 +135,7 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
     }
     let present = |t: &str| rows.iter().any(|(table, _, _)| table == t);
     if present("user_usage") && rows_has(&rows, "user_usage", "user_id").is_some() {
-        let unique: bool = db::query_scalar(include_str!("../sql/queries/unique_user_usage.sql"))
+        let unique: bool = db::query_scalar(sql::UNIQUE_USER_USAGE)
             .fetch_one(&mut *conn)
             .await
             .context("reading the indexes of public.user_usage")?;

@@ -22,5 +22,6 @@ pub mod race;
 pub mod render;
 pub mod sandbox;
 pub mod scratch;
+pub(crate) mod sql;
 pub mod ui;
 pub(crate) mod users;

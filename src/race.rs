@@ -8,6 +8,7 @@
 //! headroom the user had. `--naive` runs the guides' old read-then-write
 //! code instead, to show the over-admission the migrations prevent.
 
+use crate::sql;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,23 +25,6 @@ use crate::exit::{self, sqlstate};
 use crate::interrupt::{self, Interrupt};
 use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
-
-const INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
-const CALL_FUNCTION: &str = include_str!("../sql/queries/race_call_function.sql");
-const INSERT_CLIP: &str = include_str!("../sql/queries/race_insert_clip.sql");
-const DELETE_CLIPS: &str = include_str!("../sql/queries/race_delete_clips.sql");
-const COUNTER_FUNCTION: &str = include_str!("../sql/queries/race_counter_function.sql");
-const COUNTER_TRIGGER: &str = include_str!("../sql/queries/race_counter_trigger.sql");
-const LOCK_USER: &str = include_str!("../sql/queries/user_row_locked.sql");
-const LOCK_USAGE: &str = include_str!("../sql/queries/usage_row_locked.sql");
-const TAKE_BACK_SCRAPES: &str = include_str!("../sql/queries/race_take_back_scrapes.sql");
-const TAKE_BACK_CLIPS: &str = include_str!("../sql/queries/race_take_back_clips.sql");
-const USAGE_ROW: &str = include_str!("../sql/queries/race_usage_row.sql");
-const DELETE_EMPTY_USAGE: &str = include_str!("../sql/queries/race_delete_empty_usage.sql");
-const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
-const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
-const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
-const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
 
 /// The guide's "(business logic)" between the read and the write of the
 /// naive path; the window in which concurrent requests read the same value.
@@ -229,7 +213,8 @@ async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Resul
     if opts.naive {
         return Ok(());
     }
-    let (function, trigger): (bool, bool) = db::query_as(INSTALLED).fetch_one(conn).await?;
+    let (function, trigger): (bool, bool) =
+        db::query_as(sql::RACE_INSTALLED).fetch_one(conn).await?;
     let missing = match opts.target {
         RaceTarget::Rpc if !function => "public.increment_usage_if_allowed(uuid)",
         RaceTarget::Trigger if !trigger => "an enabled enforce_clip_limit_trigger on public.clips",
@@ -256,7 +241,7 @@ async fn prepare_subject(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Resul
                 "{missing}; `quota users` lists valid ids"
             )));
         }
-        let usage_row: Option<serde_json::Value> = db::query_scalar(USAGE_ROW)
+        let usage_row: Option<serde_json::Value> = db::query_scalar(sql::RACE_USAGE_ROW)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -301,7 +286,7 @@ async fn free_clip_limit(conn: &mut PgConnection, naive: bool) -> Result<i32> {
     if naive {
         return Ok(GUIDE_FREE_CLIPS);
     }
-    let limit: Option<i32> = db::query_scalar(include_str!("../sql/queries/free_clip_limit.sql"))
+    let limit: Option<i32> = db::query_scalar(sql::FREE_CLIP_LIMIT)
         .fetch_optional(conn)
         .await?;
     limit.ok_or_else(|| {
@@ -314,8 +299,8 @@ async fn free_clip_limit(conn: &mut PgConnection, naive: bool) -> Result<i32> {
 
 async fn read_counter(conn: &mut PgConnection, opts: &RaceOptions, id: Uuid) -> Result<Counter> {
     let row: Option<(i64, Option<i64>)> = match (opts.naive, opts.target) {
-        (false, RaceTarget::Rpc) => fetch_counter(conn, COUNTER_FUNCTION, id).await?,
-        (false, RaceTarget::Trigger) => fetch_counter(conn, COUNTER_TRIGGER, id).await?,
+        (false, RaceTarget::Rpc) => fetch_counter(conn, sql::RACE_COUNTER_FUNCTION, id).await?,
+        (false, RaceTarget::Trigger) => fetch_counter(conn, sql::RACE_COUNTER_TRIGGER, id).await?,
         (true, RaceTarget::Rpc) => naive_read_usage(conn, id)
             .await?
             .map(|(u, l)| (u as i64, l.map(i64::from))),
@@ -370,7 +355,7 @@ async fn race_subject(
             }
             Subject::Real(..) => Default::default(),
         };
-        (before, clips.fill(INSERT_CLIP))
+        (before, clips.fill(sql::RACE_INSERT_CLIP))
     };
     let concurrency = opts.concurrency.clamp(1, opts.attempts.max(1));
     let conns = open_connections(target, concurrency, interrupt).await?;
@@ -465,10 +450,10 @@ impl Statements {
             naive: opts.naive,
             target: opts.target,
             id,
-            call: with_id(CALL_FUNCTION),
+            call: with_id(sql::RACE_CALL_FUNCTION),
             insert_clip: with_id(insert_clip),
-            read_usage: with_id(NAIVE_READ_USAGE),
-            read_clips: with_id(NAIVE_READ_CLIPS),
+            read_usage: with_id(sql::NAIVE_READ_USAGE),
+            read_clips: with_id(sql::NAIVE_READ_CLIPS),
         })
     }
 }
@@ -586,14 +571,14 @@ fn explain_clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
 }
 
 async fn naive_read_usage(conn: &mut PgConnection, id: Uuid) -> Result<Option<(i32, Option<i32>)>> {
-    Ok(db::query_as(NAIVE_READ_USAGE)
+    Ok(db::query_as(sql::NAIVE_READ_USAGE)
         .bind(id)
         .fetch_optional(conn)
         .await?)
 }
 
 async fn naive_read_clips(conn: &mut PgConnection, id: Uuid) -> Result<Option<(i32, String)>> {
-    Ok(db::query_as(NAIVE_READ_CLIPS)
+    Ok(db::query_as(sql::NAIVE_READ_CLIPS)
         .bind(id)
         .fetch_optional(conn)
         .await?)
@@ -634,7 +619,7 @@ async fn naive_usage_attempt(conn: &mut Session, st: &Statements) -> Result<Atte
     }
     tokio::time::sleep(NAIVE_WORK).await;
     let write = render(
-        NAIVE_WRITE_USAGE,
+        sql::NAIVE_WRITE_USAGE,
         &[Lit::Uuid(st.id), Lit::Int(i64::from(usage) + 1)],
     );
     conn.simple(&write).await?;
@@ -656,7 +641,7 @@ async fn naive_clip_attempt(conn: &mut Session, st: &Statements) -> Result<Attem
     }
     tokio::time::sleep(NAIVE_WORK).await;
     let write = render(
-        NAIVE_WRITE_CLIPS,
+        sql::NAIVE_WRITE_CLIPS,
         &[Lit::Uuid(st.id), Lit::Int(i64::from(clips) + 1)],
     );
     conn.simple(&write).await?;
@@ -770,9 +755,9 @@ async fn take_back(
     let mut tx = db.begin().await?;
     let clip_race = plan.clips_counter;
     let (lock, update) = if clip_race {
-        (LOCK_USAGE, TAKE_BACK_CLIPS)
+        (sql::USAGE_ROW_LOCKED, sql::RACE_TAKE_BACK_CLIPS)
     } else {
-        (LOCK_USER, TAKE_BACK_SCRAPES)
+        (sql::USER_ROW_LOCKED, sql::RACE_TAKE_BACK_SCRAPES)
     };
     let before: Option<serde_json::Value> = db::query_scalar(lock)
         .bind(id)
@@ -782,7 +767,7 @@ async fn take_back(
     let mut clips_deleted = 0;
     if !plan.clips.is_empty() {
         let (tids, xids): (Vec<String>, Vec<String>) = plan.clips.iter().cloned().unzip();
-        clips_deleted = db::query(DELETE_CLIPS)
+        clips_deleted = db::query(sql::RACE_DELETE_CLIPS)
             .bind(id)
             .bind(tids)
             .bind(xids)
@@ -814,7 +799,7 @@ async fn take_back(
     if clip_race && !had_usage_row {
         // The trigger created the counter row; gone again unless the
         // application's clips keep it above zero.
-        db::query(DELETE_EMPTY_USAGE)
+        db::query(sql::RACE_DELETE_EMPTY_USAGE)
             .bind(id)
             .execute(&mut *tx)
             .await

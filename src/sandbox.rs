@@ -20,7 +20,7 @@ use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
 use crate::ui::Ui;
 
 /// The Supabase-shaped demo schema with its sample users.
-pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
+pub use crate::sql::DEMO_SCHEMA;
 
 /// How the sandbox races: the `quota race` defaults.
 const RACE_CONCURRENCY: usize = 16;

@@ -10,22 +10,13 @@
 //! without defaults on `users`, `clips` and that table get placeholders by
 //! type (see [`placeholder`]).
 
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::{self, Session};
 use crate::exit::{self, sqlstate};
-
-const INSERT_USER: &str = include_str!("../sql/queries/scratch_user_insert.sql");
-const INSERT_USAGE: &str = include_str!("../sql/queries/scratch_usage_insert.sql");
-const INSERT_PARENT: &str = include_str!("../sql/queries/scratch_parent_insert.sql");
-const DELETE_PARENT: &str = include_str!("../sql/queries/scratch_parent_delete.sql");
-const DELETE_CLIPS: &str = include_str!("../sql/queries/scratch_user_delete_clips.sql");
-const DELETE_USAGE: &str = include_str!("../sql/queries/scratch_user_delete_usage.sql");
-const DELETE_USERS: &str = include_str!("../sql/queries/scratch_user_delete.sql");
-const REQUIRED_COLUMNS: &str = include_str!("../sql/queries/required_columns.sql");
-const USERS_ID_PARENT: &str = include_str!("../sql/queries/users_id_parent.sql");
 
 /// Columns of `public.users` the scratch insert always sets.
 const USER_COLUMNS: &[&str] = &[
@@ -97,7 +88,7 @@ impl Shape {
             .await?;
         let users = extras(conn, "public.users", USER_COLUMNS, advice).await?;
         let clips = extras(conn, "public.clips", &["user_id"], advice).await?;
-        let parent: Option<(String, String)> = db::query_as(USERS_ID_PARENT)
+        let parent: Option<(String, String)> = db::query_as(sql::USERS_ID_PARENT)
             .fetch_optional(&mut *conn)
             .await
             .context("reading the foreign key of public.users.id")?;
@@ -125,7 +116,7 @@ async fn extras(
     given: &[&str],
     advice: &str,
 ) -> Result<Extras> {
-    let rows: Vec<(String, String, String, String, String)> = db::query_as(REQUIRED_COLUMNS)
+    let rows: Vec<(String, String, String, String, String)> = db::query_as(sql::REQUIRED_COLUMNS)
         .bind(table)
         .fetch_all(&mut *conn)
         .await
@@ -178,7 +169,7 @@ pub async fn create_user(
     let mut tx = db.begin().await?;
     if let Some(parent) = &shape.parent {
         let sql = parent.extras.fill(
-            &INSERT_PARENT
+            &sql::SCRATCH_PARENT_INSERT
                 .replace("{parent}", &parent.table)
                 .replace("{column}", &parent.column),
         );
@@ -188,7 +179,7 @@ pub async fn create_user(
             .await
             .map_err(|e| explain_insert_failure(e, &parent.table, &shape.role, advice))?;
     }
-    db::query(&shape.users.fill(INSERT_USER))
+    db::query(&shape.users.fill(sql::SCRATCH_USER_INSERT))
         .bind(id)
         .bind(format!("quota-scratch-{id}@example.invalid"))
         .bind(spec.usage)
@@ -198,7 +189,7 @@ pub async fn create_user(
         .await
         .map_err(|e| explain_insert_failure(e, "public.users", &shape.role, advice))?;
     if let Some(clips) = spec.clips {
-        db::query(INSERT_USAGE)
+        db::query(sql::SCRATCH_USAGE_INSERT)
             .bind(id)
             .bind(clips)
             .execute(&mut *tx)
@@ -250,11 +241,15 @@ pub async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) -> Resu
         return Ok(());
     }
     let mut tx = db.begin().await?;
-    for sql in [DELETE_CLIPS, DELETE_USAGE, DELETE_USERS] {
+    for sql in [
+        sql::SCRATCH_USER_DELETE_CLIPS,
+        sql::SCRATCH_USER_DELETE_USAGE,
+        sql::SCRATCH_USER_DELETE,
+    ] {
         db::query(sql).bind(ids).execute(&mut *tx).await?;
     }
     if let Some(parent) = &shape.parent {
-        let sql = DELETE_PARENT
+        let sql = sql::SCRATCH_PARENT_DELETE
             .replace("{parent}", &parent.table)
             .replace("{column}", &parent.column);
         db::query(&sql).bind(ids).execute(&mut *tx).await?;

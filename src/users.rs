@@ -1,6 +1,7 @@
 //! Users as the application's tables hold them: how to say that one is
 //! missing, and why it may only look missing.
 
+use crate::sql;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ pub(crate) fn no_user(user: Uuid) -> anyhow::Error {
 /// "No such user", or, where row level security filters `public.users` for
 /// the role quota runs as, that the user may only be hidden from it.
 pub(crate) async fn no_user_seen_by(conn: &mut PgConnection, user: Uuid) -> anyhow::Error {
-    let hidden: Option<bool> = db::query_scalar(include_str!("../sql/queries/rls_hides_users.sql"))
+    let hidden: Option<bool> = db::query_scalar(sql::RLS_HIDES_USERS)
         .fetch_optional(&mut *conn)
         .await
         .ok()

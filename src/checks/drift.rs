@@ -4,6 +4,7 @@
 //! them back.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -147,7 +148,7 @@ async fn function(
         return Ok(());
     };
     let (source, secdef, config): (String, bool, Vec<String>) =
-        db::query_as(include_str!("../../sql/queries/check_function_source.sql"))
+        db::query_as(sql::CHECK_FUNCTION_SOURCE)
             .bind(sqlx::postgres::types::Oid(oid))
             .fetch_one(&mut *conn)
             .await

@@ -3,6 +3,7 @@
 //! PostgreSQL) is reported, never failed.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -23,13 +24,12 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         .chain([&ANON])
         .map(|r| r.to_string())
         .collect();
-    let rows: Vec<(Option<String>, bool)> =
-        db::query_as(include_str!("../../sql/queries/check_grants.sql"))
-            .bind(sqlx::postgres::types::Oid(oid))
-            .bind(&roles)
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading the privileges of the RPC")?;
+    let rows: Vec<(Option<String>, bool)> = db::query_as(sql::CHECK_GRANTS)
+        .bind(sqlx::postgres::types::Oid(oid))
+        .bind(&roles)
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading the privileges of the RPC")?;
     let can = |role: Option<&str>| {
         rows.iter()
             .find(|(r, _)| r.as_deref() == role)

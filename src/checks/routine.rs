@@ -1,17 +1,17 @@
 //! `quota check routine`: the information_schema.routines verification query.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
 use super::{Findings, HINT_APPLY, HINT_REPAIR};
 
 pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
-    let rows: Vec<(String, Option<String>, Option<String>)> =
-        db::query_as(include_str!("../../sql/queries/check_routine.sql"))
-            .fetch_all(&mut *conn)
-            .await
-            .context("querying information_schema.routines")?;
+    let rows: Vec<(String, Option<String>, Option<String>)> = db::query_as(sql::CHECK_ROUTINE)
+        .fetch_all(&mut *conn)
+        .await
+        .context("querying information_schema.routines")?;
     let mut f = Findings::default();
     match rows.as_slice() {
         [] => f.fail(

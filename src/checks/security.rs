@@ -11,6 +11,7 @@
 //! destructive fix: a column-level grant keeps profile edits working.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -30,7 +31,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     if function_oid(conn, RPC).await?.is_some() {
         guard(conn, &mut f).await?;
     }
-    let roles: Vec<String> = db::query_scalar(include_str!("../../sql/queries/api_roles.sql"))
+    let roles: Vec<String> = db::query_scalar(sql::API_ROLES)
         .fetch_all(&mut *conn)
         .await
         .context("listing the API roles and the roles inheriting them")?;
@@ -53,12 +54,11 @@ async fn history_exposure(
     roles: &[String],
     f: &mut Findings,
 ) -> Result<()> {
-    let rows: Vec<(String, Vec<String>)> =
-        db::query_as(include_str!("../../sql/queries/check_history_exposure.sql"))
-            .bind(roles)
-            .fetch_all(&mut *conn)
-            .await
-            .context("checking who can reach the migration history")?;
+    let rows: Vec<(String, Vec<String>)> = db::query_as(sql::CHECK_HISTORY_EXPOSURE)
+        .bind(roles)
+        .fetch_all(&mut *conn)
+        .await
+        .context("checking who can reach the migration history")?;
     for (table, holders) in rows {
         if table == crate::migrate::embedded::LEGACY_HISTORY_TABLE {
             f.fail(
@@ -117,13 +117,12 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
         f.fail(format!("{signature} is not installed"), HINT_APPLY);
         return Ok(());
     };
-    let (secdef, config, owner): (bool, Vec<String>, String) = db::query_as(include_str!(
-        "../../sql/queries/check_function_security.sql"
-    ))
-    .bind(sqlx::postgres::types::Oid(oid))
-    .fetch_one(&mut *conn)
-    .await
-    .with_context(|| format!("reading the settings of {signature}"))?;
+    let (secdef, config, owner): (bool, Vec<String>, String) =
+        db::query_as(sql::CHECK_FUNCTION_SECURITY)
+            .bind(sqlx::postgres::types::Oid(oid))
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("reading the settings of {signature}"))?;
     let pin_hint = format!("`ALTER FUNCTION {signature} SET search_path = pg_catalog, pg_temp`");
     let search_path = config.iter().find(|c| c.starts_with("search_path="));
     let mut pinned = String::new();
@@ -183,13 +182,11 @@ enum Call {
 /// `authenticated` that this session may become; and with no role switched
 /// but claims set (what a custom role looks like to the guard).
 async fn jwt_paths(conn: &mut PgConnection) -> Result<Vec<JwtPath>> {
-    let roles: Vec<String> = db::query_scalar(include_str!(
-        "../../sql/queries/can_become_authenticated.sql"
-    ))
-    .bind(RPC)
-    .fetch_all(&mut *conn)
-    .await
-    .context("listing the roles the guard test can run as")?;
+    let roles: Vec<String> = db::query_scalar(sql::CAN_BECOME_AUTHENTICATED)
+        .bind(RPC)
+        .fetch_all(&mut *conn)
+        .await
+        .context("listing the roles the guard test can run as")?;
     let full = |sub: &str| serde_json::json!({ "role": "authenticated", "sub": sub });
     let no_role = |sub: &str| serde_json::json!({ "sub": sub, "aud": "authenticated" });
     // An anonymous request's JWT has no sub at all.
@@ -446,12 +443,11 @@ fn write_reason(r: &WriteRow) -> Option<String> {
 /// function and trigger, never by an API role: not by UPDATE, not by
 /// inserting its own row, not by deleting its row to start again at 0.
 async fn counter_writes(conn: &mut PgConnection, roles: &[String], f: &mut Findings) -> Result<()> {
-    let rows: Vec<WriteRow> =
-        db::query_as(include_str!("../../sql/queries/check_counter_writes.sql"))
-            .bind(roles)
-            .fetch_all(&mut *conn)
-            .await
-            .context("reading privileges and row level security of the counter tables")?;
+    let rows: Vec<WriteRow> = db::query_as(sql::CHECK_COUNTER_WRITES)
+        .bind(roles)
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading privileges and row level security of the counter tables")?;
     let open: Vec<(&WriteRow, String)> = rows
         .iter()
         .filter(|r| r.privileged)
@@ -513,7 +509,7 @@ async fn table_privileges(
     f: &mut Findings,
 ) -> Result<()> {
     type Row = (String, Vec<String>, Vec<String>, bool, Vec<String>);
-    let rows: Vec<Row> = db::query_as(include_str!("../../sql/queries/check_table_privileges.sql"))
+    let rows: Vec<Row> = db::query_as(sql::CHECK_TABLE_PRIVILEGES)
         .bind(roles)
         .fetch_all(&mut *conn)
         .await
@@ -542,7 +538,7 @@ async fn table_privileges(
 /// A view that runs as its owner writes past the caller's RLS and grants.
 async fn definer_views(conn: &mut PgConnection, roles: &[String], f: &mut Findings) -> Result<()> {
     let rows: Vec<(String, String, Vec<String>, Vec<String>)> =
-        db::query_as(include_str!("../../sql/queries/check_definer_views.sql"))
+        db::query_as(sql::CHECK_DEFINER_VIEWS)
             .bind(roles)
             .fetch_all(&mut *conn)
             .await

@@ -3,6 +3,7 @@
 //! since V4, so only inserted rows are charged; BEFORE at V3), and is enabled.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -28,7 +29,7 @@ pub(crate) struct TriggerRow {
 }
 
 pub(crate) async fn find(conn: &mut PgConnection) -> Result<Option<TriggerRow>> {
-    let rows: Vec<TriggerRow> = db::query_as(include_str!("../../sql/queries/check_trigger.sql"))
+    let rows: Vec<TriggerRow> = db::query_as(sql::CHECK_TRIGGER)
         .fetch_all(&mut *conn)
         .await
         .context("reading pg_trigger")?;
@@ -102,13 +103,12 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
 /// The `free` row of public.clip_limits is every unknown tier's limit;
 /// without it the trigger fails closed and refuses every such clip.
 async fn free_tier_limit(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
-    let installed: bool =
-        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
-            .fetch_one(&mut *conn)
-            .await
-            .context("looking for public.clip_limits")?;
+    let installed: bool = db::query_scalar(sql::CLIP_LIMITS_INSTALLED)
+        .fetch_one(&mut *conn)
+        .await
+        .context("looking for public.clip_limits")?;
     let free: Option<i32> = if installed {
-        db::query_scalar(include_str!("../../sql/queries/free_clip_limit.sql"))
+        db::query_scalar(sql::FREE_CLIP_LIMIT)
             .fetch_optional(&mut *conn)
             .await
             .context("reading the free tier's limit from public.clip_limits")?

@@ -3,6 +3,7 @@
 //! monthly rollover respected.
 
 use crate::db;
+use crate::sql;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -11,25 +12,12 @@ use super::Context;
 use crate::cli::ReportCommand;
 use crate::render::{self, Report};
 
-const AT_LIMIT: &str = concat!(
-    include_str!("../../sql/queries/report_base.sql"),
-    include_str!("../../sql/queries/report_at_limit.sql")
-);
-const NEAR_LIMIT: &str = concat!(
-    include_str!("../../sql/queries/report_base.sql"),
-    include_str!("../../sql/queries/report_near_limit.sql")
-);
-const SUMMARY: &str = concat!(
-    include_str!("../../sql/queries/report_base.sql"),
-    include_str!("../../sql/queries/report_summary.sql")
-);
-
 pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
     let mut db = ctx.target.connect().await?;
     let mut conn = db.read_only().await?;
     match report.unwrap_or(ReportCommand::Summary { threshold: 0.9 }) {
         ReportCommand::AtLimit => {
-            let users: Vec<AtLimit> = db::query_as(AT_LIMIT)
+            let users: Vec<AtLimit> = db::query_as(sql::REPORT_AT_LIMIT)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "reading users at their limit"))?;
@@ -40,7 +28,7 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::NearLimit { threshold } => {
-            let users: Vec<NearLimit> = db::query_as(NEAR_LIMIT)
+            let users: Vec<NearLimit> = db::query_as(sql::REPORT_NEAR_LIMIT)
                 .bind(threshold)
                 .fetch_all(&mut *conn)
                 .await
@@ -53,7 +41,7 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
             render::print(&report, ctx.format)
         }
         ReportCommand::Summary { threshold } => {
-            let rows: Vec<TierCounts> = db::query_as(SUMMARY)
+            let rows: Vec<TierCounts> = db::query_as(sql::REPORT_SUMMARY)
                 .bind(threshold)
                 .fetch_all(&mut *conn)
                 .await

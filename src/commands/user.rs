@@ -2,6 +2,7 @@
 //! test call, debug query, test-user query and usage reset.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -93,7 +94,7 @@ type RpcRow = (
 pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
     let mut db = ctx.target.connect().await?;
     let mut tx = db.begin().await?;
-    let row: RpcRow = db::query_as(include_str!("../../sql/queries/call_rpc.sql"))
+    let row: RpcRow = db::query_as(sql::CALL_RPC)
         .bind(user)
         .fetch_one(&mut *tx)
         .await
@@ -203,24 +204,22 @@ pub async fn show(ctx: &Context, user: Uuid) -> Result<()> {
 }
 
 async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
-    let row: Option<(Value, Option<Value>, String)> =
-        db::query_as(include_str!("../../sql/queries/user_view.sql"))
-            .bind(user)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| db_error(e, "reading the user"))?;
+    let row: Option<(Value, Option<Value>, String)> = db::query_as(sql::USER_VIEW)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db_error(e, "reading the user"))?;
     let Some((u, usage, month)) = row else {
         return Err(users::no_user_seen_by(conn, user).await);
     };
     let usage = usage.unwrap_or(Value::Null);
     let tier = text(&u, "subscription_tier");
-    let has_limits: bool =
-        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
-            .fetch_one(&mut *conn)
-            .await
-            .context("looking for public.clip_limits")?;
+    let has_limits: bool = db::query_scalar(sql::CLIP_LIMITS_INSTALLED)
+        .fetch_one(&mut *conn)
+        .await
+        .context("looking for public.clip_limits")?;
     let clip_limit: Option<i32> = if has_limits {
-        db::query_scalar(include_str!("../../sql/queries/clip_limit_for_tier.sql"))
+        db::query_scalar(sql::CLIP_LIMIT_FOR_TIER)
             .bind(tier.clone().unwrap_or_default())
             .fetch_one(&mut *conn)
             .await
@@ -285,7 +284,7 @@ impl Report for UserList {
 pub async fn list(ctx: &Context, under_limit: bool, limit: i64) -> Result<()> {
     let mut db = ctx.target.connect().await?;
     let mut tx = db.read_only().await?;
-    let users: Vec<UserLine> = db::query_as(include_str!("../../sql/queries/users_list.sql"))
+    let users: Vec<UserLine> = db::query_as(sql::USERS_LIST)
         .bind(under_limit)
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -376,21 +375,19 @@ async fn locked_state(
     conn: &mut PgConnection,
     user: Uuid,
 ) -> Result<Option<(CounterState, bool, bool)>> {
-    let Some(u): Option<Value> =
-        db::query_scalar(include_str!("../../sql/queries/user_row_locked.sql"))
-            .bind(user)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| db_error(e, "reading the user"))?
+    let Some(u): Option<Value> = db::query_scalar(sql::USER_ROW_LOCKED)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db_error(e, "reading the user"))?
     else {
         return Ok(None);
     };
-    let usage: Option<Value> =
-        db::query_scalar(include_str!("../../sql/queries/usage_row_locked.sql"))
-            .bind(user)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| db_error(e, "reading the user's clip counter"))?;
+    let usage: Option<Value> = db::query_scalar(sql::USAGE_ROW_LOCKED)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db_error(e, "reading the user's clip counter"))?;
     let usage = usage.unwrap_or(Value::Null);
     let state = CounterState {
         usage_this_month: int(&u, "usage_this_month"),
@@ -435,7 +432,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
     if counters.scrapes {
         exec(
             &mut tx,
-            include_str!("../../sql/queries/reset_scrapes.sql"),
+            sql::RESET_SCRAPES,
             user,
             "resetting usage_this_month",
         )
@@ -443,7 +440,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         if user_periods {
             exec(
                 &mut tx,
-                include_str!("../../sql/queries/reset_scrapes_period.sql"),
+                sql::RESET_SCRAPES_PERIOD,
                 user,
                 "resetting usage_period_start",
             )
@@ -453,7 +450,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
     if counters.clips {
         exec(
             &mut tx,
-            include_str!("../../sql/queries/reset_clips.sql"),
+            sql::RESET_CLIPS,
             user,
             "resetting clips_this_month",
         )
@@ -461,7 +458,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         if usage_periods {
             exec(
                 &mut tx,
-                include_str!("../../sql/queries/reset_clips_period.sql"),
+                sql::RESET_CLIPS_PERIOD,
                 user,
                 "resetting clips_period_start",
             )

@@ -5,6 +5,7 @@
 //! version runs, every object it creates must be absent.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
@@ -22,11 +23,10 @@ pub async fn refuse(conn: &mut PgConnection, status: &Status, target: u32) -> Re
     if pending.is_empty() {
         return Ok(());
     }
-    let present: Vec<(i32, String)> =
-        db::query_as(include_str!("../../sql/queries/quota_objects_present.sql"))
-            .fetch_all(&mut *conn)
-            .await
-            .context("looking for objects the migrations would create")?;
+    let present: Vec<(i32, String)> = db::query_as(sql::QUOTA_OBJECTS_PRESENT)
+        .fetch_all(&mut *conn)
+        .await
+        .context("looking for objects the migrations would create")?;
     let clashes: Vec<String> = present
         .iter()
         .filter(|(v, _)| pending.contains(&(*v as u32)))

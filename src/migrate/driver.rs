@@ -9,6 +9,7 @@
 //! next to concurrent processes. The driver's `execute` still takes the
 //! lock, so any use of refinery's runner stays serialised.
 
+use crate::sql;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -130,16 +131,14 @@ async fn execute_locked(
 /// for the rest of the transaction.
 pub async fn recorded_versions(conn: &mut PgConnection) -> Result<Vec<u32>, sqlx::Error> {
     // The table name is a constant of this build, never user input.
-    let sql =
-        include_str!("../../sql/queries/recorded_versions.sql").replace("{history}", HISTORY_TABLE);
+    let sql = sql::RECORDED_VERSIONS.replace("{history}", HISTORY_TABLE);
     let versions: Vec<i32> = db::query_scalar(&sql).fetch_all(&mut *conn).await?;
     Ok(versions.into_iter().map(|v| v as u32).collect())
 }
 
 /// Records `migration` as applied now, as refinery would.
 pub async fn record(conn: &mut PgConnection, migration: &Migration) -> Result<(), sqlx::Error> {
-    let sql =
-        include_str!("../../sql/queries/record_version.sql").replace("{history}", HISTORY_TABLE);
+    let sql = sql::RECORD_VERSION.replace("{history}", HISTORY_TABLE);
     let now = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;

@@ -6,10 +6,6 @@
 
 use refinery::{Migration, Runner};
 
-mod files {
-    refinery::embed_migrations!("sql/migrations");
-}
-
 /// The history table refinery keeps, in a schema of its own that PostgREST
 /// does not expose (see [`super::history`]); schema-qualified so that a
 /// role's search_path cannot put a second copy somewhere else.
@@ -19,17 +15,6 @@ pub const HISTORY_TABLE: &str = "quota.schema_history";
 /// apply`, `rollback` and `--repair` move it to [`HISTORY_TABLE`].
 pub const LEGACY_HISTORY_TABLE: &str = "public.quota_schema_history";
 
-/// Revert scripts by version. A unit test checks that every migration has one.
-const REVERTS: &[(u32, &str)] = &[
-    (1, include_str!("../../sql/revert/V1__usage_periods.sql")),
-    (
-        2,
-        include_str!("../../sql/revert/V2__increment_usage_if_allowed.sql"),
-    ),
-    (3, include_str!("../../sql/revert/V3__clip_limit.sql")),
-    (4, include_str!("../../sql/revert/V4__harden_functions.sql")),
-];
-
 /// A refinery runner over the embedded migrations, writing to [`HISTORY_TABLE`].
 pub fn runner() -> Runner {
     runner_at(HISTORY_TABLE)
@@ -37,7 +22,7 @@ pub fn runner() -> Runner {
 
 /// A refinery runner keeping its history in `table`.
 pub fn runner_at(table: &str) -> Runner {
-    let mut runner = files::migrations::runner();
+    let mut runner = crate::sql::migrations::migrations::runner();
     runner.set_migration_table_name(table);
     runner
 }
@@ -56,7 +41,7 @@ pub fn latest_version() -> u32 {
 
 /// The revert script of `version`, if this build has one.
 pub fn revert_sql(version: u32) -> Option<&'static str> {
-    REVERTS
+    crate::sql::REVERTS
         .iter()
         .find(|(v, _)| *v == version)
         .map(|(_, sql)| *sql)
@@ -73,7 +58,7 @@ mod tests {
         for v in &versions {
             assert!(revert_sql(*v).is_some(), "V{v} has no revert script");
         }
-        assert_eq!(REVERTS.len(), versions.len());
+        assert_eq!(crate::sql::REVERTS.len(), versions.len());
     }
 
     /// The function bodies of `sql`, quoted with `tag`, in order.

@@ -6,6 +6,7 @@
 //! [`locate`] lets read-only commands find it in the old place.
 
 use crate::db::{self, Session};
+use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::{Executor, PgConnection};
 
@@ -59,10 +60,7 @@ pub async fn prepare_in(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     if in_place {
         return Ok(());
     }
-    tx.execute(sqlx::raw_sql(include_str!(
-        "../../sql/queries/history_prepare.sql"
-    )))
-    .await?;
+    tx.execute(sqlx::raw_sql(sql::HISTORY_PREPARE)).await?;
     Ok(())
 }
 

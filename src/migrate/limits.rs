@@ -3,6 +3,7 @@
 //! `rollback --dry-run` and the confirmation prompt list them.
 
 use crate::db;
+use crate::sql;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -36,15 +37,14 @@ pub async fn discarded_by(conn: &mut PgConnection, plan: &[Step]) -> Result<Vec<
     if !plan.iter().any(|s| s.version == CLIP_LIMITS_VERSION) {
         return Ok(Vec::new());
     }
-    let installed: bool =
-        db::query_scalar(include_str!("../../sql/queries/clip_limits_installed.sql"))
-            .fetch_one(&mut *conn)
-            .await
-            .context("looking for public.clip_limits")?;
+    let installed: bool = db::query_scalar(sql::CLIP_LIMITS_INSTALLED)
+        .fetch_one(&mut *conn)
+        .await
+        .context("looking for public.clip_limits")?;
     if !installed {
         return Ok(Vec::new());
     }
-    db::query_as(include_str!("../../sql/queries/clip_limits_edited.sql"))
+    db::query_as(sql::CLIP_LIMITS_EDITED)
         .fetch_all(&mut *conn)
         .await
         .context("reading public.clip_limits for limits edited since install")

@@ -9,6 +9,7 @@
 //! the lock is released between versions, each transaction re-checks under
 //! the lock whether its version still needs to run (see `migrate::driver`).
 
+use crate::sql;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -62,7 +63,7 @@ pub async fn acquire_xact(tx: &mut PgConnection, wait: Duration, ui: &Ui) -> Res
 type Holder = Option<(i32, f64, String)>;
 
 async fn holder(conn: &mut PgConnection) -> Result<Holder> {
-    db::query_as(include_str!("../../sql/queries/advisory_lock_holder.sql"))
+    db::query_as(sql::ADVISORY_LOCK_HOLDER)
         .bind(KEY)
         .fetch_optional(&mut *conn)
         .await

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod repair;
 
 use crate::db;
+use crate::sql;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -594,7 +595,7 @@ async fn blockers_in_transaction(db: &mut Session) -> Result<Vec<(i32, String)>>
 pub async fn blocking_sessions(conn: &mut PgConnection) -> Result<Vec<(i32, String)>> {
     let tables: Vec<String> = TOUCHED_TABLES.iter().map(|t| t.to_string()).collect();
     let rows: Vec<(i32, String, String, f64, String, String)> =
-        db::query_as(include_str!("../../sql/queries/blocking_sessions.sql"))
+        db::query_as(sql::BLOCKING_SESSIONS)
             .bind(&tables)
             .fetch_all(&mut *conn)
             .await?;
@@ -629,7 +630,7 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
 /// only their owner may. Names the roles involved and the grants that fix it.
 pub(crate) async fn ownership_hint(db: &mut Session) -> String {
     let roles = match db.read_only().await {
-        Ok(mut tx) => db::query_as(include_str!("../../sql/queries/table_owner.sql"))
+        Ok(mut tx) => db::query_as(sql::TABLE_OWNER)
             .fetch_one(&mut *tx)
             .await
             .map_err(anyhow::Error::from),
@@ -892,7 +893,7 @@ async fn revert_next(
     };
     *trying = Some(step.clone());
     (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
-    db::query(include_str!("../../sql/queries/forget_version.sql"))
+    db::query(sql::FORGET_VERSION)
         .bind(newest as i32)
         .execute(&mut *tx)
         .await?;

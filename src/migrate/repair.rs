@@ -11,6 +11,7 @@
 //! build does not know is left alone.
 
 use crate::db;
+use crate::sql;
 use anyhow::Result;
 use sqlx::Executor;
 
@@ -134,7 +135,7 @@ async fn rerun_all(
         let sql = step.sql.as_deref().unwrap_or_default();
         (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
         if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
-            db::query(include_str!("../../sql/queries/rerecord_version.sql"))
+            db::query(sql::RERECORD_VERSION)
                 .bind(step.version as i32)
                 .bind(file.name())
                 .bind(file.checksum().to_string())

@@ -1,0 +1,147 @@
+//! Every SQL text quota runs, in one place: the files under `sql/`,
+//! compiled in. Rust code reaches SQL only through this module, runs it with
+//! `db::query*` (bound parameters) or `Session::simple` (typed literals), and
+//! never builds it from user input.
+
+/// The migrations, `sql/migrations/V{n}__{name}.sql`, embedded by refinery.
+pub(crate) mod migrations {
+    refinery::embed_migrations!("sql/migrations");
+}
+
+/// Revert scripts by version, `sql/revert/`, one per migration (refinery
+/// has no down migrations; quota runs these itself).
+pub(crate) const REVERTS: &[(u32, &str)] = &[
+    (1, include_str!("../sql/revert/V1__usage_periods.sql")),
+    (
+        2,
+        include_str!("../sql/revert/V2__increment_usage_if_allowed.sql"),
+    ),
+    (3, include_str!("../sql/revert/V3__clip_limit.sql")),
+    (4, include_str!("../sql/revert/V4__harden_functions.sql")),
+];
+
+/// The demo schema `quota sandbox` and the tests install.
+pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
+
+// Migration history, the migration lock and what a rollback would drop.
+
+pub(crate) const ADVISORY_LOCK_HOLDER: &str =
+    include_str!("../sql/queries/advisory_lock_holder.sql");
+pub(crate) const BLOCKING_SESSIONS: &str = include_str!("../sql/queries/blocking_sessions.sql");
+pub(crate) const CLIP_LIMITS_EDITED: &str = include_str!("../sql/queries/clip_limits_edited.sql");
+pub(crate) const FORGET_VERSION: &str = include_str!("../sql/queries/forget_version.sql");
+pub(crate) const HISTORY_PREPARE: &str = include_str!("../sql/queries/history_prepare.sql");
+pub(crate) const QUOTA_OBJECTS_PRESENT: &str =
+    include_str!("../sql/queries/quota_objects_present.sql");
+pub(crate) const RECORD_VERSION: &str = include_str!("../sql/queries/record_version.sql");
+pub(crate) const RECORDED_VERSIONS: &str = include_str!("../sql/queries/recorded_versions.sql");
+pub(crate) const RERECORD_VERSION: &str = include_str!("../sql/queries/rerecord_version.sql");
+pub(crate) const TABLE_OWNER: &str = include_str!("../sql/queries/table_owner.sql");
+
+// The schema contract: the application's tables and columns the migrations rely on.
+
+pub(crate) const CONTRACT_COLUMNS: &str = include_str!("../sql/queries/contract_columns.sql");
+pub(crate) const UNIQUE_USER_USAGE: &str = include_str!("../sql/queries/unique_user_usage.sql");
+
+// The checks of `verify`.
+
+pub(crate) const API_ROLES: &str = include_str!("../sql/queries/api_roles.sql");
+pub(crate) const CAN_BECOME_AUTHENTICATED: &str =
+    include_str!("../sql/queries/can_become_authenticated.sql");
+pub(crate) const CHECK_COUNTER_WRITES: &str =
+    include_str!("../sql/queries/check_counter_writes.sql");
+pub(crate) const CHECK_DEFINER_VIEWS: &str = include_str!("../sql/queries/check_definer_views.sql");
+pub(crate) const CHECK_FUNCTION_SECURITY: &str =
+    include_str!("../sql/queries/check_function_security.sql");
+pub(crate) const CHECK_FUNCTION_SOURCE: &str =
+    include_str!("../sql/queries/check_function_source.sql");
+pub(crate) const CHECK_GRANTS: &str = include_str!("../sql/queries/check_grants.sql");
+pub(crate) const CHECK_HISTORY_EXPOSURE: &str =
+    include_str!("../sql/queries/check_history_exposure.sql");
+pub(crate) const CHECK_ROUTINE: &str = include_str!("../sql/queries/check_routine.sql");
+pub(crate) const CHECK_TABLE_PRIVILEGES: &str =
+    include_str!("../sql/queries/check_table_privileges.sql");
+pub(crate) const CHECK_TRIGGER: &str = include_str!("../sql/queries/check_trigger.sql");
+
+// Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
+
+pub(crate) const CLIP_LIMITS_INSTALLED: &str =
+    include_str!("../sql/queries/clip_limits_installed.sql");
+pub(crate) const FREE_CLIP_LIMIT: &str = include_str!("../sql/queries/free_clip_limit.sql");
+pub(crate) const CLIP_LIMIT_FOR_TIER: &str = include_str!("../sql/queries/clip_limit_for_tier.sql");
+pub(crate) const USER_ROW_LOCKED: &str = include_str!("../sql/queries/user_row_locked.sql");
+pub(crate) const USAGE_ROW_LOCKED: &str = include_str!("../sql/queries/usage_row_locked.sql");
+pub(crate) const CALL_RPC: &str = include_str!("../sql/queries/call_rpc.sql");
+pub(crate) const USER_VIEW: &str = include_str!("../sql/queries/user_view.sql");
+pub(crate) const USERS_LIST: &str = include_str!("../sql/queries/users_list.sql");
+pub(crate) const RESET_CLIPS: &str = include_str!("../sql/queries/reset_clips.sql");
+pub(crate) const RESET_CLIPS_PERIOD: &str = include_str!("../sql/queries/reset_clips_period.sql");
+pub(crate) const RESET_SCRAPES: &str = include_str!("../sql/queries/reset_scrapes.sql");
+pub(crate) const RESET_SCRAPES_PERIOD: &str =
+    include_str!("../sql/queries/reset_scrapes_period.sql");
+pub(crate) const RLS_HIDES_USERS: &str = include_str!("../sql/queries/rls_hides_users.sql");
+/// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
+pub(crate) const REPORT_SUMMARY: &str = concat!(
+    include_str!("../sql/queries/report_base.sql"),
+    include_str!("../sql/queries/report_summary.sql")
+);
+/// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
+pub(crate) const REPORT_AT_LIMIT: &str = concat!(
+    include_str!("../sql/queries/report_base.sql"),
+    include_str!("../sql/queries/report_at_limit.sql")
+);
+/// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
+pub(crate) const REPORT_NEAR_LIMIT: &str = concat!(
+    include_str!("../sql/queries/report_base.sql"),
+    include_str!("../sql/queries/report_near_limit.sql")
+);
+
+// Load: the statements `race` and `bench` fire, the naive read-check-write, taking a race's admissions back.
+
+pub(crate) const RACE_INSTALLED: &str = include_str!("../sql/queries/race_installed.sql");
+pub(crate) const RACE_CALL_FUNCTION: &str = include_str!("../sql/queries/race_call_function.sql");
+pub(crate) const RACE_INSERT_CLIP: &str = include_str!("../sql/queries/race_insert_clip.sql");
+pub(crate) const RACE_DELETE_CLIPS: &str = include_str!("../sql/queries/race_delete_clips.sql");
+pub(crate) const RACE_COUNTER_FUNCTION: &str =
+    include_str!("../sql/queries/race_counter_function.sql");
+pub(crate) const RACE_COUNTER_TRIGGER: &str =
+    include_str!("../sql/queries/race_counter_trigger.sql");
+pub(crate) const RACE_USAGE_ROW: &str = include_str!("../sql/queries/race_usage_row.sql");
+pub(crate) const RACE_TAKE_BACK_SCRAPES: &str =
+    include_str!("../sql/queries/race_take_back_scrapes.sql");
+pub(crate) const RACE_TAKE_BACK_CLIPS: &str =
+    include_str!("../sql/queries/race_take_back_clips.sql");
+pub(crate) const RACE_DELETE_EMPTY_USAGE: &str =
+    include_str!("../sql/queries/race_delete_empty_usage.sql");
+pub(crate) const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
+pub(crate) const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
+pub(crate) const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
+pub(crate) const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
+pub(crate) const BENCH_SETUP: &str = include_str!("../sql/queries/bench_setup.sql");
+pub(crate) const BENCH_TEARDOWN: &str = include_str!("../sql/queries/bench_teardown.sql");
+pub(crate) const BENCH_TIER_INSERT: &str = include_str!("../sql/queries/bench_tier_insert.sql");
+pub(crate) const BENCH_TIER_DELETE: &str = include_str!("../sql/queries/bench_tier_delete.sql");
+pub(crate) const BENCH_API_ROLES: &str = include_str!("../sql/queries/bench_api_roles.sql");
+pub(crate) const BENCH_UPDATE_FLOOR: &str = include_str!("../sql/queries/bench_update_floor.sql");
+pub(crate) const BENCH_RPC_FLOOR: &str = include_str!("../sql/queries/bench_rpc_floor.sql");
+pub(crate) const BENCH_RPC_CALL: &str = include_str!("../sql/queries/bench_rpc_call.sql");
+pub(crate) const BENCH_INSERT_PLAIN: &str = include_str!("../sql/queries/bench_insert_plain.sql");
+pub(crate) const BENCH_INSERT_TRIGGER: &str =
+    include_str!("../sql/queries/bench_insert_trigger.sql");
+
+// Scratch users on real schemas: the referenced `auth.users` row, required columns.
+
+pub(crate) const REQUIRED_COLUMNS: &str = include_str!("../sql/queries/required_columns.sql");
+pub(crate) const USERS_ID_PARENT: &str = include_str!("../sql/queries/users_id_parent.sql");
+pub(crate) const SCRATCH_PARENT_INSERT: &str =
+    include_str!("../sql/queries/scratch_parent_insert.sql");
+pub(crate) const SCRATCH_PARENT_DELETE: &str =
+    include_str!("../sql/queries/scratch_parent_delete.sql");
+pub(crate) const SCRATCH_USER_INSERT: &str = include_str!("../sql/queries/scratch_user_insert.sql");
+pub(crate) const SCRATCH_USAGE_INSERT: &str =
+    include_str!("../sql/queries/scratch_usage_insert.sql");
+pub(crate) const SCRATCH_USER_DELETE_CLIPS: &str =
+    include_str!("../sql/queries/scratch_user_delete_clips.sql");
+pub(crate) const SCRATCH_USER_DELETE_USAGE: &str =
+    include_str!("../sql/queries/scratch_user_delete_usage.sql");
+pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratch_user_delete.sql");
