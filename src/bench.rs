@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use crate::db::literal::{render, JsonText, Lit};
 use crate::db::{self, Session};
-use crate::exit;
+use crate::error;
 use crate::interrupt::{self, Interrupt};
 use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
@@ -264,7 +264,7 @@ pub async fn run(
             .iter()
             .map(|k| format!("{}: {}", k.name, k.reason))
             .collect();
-        return Err(exit::precondition(format!(
+        return Err(error::precondition(format!(
             "none of the chosen scenarios can run here ({})",
             reasons.join("; ")
         )));
@@ -331,7 +331,7 @@ async fn require_installed(conn: &mut PgConnection) -> Result<()> {
     if function && trigger {
         return Ok(());
     }
-    Err(exit::precondition(
+    Err(error::precondition(
         "the bench prices the installed function and trigger, and they are not both installed: \
          run `quota migrate apply` first (it checks the schema contract first: `quota check schema`)",
     ))

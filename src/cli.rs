@@ -3,8 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::output::Format;
 use crate::race::RaceTarget;
-use crate::render::Format;
 
 /// Install, verify and roll back database-level usage-limit enforcement in
 /// PostgreSQL and Supabase, and prove on a live database that the limits

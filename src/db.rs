@@ -13,8 +13,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{ConnectOptions, Connection, Postgres, Transaction};
 
-use crate::dburl;
-use crate::exit::{self, ExitKind};
+use crate::error::{self, ExitKind};
 
 /// Where and how to connect, as given on the command line.
 #[derive(Clone, Debug)]
@@ -58,24 +57,24 @@ impl Target {
     pub fn options(&self) -> Result<PgConnectOptions> {
         let options = match &self.url {
             Some(url) if url.trim().is_empty() => {
-                return Err(exit::usage(
+                return Err(error::usage(
                     "--database-url / DATABASE_URL is empty: give a URL such as \
                      postgres://user:password@host:5432/database, or unset it to use PG* variables",
                 ))
             }
             Some(url) if !is_postgres_url(url) => {
-                return Err(exit::usage(
+                return Err(error::usage(
                     "invalid database URL: expected postgres://user:password@host:port/database \
                      (or postgresql://)",
                 ))
             }
-            Some(url) if !dburl::raw_password_delimiters(url).is_empty() => {
-                return Err(dburl::raw_password_error(&dburl::raw_password_delimiters(url)))
+            Some(url) if !error::connect::raw_password_delimiters(url).is_empty() => {
+                return Err(error::connect::raw_password_error(&error::connect::raw_password_delimiters(url)))
             }
             Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
-                exit::usage(format!(
+                error::usage(format!(
                     "invalid database URL ({}): expected postgres://user:password@host:port/database",
-                    describe_url_error(&e)
+                    error::connect::describe_url_error(&e)
                 ))
             })?,
             None => PgConnectOptions::new(),
@@ -115,7 +114,7 @@ impl Target {
         let server = self.describe();
         let attempt = tokio::time::timeout(self.connect_timeout, options.connect()).await;
         match attempt {
-            Err(_) => Err(exit::error(
+            Err(_) => Err(error::new(
                 ExitKind::Connect,
                 format!(
                     "cannot connect to {server}: no answer within {}s; check the host and port, \
@@ -123,9 +122,9 @@ impl Target {
                     self.connect_timeout.as_secs()
                 ),
             )),
-            Ok(Err(e)) => Err(exit::error(
+            Ok(Err(e)) => Err(error::new(
                 ExitKind::Connect,
-                connect_failure(&server, &options, &e),
+                error::connect::connect_failure(&server, &options, &e),
             )),
             Ok(Ok(conn)) => Ok(conn),
         }
@@ -371,48 +370,6 @@ pub mod literal {
     }
 }
 
-/// One line for a failed connection attempt, saying what to check next.
-fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) -> String {
-    let user = options.get_username();
-    match e {
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("28P01") => format!(
-                "cannot connect to {server}: password authentication failed for user \"{user}\"; \
-                 check the password in --database-url / DATABASE_URL / PGPASSWORD"
-            ),
-            Some("28000") => format!(
-                "cannot connect to {server}: the server refused user \"{user}\" ({}); check the user \
-                 name and pg_hba.conf",
-                db.message()
-            ),
-            Some("3D000") => format!(
-                "cannot connect to {server}: {}; check the database name in the URL",
-                db.message()
-            ),
-            Some("53300") => format!(
-                "cannot connect to {server}: too many connections; retry later or raise max_connections"
-            ),
-            _ => format!("cannot connect to {server}: {}", db.message()),
-        },
-        sqlx::Error::Io(io) => format!(
-            "cannot connect to {server}: {io}; check the host and port and that the server is running"
-        ),
-        sqlx::Error::Protocol(_) => format!(
-            "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
-             port is a PostgreSQL server's (not a proxy or another service)"
-        ),
-        sqlx::Error::Tls(tls) => dburl::tls_failure(server, options, &tls.to_string()),
-        other => format!("cannot connect to {server}: {other}"),
-    }
-}
-
-fn describe_url_error(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Configuration(inner) => inner.to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// sqlx ignores the scheme; `mysql://...` must not be tried as Postgres.
 fn is_postgres_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
@@ -459,54 +416,6 @@ fn raw_url_password(text: &str) -> Option<String> {
     (!password.is_empty()).then(|| password.to_string())
 }
 
-/// True when the error means the connection to the server went away (server
-/// crash, `pg_terminate_backend`, network): the server rolled back whatever
-/// transaction was open.
-pub fn is_connection_lost(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if let Some(err) = c.downcast_ref::<sqlx::Error>() {
-            return match err {
-                sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-                // 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
-                // 57P03 cannot_connect_now, 08xxx connection exceptions.
-                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                    matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")
-                }),
-                _ => false,
-            };
-        }
-        cause = c.source();
-    }
-    false
-}
-
-/// What to grant for a server "permission denied" message, naming `role`.
-pub fn permission_hint(message: &str, role: &str) -> String {
-    let role = quote_ident(role);
-    let object = |kind: &str| {
-        message
-            .split_once(&format!("permission denied for {kind} "))
-            .map(|(_, name)| name.trim().to_string())
-    };
-    if let Some(f) = object("function") {
-        format!("as the function's owner run: GRANT EXECUTE ON FUNCTION {f} TO {role}")
-    } else if let Some(s) = object("schema") {
-        format!("as the schema's owner run: GRANT USAGE, CREATE ON SCHEMA {s} TO {role}")
-    } else if let Some(t) = object("table") {
-        format!(
-            "as the table's owner run: GRANT SELECT ON {t} TO {role} (and INSERT, UPDATE, DELETE \
-             for commands that write)"
-        )
-    } else if message.starts_with("must be owner of") {
-        format!(
-            "run quota as that owner (on Supabase: postgres), or as the owner run: GRANT <owner> TO {role}"
-        )
-    } else {
-        format!("grant {role} the privilege named above, or run quota as the owner of the objects")
-    }
-}
-
 /// A role name as SQL shows it: quoted unless plainly lower-case.
 pub fn quote_ident(name: &str) -> String {
     if !name.is_empty()
@@ -518,15 +427,6 @@ pub fn quote_ident(name: &str) -> String {
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
-}
-
-/// Replaces every secret in `text` with `***`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        out = out.replace(s.as_str(), "***");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -542,7 +442,7 @@ mod tests {
         let s = t.secrets();
         assert!(s.contains(&"p%40ss%3Aword".to_string()));
         assert!(s.contains(&"p@ss:word".to_string()));
-        assert_eq!(redact("x p@ss:word y", &s), "x *** y");
+        assert_eq!(crate::error::line::redact("x p@ss:word y", &s), "x *** y");
     }
 
     #[test]
@@ -552,7 +452,7 @@ mod tests {
             Duration::from_secs(1),
         );
         let err = t.options().unwrap_err();
-        assert_eq!(crate::exit::kind_of(&err), ExitKind::Usage);
+        assert_eq!(crate::error::kind_of(&err), ExitKind::Usage);
         assert!(!format!("{err:#}").contains("secretpw"));
     }
 
@@ -572,18 +472,8 @@ mod tests {
     fn empty_url_is_a_usage_error() {
         let t = Target::new(Some("  ".into()), Duration::from_secs(1));
         assert_eq!(
-            crate::exit::kind_of(&t.options().unwrap_err()),
+            crate::error::kind_of(&t.options().unwrap_err()),
             ExitKind::Usage
         );
-    }
-
-    #[test]
-    fn permission_hints_name_the_grant() {
-        assert_eq!(
-            permission_hint("permission denied for function pg_try_advisory_lock", "ro"),
-            "as the function's owner run: GRANT EXECUTE ON FUNCTION pg_try_advisory_lock TO ro"
-        );
-        assert!(permission_hint("permission denied for schema public", "Ro")
-            .contains("GRANT USAGE, CREATE ON SCHEMA public TO \"Ro\""));
     }
 }

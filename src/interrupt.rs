@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use crate::exit;
+use crate::error;
 
 /// Set once the user asked to stop; cheap to clone and poll.
 #[derive(Clone)]
@@ -63,8 +63,8 @@ impl Interrupt {
 
 /// The error a command ends with after a Ctrl-C, saying what was undone.
 pub fn interrupted(cleaned_up: &str) -> anyhow::Error {
-    exit::error(
-        exit::ExitKind::Interrupted,
+    error::new(
+        error::ExitKind::Interrupted,
         format!("interrupted; {cleaned_up}"),
     )
 }

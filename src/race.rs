@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::db::literal::{render, Lit};
 use crate::db::{self, Session};
-use crate::exit::{self, sqlstate};
+use crate::error::{self, sqlstate};
 use crate::interrupt::{self, Interrupt};
 use crate::scratch::{self, ScratchUser, Shape};
 use crate::ui::Ui;
@@ -220,7 +220,7 @@ async fn require_installed(conn: &mut PgConnection, opts: &RaceOptions) -> Resul
         RaceTarget::Trigger if !trigger => "an enabled enforce_clip_limit_trigger on public.clips",
         _ => return Ok(()),
     };
-    Err(exit::precondition(format!(
+    Err(error::precondition(format!(
         "{missing} is not installed: run `quota migrate apply` first (it checks the schema \
          contract first: `quota check schema`), or race the unsafe read-then-write path with --naive"
     )))
@@ -237,7 +237,7 @@ async fn prepare_subject(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Resul
     if let Some(id) = opts.user {
         if read_counter(&mut tx, opts, id).await.is_err() {
             let missing = crate::users::no_user_seen_by(&mut tx, id).await;
-            return Err(exit::precondition(format!(
+            return Err(error::precondition(format!(
                 "{missing}; `quota users` lists valid ids"
             )));
         }
@@ -290,7 +290,7 @@ async fn free_clip_limit(conn: &mut PgConnection, naive: bool) -> Result<i32> {
         .fetch_optional(conn)
         .await?;
     limit.ok_or_else(|| {
-        exit::precondition(
+        error::precondition(
             "public.clip_limits has no 'free' row, so every clip is refused; run \
              `quota migrate apply` or restore the row",
         )
@@ -309,7 +309,7 @@ async fn read_counter(conn: &mut PgConnection, opts: &RaceOptions, id: Uuid) -> 
             .map(|(c, tier)| (c as i64, Some(guide_clip_limit(&tier) as i64))),
     };
     let (value, limit) = row.ok_or_else(|| {
-        exit::precondition(format!(
+        error::precondition(format!(
             "user {id} disappeared from public.users during the race"
         ))
     })?;
@@ -549,7 +549,9 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
                 let row = rows.first().context("the clip insert returned no row")?;
                 Ok(Attempt::Admitted(Some((row.try_get(0)?, row.try_get(1)?))))
             }
-            Err(e) if sqlstate(&e).as_deref() == Some("23514") => Ok(Attempt::Refused),
+            Err(e) if sqlstate(&e).as_deref() == Some(error::sqlstate::CHECK_VIOLATION) => {
+                Ok(Attempt::Refused)
+            }
             Err(e) => Err(explain_clip_insert_failure(e)),
         },
         (true, RaceTarget::Rpc) => naive_usage_attempt(conn, st).await,
@@ -559,13 +561,14 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
 
 fn explain_clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
     match sqlstate(&e).as_deref() {
-        Some("23502") | Some("23503") | Some("23505") | Some("22P02") => {
-            exit::precondition(format!(
-                "the race inserts a clip with placeholders for clips' required columns and that \
+        Some(error::sqlstate::NOT_NULL_VIOLATION)
+        | Some(error::sqlstate::FOREIGN_KEY_VIOLATION)
+        | Some(error::sqlstate::UNIQUE_VIOLATION)
+        | Some(error::sqlstate::INVALID_TEXT_REPRESENTATION) => error::precondition(format!(
+            "the race inserts a clip with placeholders for clips' required columns and that \
                  failed ({}): give those columns defaults, or race --target rpc",
-                e.as_database_error().map(|d| d.message()).unwrap_or("")
-            ))
-        }
+            e.as_database_error().map(|d| d.message()).unwrap_or("")
+        )),
         _ => anyhow::Error::new(e).context("inserting a clip"),
     }
 }
@@ -612,7 +615,7 @@ async fn naive_usage_attempt(conn: &mut Session, st: &Statements) -> Result<Atte
     })
     .await?;
     let (usage, limit) =
-        read.ok_or_else(|| exit::precondition(format!("no user with id {}", st.id)))?;
+        read.ok_or_else(|| error::precondition(format!("no user with id {}", st.id)))?;
     match limit {
         Some(limit) if usage < limit => {}
         _ => return Ok(Attempt::Refused),
@@ -635,7 +638,7 @@ async fn naive_clip_attempt(conn: &mut Session, st: &Statements) -> Result<Attem
     })
     .await?;
     let (clips, tier) =
-        read.ok_or_else(|| exit::precondition(format!("no user with id {}", st.id)))?;
+        read.ok_or_else(|| error::precondition(format!("no user with id {}", st.id)))?;
     if clips >= guide_clip_limit(&tier) {
         return Ok(Attempt::Refused);
     }
@@ -651,7 +654,7 @@ async fn naive_clip_attempt(conn: &mut Session, st: &Statements) -> Result<Attem
 /// Deletes the scratch user, or takes back from the real user exactly what
 /// the race admitted. Uses a fresh connection if the control connection
 /// broke during the race. A real user's take-back that fails is its own
-/// exit code ([`exit::ExitKind::Restore`]): the message says what remains.
+/// exit code ([`error::ExitKind::Restore`]): the message says what remains.
 async fn undo(
     target: &db::Target,
     control: &mut Session,
@@ -672,8 +675,8 @@ async fn undo(
         Subject::Scratch(id, _) => e.context(format!(
             "could not remove scratch user {id}; delete it with: DELETE FROM public.users WHERE id = '{id}'"
         )),
-        Subject::Real(id, _) => exit::error(
-            exit::ExitKind::Restore,
+        Subject::Real(id, _) => error::new(
+            error::ExitKind::Restore,
             format!(
                 "could not take back what the race admitted for user {id} ({:#}): subtract {} \
                  from its {} counter{} yourself, or check with `quota user {id}`",

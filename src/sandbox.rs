@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::checks::{self, CheckResult};
 use crate::cluster::{Cluster, ClusterOptions};
 use crate::db;
-use crate::exit;
+use crate::error;
 use crate::interrupt::Interrupt;
 use crate::migrate::{self, ApplyOptions};
 use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
@@ -66,7 +66,7 @@ pub async fn run(keep: bool, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
     let bindir = tokio::task::spawn_blocking(Cluster::find_bindir)
         .await
         .context("the server lookup task failed")?
-        .map_err(|e| exit::precondition(format!("{e:#}")))?;
+        .map_err(|e| error::precondition(format!("{e:#}")))?;
     ui.info(&format!(
         "starting a throwaway PostgreSQL from {}",
         bindir.display()

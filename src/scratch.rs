@@ -16,7 +16,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::{self, Session};
-use crate::exit::{self, sqlstate};
+use crate::error::{self, sqlstate};
 
 /// Columns of `public.users` the scratch insert always sets.
 const USER_COLUMNS: &[&str] = &[
@@ -127,7 +127,7 @@ async fn extras(
             continue;
         }
         let value = placeholder(&ty, &category, &kind, &base).ok_or_else(|| {
-            exit::precondition(format!(
+            error::precondition(format!(
                 "cannot create a scratch user: {table}.{name} ({ty}) is required, has no \
                  default, and quota has no placeholder for its type; give it a default, or {advice}"
             ))
@@ -206,16 +206,21 @@ fn explain_insert_failure(e: sqlx::Error, table: &str, role: &str, advice: &str)
         .map(|d| d.message().to_string())
         .unwrap_or_else(|| e.to_string());
     let why = match sqlstate(&e).as_deref() {
-        Some("23503") => format!("{table} references a row quota could not create"),
-        Some("23502") | Some("23514") | Some("23505") | Some("22P02") => {
+        Some(error::sqlstate::FOREIGN_KEY_VIOLATION) => {
+            format!("{table} references a row quota could not create")
+        }
+        Some(error::sqlstate::NOT_NULL_VIOLATION)
+        | Some(error::sqlstate::CHECK_VIOLATION)
+        | Some(error::sqlstate::UNIQUE_VIOLATION)
+        | Some(error::sqlstate::INVALID_TEXT_REPRESENTATION) => {
             format!("{table} requires values quota cannot make up for a scratch user")
         }
-        Some("42501") => {
+        Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
             return missing_privilege_or(e, table, role);
         }
         _ => return anyhow::Error::new(e).context("could not create a scratch user"),
     };
-    exit::precondition(format!(
+    error::precondition(format!(
         "cannot create a scratch user ({detail}): {why}; {advice}"
     ))
 }
@@ -224,12 +229,14 @@ fn explain_insert_failure(e: sqlx::Error, table: &str, role: &str, advice: &str)
 /// runs as; other errors pass through.
 pub fn missing_privilege_or(e: sqlx::Error, table: &str, role: &str) -> anyhow::Error {
     match e.as_database_error() {
-        Some(d) if d.code().as_deref() == Some("42501") => exit::precondition(format!(
+        Some(d) if d.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
+            error::precondition(format!(
             "{}: as the table's owner run: GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {}, \
              or run quota as the owner (on Supabase: postgres)",
             d.message(),
             db::quote_ident(role)
-        )),
+        ))
+        }
         _ => anyhow::Error::new(e).context(format!("working on {table}")),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::exit;
+use crate::error;
 
 /// Output settings shared by every command.
 #[derive(Clone, Debug, Default)]
@@ -84,7 +84,7 @@ impl Ui {
             return Ok(true);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(exit::usage(format!(
+            return Err(error::usage(format!(
                 "{question} — refusing without --yes because stdin is not a terminal"
             )));
         }

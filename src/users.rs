@@ -5,11 +5,11 @@ use crate::sql;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{db, exit};
+use crate::{db, error};
 
 /// No row with this id in `public.users`.
 pub(crate) fn no_user(user: Uuid) -> anyhow::Error {
-    exit::precondition(format!("no user with id {user} in public.users"))
+    error::precondition(format!("no user with id {user} in public.users"))
 }
 
 /// "No such user", or, where row level security filters `public.users` for
@@ -27,7 +27,7 @@ pub(crate) async fn no_user_seen_by(conn: &mut PgConnection, user: Uuid) -> anyh
         .fetch_one(&mut *conn)
         .await
         .unwrap_or_else(|_| "the role quota runs as".to_string());
-    exit::precondition(format!(
+    error::precondition(format!(
         "no user with id {user} is visible in public.users: row level security filters it for role \
          {role}; connect as the table's owner (on Supabase: postgres) or a role with BYPASSRLS"
     ))

@@ -11,6 +11,7 @@
 //! destructive fix: a column-level grant keeps profile edits working.
 
 use crate::db;
+use crate::error;
 use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::{Connection, PgConnection};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC, TRIGGER_FUNCTION};
 use crate::db::quote_ident;
-use crate::exit::sqlstate;
+use crate::error::sqlstate;
 
 /// proconfig's spelling of `SET search_path = ''` (V2 and V3; unsafe).
 pub(crate) const EMPTY_SEARCH_PATH: &str = "search_path=\"\"";
@@ -287,7 +288,9 @@ async fn guarded_call(
                 .map(|d| d.message().to_string())
                 .unwrap_or_else(|| e.to_string());
             // A refused EXECUTE is also 42501; only the guard's refusal counts.
-            if code == "42501" && !message.starts_with("permission denied for function") {
+            if code == error::sqlstate::INSUFFICIENT_PRIVILEGE
+                && !message.starts_with("permission denied for function")
+            {
                 Call::Refused
             } else {
                 Call::Error(code, message)
@@ -310,7 +313,7 @@ async fn guard(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
                 format!("cross-user guard missing: a call {who} for another user's id returned a row"),
                 HINT_REPAIR,
             ),
-            Call::Error(code, msg) if code == "P0002" => f.fail(
+            Call::Error(code, msg) if code == error::sqlstate::NO_DATA_FOUND => f.fail(
                 format!("cross-user guard missing: a call {who} for another user's id got past it (it failed later: {msg})"),
                 HINT_REPAIR,
             ),
@@ -329,7 +332,7 @@ async fn guard(conn: &mut PgConnection, f: &mut Findings) -> Result<()> {
         return Ok(());
     };
     match guarded_call(conn, first, victim, victim).await? {
-        Call::Error(code, _) if code == "P0002" => f.note(format!(
+        Call::Error(code, _) if code == error::sqlstate::NO_DATA_FOUND => f.note(format!(
             "cross-user guard refused another user's id on all {refused} JWT paths (SQLSTATE 42501) \
              and let the caller's own id through"
         )),

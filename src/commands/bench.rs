@@ -7,7 +7,7 @@ use super::Context;
 use crate::bench::{self, BenchOptions, BenchReport};
 use crate::cli::BenchArgs;
 use crate::interrupt::Interrupt;
-use crate::render::{self, Report};
+use crate::output::{self, Report};
 
 pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
@@ -19,12 +19,12 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
         only: args.only,
     };
     let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
-    render::print(&report, ctx.format)
+    output::print(&report, ctx.format)
 }
 
 impl Report for BenchReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&[
+        let mut t = output::table(&[
             "scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms", "vs floor",
         ]);
         for s in &self.scenarios {

@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
 use crate::migrate::limits::{self, EditedLimit};
 use crate::migrate::{self, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
-use crate::render::{self, status_cell, Report};
+use crate::output::{self, status_cell, Report};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
     match cmd {
@@ -71,7 +71,7 @@ async fn apply(
     spinner.finish_and_clear();
     let outcome = outcome?;
     warn_past_target(ctx, "apply", outcome.database_version, target);
-    render::print(&OutcomeView::new("apply", outcome), ctx.format)
+    output::print(&OutcomeView::new("apply", outcome), ctx.format)
 }
 
 /// The database is already past `--target` in this command's direction.
@@ -88,7 +88,7 @@ async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> 
     let opts = migrate::repair::RepairOptions { dry_run, policy };
     let outcome = migrate::repair::repair(&mut db, opts, &ctx.ui).await;
     spinner.finish_and_clear();
-    render::print(&OutcomeView::new("repair", outcome?), ctx.format)
+    output::print(&OutcomeView::new("repair", outcome?), ctx.format)
 }
 
 async fn status(ctx: &Context) -> Result<()> {
@@ -96,7 +96,7 @@ async fn status(ctx: &Context) -> Result<()> {
     let mut tx = db.read_only().await?;
     let status = migrate::status(&mut tx).await?;
     tx.commit().await?;
-    render::print(&status, ctx.format)
+    output::print(&status, ctx.format)
 }
 
 async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()> {
@@ -125,7 +125,7 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
             attempts: 0,
         };
         let view = OutcomeView::new("rollback", outcome).discarding(discarded);
-        return render::print(&view, ctx.format);
+        return output::print(&view, ctx.format);
     }
     let names: Vec<String> = plan
         .iter()
@@ -138,7 +138,7 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
         limits::warning(&discarded)
     );
     if !ctx.ui.confirm(&question, yes)? {
-        return Err(crate::exit::usage(
+        return Err(crate::error::usage(
             "rollback cancelled; nothing was changed",
         ));
     }
@@ -146,12 +146,12 @@ async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()>
     // recorded then, so concurrent rollbacks never revert one twice.
     let outcome = migrate::rollback(&mut db, &plan, opts.policy, &ctx.ui).await?;
     let view = OutcomeView::new("rollback", outcome).discarding(discarded);
-    render::print(&view, ctx.format)
+    output::print(&view, ctx.format)
 }
 
 impl Report for Status {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["version", "name", "state", "applied on"]);
+        let mut t = output::table(&["version", "name", "state", "applied on"]);
         for m in &self.migrations {
             t.add_row(vec![
                 comfy_table::Cell::new(format!("V{}", m.version)),
@@ -242,7 +242,7 @@ impl Report for OutcomeView {
             "repair" => "re-applied",
             _ => "reverted",
         };
-        let mut t = render::table(&["version", "name", "result"]);
+        let mut t = output::table(&["version", "name", "result"]);
         for s in &o.steps {
             t.add_row(vec![
                 format!("V{}", s.version),

@@ -17,7 +17,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 use crate::db;
-use crate::render::Format;
+use crate::output::Format;
 use crate::ui::Ui;
 
 /// What every command gets: where the database is, how to print, how to talk.

@@ -4,10 +4,10 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::RaceArgs;
-use crate::exit;
+use crate::error;
 use crate::interrupt::Interrupt;
+use crate::output::{self, status_cell, Report};
 use crate::race::{self, RaceOptions, RaceReport};
-use crate::render::{self, status_cell, Report};
 
 pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
         headroom: args.headroom,
     };
     let report = race::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
-    render::print(&report, ctx.format)?;
+    output::print(&report, ctx.format)?;
     conclude(ctx, &report)
 }
 
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
 /// point, so it is announced loudly and exits 0.
 pub fn conclude(ctx: &Context, report: &RaceReport) -> Result<()> {
     if let Some(why) = report.violation() {
-        return Err(exit::failed(format!(
+        return Err(error::failed(format!(
             "race on {} {why}",
             report.target.as_str()
         )));
@@ -54,7 +54,7 @@ pub fn conclude(ctx: &Context, report: &RaceReport) -> Result<()> {
 
 impl Report for RaceReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["race", "value"]);
+        let mut t = output::table(&["race", "value"]);
         let through = match (self.naive, self.target.as_str()) {
             (false, "rpc") => "rpc: public.increment_usage_if_allowed",
             (false, _) => "trigger: INSERT INTO public.clips",

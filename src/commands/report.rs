@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::user::db_error;
 use super::Context;
 use crate::cli::ReportCommand;
-use crate::render::{self, Report};
+use crate::output::{self, Report};
 
 pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
     let mut db = ctx.target.connect().await?;
@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
                 report: "at-limit",
                 users,
             };
-            render::print(&report, ctx.format)
+            output::print(&report, ctx.format)
         }
         ReportCommand::NearLimit { threshold } => {
             let users: Vec<NearLimit> = db::query_as(sql::REPORT_NEAR_LIMIT)
@@ -38,7 +38,7 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
                 threshold,
                 users,
             };
-            render::print(&report, ctx.format)
+            output::print(&report, ctx.format)
         }
         ReportCommand::Summary { threshold } => {
             let rows: Vec<TierCounts> = db::query_as(sql::REPORT_SUMMARY)
@@ -46,7 +46,7 @@ pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| db_error(e, "counting users at and near their limits"))?;
-            render::print(&Summary::new(threshold, rows), ctx.format)
+            output::print(&Summary::new(threshold, rows), ctx.format)
         }
     }
 }
@@ -76,7 +76,7 @@ impl Report for AtLimitReport {
         if self.users.is_empty() {
             return "no user is at a limit this month".to_string();
         }
-        let mut t = render::table(&["user", "tier", "counter", "used", "limit"]);
+        let mut t = output::table(&["user", "tier", "counter", "used", "limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
@@ -117,7 +117,7 @@ impl Report for NearLimitReport {
                 self.threshold * 100.0
             );
         }
-        let mut t = render::table(&["user", "tier", "clips used", "clip limit"]);
+        let mut t = output::table(&["user", "tier", "clips used", "clip limit"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
@@ -172,7 +172,7 @@ impl Summary {
 
 impl Report for Summary {
     fn to_table(&self) -> String {
-        let mut t = render::table(&[
+        let mut t = output::table(&[
             "tier",
             "clip limit",
             "users",

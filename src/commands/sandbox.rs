@@ -5,17 +5,17 @@ use comfy_table::Cell;
 
 use super::Context;
 use crate::cli::SandboxArgs;
-use crate::exit;
+use crate::error;
 use crate::interrupt::Interrupt;
-use crate::render::{self, status_cell, Report};
+use crate::output::{self, status_cell, Report};
 use crate::sandbox::{self, SandboxReport};
 
 pub async fn run(ctx: &Context, args: SandboxArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
     let report = sandbox::run(args.keep, &ctx.ui, &interrupt).await?;
-    render::print(&report, ctx.format)?;
+    output::print(&report, ctx.format)?;
     if !report.passed {
-        return Err(exit::failed(
+        return Err(error::failed(
             "the sandbox found a problem: see the failed rows above",
         ));
     }
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, args: SandboxArgs) -> Result<()> {
 
 impl Report for SandboxReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["step", "status", "detail"]);
+        let mut t = output::table(&["step", "status", "detail"]);
         let server = self.postgres.split(" on ").next().unwrap_or(&self.postgres);
         t.add_row(vec![
             Cell::new("postgres"),

@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Context;
-use crate::exit;
-use crate::render::{self, Report};
+use crate::error;
+use crate::output::{self, Report};
 use crate::users;
 
 /// One line for a database error of these commands: objects quota installs
@@ -22,10 +22,10 @@ pub(super) fn db_error(e: sqlx::Error, doing: &str) -> anyhow::Error {
     };
     let msg = db.message().to_string();
     match db.code().as_deref() {
-        Some("42883") | Some("42P01") | Some("42703") => exit::precondition(format!(
+        Some(error::sqlstate::UNDEFINED_FUNCTION) | Some(error::sqlstate::UNDEFINED_TABLE) | Some(error::sqlstate::UNDEFINED_COLUMN) => error::precondition(format!(
             "{doing}: {msg}; is quota installed here? run `quota check schema` and `quota migrate apply`"
         )),
-        Some("42501") => exit::precondition(format!(
+        Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => error::precondition(format!(
             "{doing}: {msg}; connect as a role that has the privilege (on Supabase: postgres or service_role)"
         )),
         _ => anyhow::Error::new(e).context(doing.to_string()),
@@ -52,7 +52,7 @@ struct CallReport {
 
 impl Report for CallReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&[
+        let mut t = output::table(&[
             "allowed",
             "new_usage",
             "effective_limit",
@@ -98,8 +98,8 @@ pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
         .bind(user)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match exit::sqlstate(&e).as_deref() {
-            Some("P0002") => no_user(user),
+        .map_err(|e| match error::sqlstate(&e).as_deref() {
+            Some(error::sqlstate::NO_DATA_FOUND) => no_user(user),
             _ => db_error(e, "calling public.increment_usage_if_allowed"),
         })?;
     if commit {
@@ -108,7 +108,7 @@ pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
         tx.rollback().await.context("rolling back the test call")?;
     }
     let (allowed, new_usage, effective_limit, plan, subscription_status) = row;
-    render::print(
+    output::print(
         &CallReport {
             user_id: user.to_string(),
             allowed,
@@ -147,7 +147,7 @@ struct UserView {
 
 impl Report for UserView {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["field", "value"]);
+        let mut t = output::table(&["field", "value"]);
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let rows: Vec<(&str, String)> = vec![
             ("id", self.user_id.to_string()),
@@ -200,7 +200,7 @@ pub async fn show(ctx: &Context, user: Uuid) -> Result<()> {
     let mut tx = db.read_only().await?;
     let view = user_view(&mut tx, user).await?;
     tx.commit().await?;
-    render::print(&view, ctx.format)
+    output::print(&view, ctx.format)
 }
 
 async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<UserView> {
@@ -268,7 +268,7 @@ impl Report for UserList {
         if self.users.is_empty() {
             return "no users".to_string();
         }
-        let mut t = render::table(&["id", "plan", "usage_this_month", "plan_limits_scrapes"]);
+        let mut t = output::table(&["id", "plan", "usage_this_month", "plan_limits_scrapes"]);
         for u in &self.users {
             t.add_row(vec![
                 u.user_id.clone(),
@@ -291,7 +291,7 @@ pub async fn list(ctx: &Context, under_limit: bool, limit: i64) -> Result<()> {
         .await
         .map_err(|e| db_error(e, "listing users"))?;
     tx.commit().await?;
-    render::print(&UserList { users }, ctx.format)
+    output::print(&UserList { users }, ctx.format)
 }
 
 // ---------------------------------------------------------------- reset-user
@@ -345,7 +345,7 @@ struct ResetReport {
 
 impl Report for ResetReport {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["counter", "before", "after"]);
+        let mut t = output::table(&["counter", "before", "after"]);
         let cell = |n: &Option<i64>, p: &Option<String>| match (n, p) {
             (None, _) => "-".to_string(),
             (Some(n), Some(p)) => format!("{n} (period {p})"),
@@ -423,7 +423,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         ctx.target.describe()
     );
     if !ctx.ui.confirm(&question, yes)? {
-        return Err(exit::usage("reset cancelled; nothing was changed"));
+        return Err(error::usage("reset cancelled; nothing was changed"));
     }
     let mut tx = db.begin().await?;
     let Some((before, user_periods, usage_periods)) = locked_state(&mut tx, user).await? else {
@@ -470,7 +470,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         .ok_or_else(|| no_user(user))?;
     tx.commit().await.context("committing the reset")?;
     let changed = before != after;
-    render::print(
+    output::print(
         &ResetReport {
             user_id: user.to_string(),
             before,

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::checks::{self, Check, CheckResult, Status};
-use crate::exit;
-use crate::render::{self, status_cell, xml_escape, Report};
+use crate::error;
+use crate::output::{self, status_cell, xml_escape, Report};
 
 /// What `verify` and `check` print: `{"passed": bool, "checks": [...]}`.
 #[derive(Serialize)]
@@ -26,7 +26,7 @@ pub struct Verdict {
 
 impl Report for Verdict {
     fn to_table(&self) -> String {
-        let mut t = render::table(&["check", "status", "detail", "hint"]);
+        let mut t = output::table(&["check", "status", "detail", "hint"]);
         // Details are long: wrap them on a pipe too, where the width is unknown.
         if !std::io::stdout().is_terminal() {
             t.set_width(140);
@@ -144,7 +144,7 @@ fn finish(
         .filter(|c| c.failed())
         .map(|c| c.name)
         .collect();
-    if render::in_github_actions() {
+    if output::in_github_actions() {
         for line in annotations(suite, &checks) {
             eprintln!("{line}");
         }
@@ -155,11 +155,14 @@ fn finish(
         suite,
         elapsed,
     };
-    render::print(&verdict, ctx.format)?;
+    output::print(&verdict, ctx.format)?;
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(exit::failed(format!("check failed: {}", failed.join(", "))))
+        Err(error::failed(format!(
+            "check failed: {}",
+            failed.join(", ")
+        )))
     }
 }
 
@@ -176,7 +179,7 @@ fn annotations(suite: &str, checks: &[CheckResult]) -> Vec<String> {
             };
             let title = format!("{suite}: {}", c.name);
             let message = with_hint(&c.detail, &c.hint, "\nhint: ");
-            Some(render::github_annotation(level, &title, &message))
+            Some(output::github_annotation(level, &title, &message))
         })
         .collect()
 }

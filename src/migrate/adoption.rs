@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
 use super::Status;
-use crate::exit;
+use crate::error;
 
 /// Refuses (precondition) when a version about to be applied, up to
 /// `target`, would create an object that already exists.
@@ -35,7 +35,7 @@ pub async fn refuse(conn: &mut PgConnection, status: &Status, target: u32) -> Re
     if clashes.is_empty() {
         return Ok(());
     }
-    Err(exit::precondition(format!(
+    Err(error::precondition(format!(
         "{} already exists but the version that creates it is not recorded: it belongs to the \
          application, and quota will not adopt it (its rollback would drop it); rename it, or \
          drop it if it is a leftover of quota, then run the command again; nothing was installed",

@@ -12,7 +12,7 @@
 use anyhow::Result;
 
 use super::embedded;
-use crate::exit;
+use crate::error;
 
 /// `--target` of `migrate rollback`: a version this build has.
 pub fn check_rollback(target: Option<u32>) -> Result<()> {
@@ -40,7 +40,7 @@ pub fn past_target(command: &str, database_version: u32, target: Option<u32>) ->
 fn beyond_newest(target: u32) -> Result<()> {
     let latest = embedded::latest_version();
     if target > latest {
-        return Err(exit::usage(format!(
+        return Err(error::usage(format!(
             "--target {target} is beyond the newest migration (V{latest})"
         )));
     }
@@ -72,7 +72,7 @@ mod tests {
         assert!(check_rollback(None).is_ok());
         assert!(check_rollback(Some(0)).is_ok());
         let err = check_rollback(Some(embedded::latest_version() + 2)).unwrap_err();
-        assert_eq!(exit::kind_of(&err), exit::ExitKind::Usage);
+        assert_eq!(error::kind_of(&err), error::ExitKind::Usage);
         assert!(err.to_string().contains("beyond the newest migration"));
         assert_eq!(past_target("apply", 3, Some(3)), None);
         assert_eq!(past_target("rollback", 3, Some(3)), None);

@@ -13,7 +13,7 @@ use sqlx::{Executor, PgConnection};
 use super::embedded::{HISTORY_TABLE, LEGACY_HISTORY_TABLE};
 use super::LockPolicy;
 use crate::db::quote_ident;
-use crate::exit;
+use crate::error;
 use crate::ui::Ui;
 
 /// The history table that exists: the new one, else the old one, else none.
@@ -96,9 +96,9 @@ async fn prepare_error(session: &mut Session, e: &sqlx::Error) -> anyhow::Error 
         );
     };
     match db.code().as_deref() {
-        Some("42501") => {
+        Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
             let (me, database) = who_and_where(session).await;
-            exit::precondition(format!(
+            error::precondition(format!(
                 "permission denied while applying (creating schema quota, where the migration \
                  history lives): {}; nothing was changed; as the database owner run \
                  `GRANT CREATE ON DATABASE {} TO {}`, or {}",
@@ -108,12 +108,12 @@ async fn prepare_error(session: &mut Session, e: &sqlx::Error) -> anyhow::Error 
                 super::ownership_hint(session).await
             ))
         }
-        Some("42P07") => exit::precondition(format!(
+        Some(error::sqlstate::DUPLICATE_TABLE) => error::precondition(format!(
             "{}: {LEGACY_HISTORY_TABLE} and {HISTORY_TABLE} both exist; keep the one whose rows \
              match `quota migrate status`, drop the other, and run the command again",
             db.message()
         )),
-        Some("55P03") => exit::precondition(format!(
+        Some(error::sqlstate::LOCK_NOT_AVAILABLE) => error::precondition(format!(
             "moving the migration history to {HISTORY_TABLE} timed out on a table lock ({}); \
              nothing was changed; run the command again",
             db.message()

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
 use crate::db;
-use crate::exit;
+use crate::error;
 use crate::ui::Ui;
 
 /// The advisory lock key: "quota" in ASCII.
@@ -49,7 +49,7 @@ pub async fn acquire_xact(tx: &mut PgConnection, wait: Duration, ui: &Ui) -> Res
             announced = true;
         }
         if started.elapsed() >= wait {
-            return Err(exit::precondition(format!(
+            return Err(error::precondition(format!(
                 "another migration is running: the lock is held by {} and was not released within {}s; \
                  wait for it to finish or raise --lock-wait",
                 describe_holder(&holder),

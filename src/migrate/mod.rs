@@ -28,7 +28,7 @@ use sqlx::{Executor, PgConnection};
 
 use crate::contract;
 use crate::db::Session;
-use crate::exit::{self, sqlstate};
+use crate::error::{self, sqlstate};
 use crate::ui::Ui;
 use driver::SqlxDriver;
 use embedded::HISTORY_TABLE;
@@ -159,18 +159,18 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
 async fn history_error(conn: &mut PgConnection, e: sqlx::Error) -> anyhow::Error {
     match find_db_error(&e) {
         // A row refinery cannot read (a checksum or date edited by hand).
-        Some((None, msg)) if msg.contains("history row") => exit::precondition(format!(
+        Some((None, msg)) if msg.contains("history row") => error::precondition(format!(
             "{HISTORY_TABLE} has a malformed row ({msg}); it was edited by hand: restore the row \
              (see `quota migrate apply --dry-run` for the versions) or remove it and re-apply"
         )),
-        Some((Some(code), msg)) if code == "42501" => {
+        Some((Some(code), msg)) if code == error::sqlstate::INSUFFICIENT_PRIVILEGE => {
             let me: String = db::query_scalar("SELECT current_user::text")
                 .fetch_one(&mut *conn)
                 .await
                 .unwrap_or_else(|_| "the role quota connects as".to_string());
-            exit::precondition(format!(
+            error::precondition(format!(
                 "cannot read {HISTORY_TABLE}: {msg}; {}",
-                crate::db::permission_hint(&msg, &me)
+                crate::error::permission_hint(&msg, &me)
             ))
         }
         Some((_, msg)) => anyhow::anyhow!("reading {HISTORY_TABLE}: {msg}"),
@@ -262,7 +262,7 @@ pub struct ApplyOptions {
 pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outcome> {
     let target = opts.target.unwrap_or_else(embedded::latest_version);
     if target > embedded::latest_version() {
-        return Err(exit::usage(format!(
+        return Err(error::usage(format!(
             "--target {target} is beyond the newest migration (V{})",
             embedded::latest_version()
         )));
@@ -428,19 +428,19 @@ async fn apply_error(
     let version = trying
         .map(|(v, name)| format!(" V{v}__{name}"))
         .unwrap_or_default();
-    if crate::db::is_connection_lost(&e) {
+    if crate::error::is_connection_lost(&e) {
         return connection_lost(&format!("applying{version}"), &e);
     }
     match e.as_database_error() {
-        Some(d) if d.code().as_deref() == Some("42501") => {
+        Some(d) if d.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
             let msg = d.message().to_string();
             let hint = ownership_hint(db).await;
-            exit::precondition(format!(
+            error::precondition(format!(
                 "permission denied while applying{version}: {msg}; nothing of it was kept; {hint}"
             ))
         }
-        Some(d) => exit::error(
-            exit::ExitKind::Internal,
+        Some(d) => error::new(
+            error::ExitKind::Internal,
             format!(
                 "applying{version} failed{}: {}; nothing of the failing version was kept",
                 d.code()
@@ -449,8 +449,8 @@ async fn apply_error(
                 d.message()
             ),
         ),
-        None => exit::error(
-            exit::ExitKind::Internal,
+        None => error::new(
+            error::ExitKind::Internal,
             format!("applying{version} failed: {e}"),
         ),
     }
@@ -483,7 +483,7 @@ fn refuse_troubles(status: &Status) -> Result<()> {
         .iter()
         .map(|t| format!("V{}__{} ({})", t.version, t.name, t.state.as_str()))
         .collect();
-    Err(exit::precondition(format!(
+    Err(error::precondition(format!(
         "the migration history does not match this build: {}; drifted means the recorded checksum \
          differs from the embedded file (history edited, or applied by another build): \
          `quota migrate apply --repair` re-runs this build's file and re-records it; unknown means \
@@ -499,7 +499,7 @@ pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
         return Ok(());
     }
     let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    Err(exit::precondition(format!(
+    Err(error::precondition(format!(
         "the schema does not fit the contract, nothing was installed: {}; see `quota check schema`",
         list.join("; ")
     )))
@@ -507,7 +507,10 @@ pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
 
 fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected.
-    matches!(sqlstate(e).as_deref(), Some("55P03") | Some("40P01"))
+    matches!(
+        sqlstate(e).as_deref(),
+        Some(error::sqlstate::LOCK_NOT_AVAILABLE) | Some(error::sqlstate::DEADLOCK_DETECTED)
+    )
 }
 
 /// The error after the last retry: names the sessions in the way.
@@ -531,7 +534,7 @@ async fn lock_timeout_error(
         ),
         Err(e) => (format!("could not list them: {e:#}"), Vec::new()),
     };
-    exit::precondition(format!(
+    error::precondition(format!(
         "gave up on {what} after {attempts} attempts: a table lock was not granted within lock_timeout \
          {}ms; blocking: {blockers}; let that transaction finish (or end it with \
          {}) and run the command again, or raise --lock-timeout/--retries",
@@ -616,8 +619,8 @@ fn connection_lost(during: &str, e: &(dyn std::error::Error + 'static)) -> anyho
     let cause = find_db_error(e)
         .map(|(_, msg)| msg)
         .unwrap_or_else(|| e.to_string());
-    exit::error(
-        exit::ExitKind::Connect,
+    error::new(
+        error::ExitKind::Connect,
         format!(
             "the connection to the server was lost while {during} ({cause}); each version is kept \
              whole or not at all (the server rolls back one whose COMMIT did not arrive): check \
@@ -698,7 +701,7 @@ pub fn rollback_plan(status: &Status, target: Option<u32>) -> Result<Vec<Step>> 
     let mut plan: Vec<Step> = Vec::new();
     for m in applied.iter().rev().filter(|m| m.version > target) {
         let sql = embedded::revert_sql(m.version).ok_or_else(|| {
-            exit::precondition(format!(
+            error::precondition(format!(
                 "V{}__{} was applied by a newer quota and this build has no revert script for it; \
                  roll it back with that version of quota",
                 m.version, m.name
@@ -776,21 +779,26 @@ async fn revert_error(session: &mut Session, step: &Step, e: StepError) -> anyho
         StepError::Stop(e) => return e,
         StepError::Sql(e) => e,
     };
-    if crate::db::is_connection_lost(&e) {
+    if crate::error::is_connection_lost(&e) {
         let during = format!("reverting V{}__{}", step.version, step.name);
         return connection_lost(&during, &e);
     }
     let msg = match e.as_database_error() {
-        Some(db) if db.code().as_deref() == Some("42501") => {
+        Some(db) if db.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
             let denied = db.message().to_string();
-            return exit::precondition(format!(
+            return error::precondition(format!(
                 "permission denied while reverting V{}: {denied}; it stays applied; {}",
                 step.version,
                 ownership_hint(session).await
             ));
         }
-        Some(db) if matches!(db.code().as_deref(), Some("42P01" | "42703")) => {
-            return exit::precondition(format!(
+        Some(db)
+            if matches!(
+                db.code().as_deref(),
+                Some(error::sqlstate::UNDEFINED_TABLE | error::sqlstate::UNDEFINED_COLUMN)
+            ) =>
+        {
+            return error::precondition(format!(
                 "reverting V{}__{} failed, it stays applied: {}; the schema no longer fits the \
                  contract: see `quota check schema`",
                 step.version,
@@ -801,8 +809,8 @@ async fn revert_error(session: &mut Session, step: &Step, e: StepError) -> anyho
         Some(db) => db.message().to_string(),
         None => e.to_string(),
     };
-    exit::error(
-        exit::ExitKind::Internal,
+    error::new(
+        error::ExitKind::Internal,
         format!(
             "reverting V{}__{} failed, it stays applied: {msg}",
             step.version, step.name
@@ -881,7 +889,7 @@ async fn revert_next(
         .find(|m| m.version() == newest)
         .map(|m| m.name().to_string());
     let (Some(sql), Some(name)) = (embedded::revert_sql(newest), name) else {
-        return Err(StepError::Stop(exit::precondition(format!(
+        return Err(StepError::Stop(error::precondition(format!(
             "V{newest} was applied by a newer quota and this build has no revert script for it; \
              roll it back with that version of quota"
         ))));
@@ -963,7 +971,7 @@ mod tests {
     fn unknown_version_cannot_be_reverted() {
         let s = st(&[(1, State::Applied), (9, State::Unknown)]);
         let err = rollback_plan(&s, Some(0)).unwrap_err();
-        assert_eq!(exit::kind_of(&err), exit::ExitKind::Precondition);
+        assert_eq!(error::kind_of(&err), error::ExitKind::Precondition);
     }
 
     #[test]

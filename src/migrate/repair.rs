@@ -19,7 +19,7 @@ use super::{
     embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step, StepError,
 };
 use crate::db::Session;
-use crate::exit;
+use crate::error;
 use crate::ui::Ui;
 
 /// Options of `quota migrate apply --repair`.
@@ -152,19 +152,19 @@ fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
         StepError::Stop(e) => return e,
         StepError::Sql(e) => e,
     };
-    if db::is_connection_lost(&e) {
+    if crate::error::is_connection_lost(&e) {
         let during = format!("repairing V{}__{}", step.version, step.name);
         return super::connection_lost(&during, &e);
     }
     match e.as_database_error() {
-        Some(db) if db.code().as_deref() == Some("42501") => exit::precondition(format!(
+        Some(db) if db.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => error::precondition(format!(
             "permission denied while repairing V{}: {}; run quota as the owner of the application's \
              tables (on Supabase: postgres)",
             step.version,
             db.message()
         )),
-        Some(db) => exit::error(
-            exit::ExitKind::Internal,
+        Some(db) => error::new(
+            error::ExitKind::Internal,
             format!(
                 "repairing V{}__{} failed, nothing of it was changed: {}",
                 step.version,
@@ -172,8 +172,8 @@ fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
                 db.message()
             ),
         ),
-        None => exit::error(
-            exit::ExitKind::Internal,
+        None => error::new(
+            error::ExitKind::Internal,
             format!("repairing V{}__{} failed: {e}", step.version, step.name),
         ),
     }

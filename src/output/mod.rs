@@ -2,6 +2,8 @@
 //! for CI test reporters (`verify` and `check` only). Commands compute a
 //! report value; only this module decides how it looks.
 
+pub mod error;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -50,7 +52,7 @@ pub fn print<R: Report>(report: &R, format: Format) -> anyhow::Result<()> {
         Format::Table => report.to_table(),
         Format::Json => serde_json::to_string_pretty(report)?,
         Format::Junit => report.to_junit().ok_or_else(|| {
-            crate::exit::usage("--format junit is only for `quota verify` and `quota check`")
+            crate::error::usage("--format junit is only for `quota verify` and `quota check`")
         })?,
     };
     emit(&text)?;

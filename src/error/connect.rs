@@ -1,10 +1,12 @@
-//! Database-URL mistakes worth their own message: a password with raw URL
+//! Connection failures and database-URL mistakes worth their own message: a password with raw URL
 //! delimiters, and TLS failures explained for the sslmode actually asked for.
-//! `db` calls these; nothing here ever includes the password in a message.
+//! Also the one line for a failed connection attempt. `db` calls these;
+//! nothing here ever includes the password in a message.
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
-use crate::exit;
+use crate::error;
+use crate::error::sqlstate;
 
 /// Characters that end the password part of a URL unless percent-encoded,
 /// with their encoding.
@@ -57,7 +59,7 @@ pub fn raw_password_error(found: &[char]) -> anyhow::Error {
         .filter(|(c, _)| found.contains(c))
         .map(|(c, enc)| format!("{c} as {enc}"))
         .collect();
-    exit::usage(format!(
+    error::usage(format!(
         "the password in the database URL contains a raw {}, which ends the password part of a \
          URL; percent-encode it in the URL ({}, and % as %25), e.g. with \
          `python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' \
@@ -97,6 +99,48 @@ pub fn tls_failure(server: &str, options: &PgConnectOptions, detail: &str) -> St
         _ => format!("check the server's TLS set-up (ssl=on, certificate) for sslmode={mode}"),
     };
     format!("cannot connect to {server}: TLS failed ({detail}); {advice}")
+}
+
+/// One line for a failed connection attempt, saying what to check next.
+pub fn connect_failure(server: &str, options: &PgConnectOptions, e: &sqlx::Error) -> String {
+    let user = options.get_username();
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some(sqlstate::INVALID_PASSWORD) => format!(
+                "cannot connect to {server}: password authentication failed for user \"{user}\"; \
+                 check the password in --database-url / DATABASE_URL / PGPASSWORD"
+            ),
+            Some(sqlstate::INVALID_AUTHORIZATION) => format!(
+                "cannot connect to {server}: the server refused user \"{user}\" ({}); check the user \
+                 name and pg_hba.conf",
+                db.message()
+            ),
+            Some(sqlstate::INVALID_CATALOG_NAME) => format!(
+                "cannot connect to {server}: {}; check the database name in the URL",
+                db.message()
+            ),
+            Some(sqlstate::TOO_MANY_CONNECTIONS) => format!(
+                "cannot connect to {server}: too many connections; retry later or raise max_connections"
+            ),
+            _ => format!("cannot connect to {server}: {}", db.message()),
+        },
+        sqlx::Error::Io(io) => format!(
+            "cannot connect to {server}: {io}; check the host and port and that the server is running"
+        ),
+        sqlx::Error::Protocol(_) => format!(
+            "cannot connect to {server}: the answer was not PostgreSQL's protocol; check that the \
+             port is a PostgreSQL server's (not a proxy or another service)"
+        ),
+        sqlx::Error::Tls(tls) => tls_failure(server, options, &tls.to_string()),
+        other => format!("cannot connect to {server}: {other}"),
+    }
+}
+
+pub fn describe_url_error(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Configuration(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -140,8 +184,8 @@ mod tests {
         assert!(msg.contains("@ as %40, / as %2F"), "{msg}");
         assert!(!msg.contains("s3cr"), "{msg}");
         assert_eq!(
-            exit::kind_of(&raw_password_error(&found)),
-            exit::ExitKind::Usage
+            error::kind_of(&raw_password_error(&found)),
+            error::ExitKind::Usage
         );
     }
 
