@@ -16,6 +16,7 @@ pub mod contract;
 pub mod db;
 pub mod error;
 pub mod interrupt;
+pub mod load;
 pub mod migrate;
 pub mod output;
 pub mod race;

@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
 use crate::migrate::limits::{self, EditedLimit};
 use crate::migrate::{self, ApplyOptions, LockPolicy, Outcome, RollbackOptions, Status};
-use crate::output::{self, status_cell, Report};
+use crate::output::{self, status_text_cell, Report};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
     match cmd {
@@ -156,7 +156,7 @@ impl Report for Status {
             t.add_row(vec![
                 comfy_table::Cell::new(format!("V{}", m.version)),
                 comfy_table::Cell::new(&m.name),
-                status_cell(m.state.as_str()),
+                status_text_cell(m.state.as_str()),
                 comfy_table::Cell::new(m.applied_on.as_deref().map_or("-".into(), to_seconds)),
             ]);
         }

@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::RaceArgs;
 use crate::error;
 use crate::interrupt::Interrupt;
-use crate::output::{self, status_cell, Report};
+use crate::output::{self, status_text_cell, Report};
 use crate::race::{self, RaceOptions, RaceReport};
 
 pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
@@ -93,7 +93,7 @@ impl Report for RaceReport {
         ]);
         t.add_row(vec![
             comfy_table::Cell::new("verdict"),
-            status_cell(verdict),
+            status_text_cell(verdict),
         ]);
         t.to_string()
     }

@@ -7,7 +7,7 @@ use super::Context;
 use crate::cli::SandboxArgs;
 use crate::error;
 use crate::interrupt::Interrupt;
-use crate::output::{self, status_cell, Report};
+use crate::output::{self, status_text_cell, Report};
 use crate::sandbox::{self, SandboxReport};
 
 pub async fn run(ctx: &Context, args: SandboxArgs) -> Result<()> {
@@ -28,12 +28,12 @@ impl Report for SandboxReport {
         let server = self.postgres.split(" on ").next().unwrap_or(&self.postgres);
         t.add_row(vec![
             Cell::new("postgres"),
-            status_cell("ok"),
+            status_text_cell("ok"),
             Cell::new(format!("{server}, throwaway")),
         ]);
         t.add_row(vec![
             Cell::new("migrate apply"),
-            status_cell("ok"),
+            status_text_cell("ok"),
             Cell::new(format!(
                 "{} -> database at V{}",
                 if self.migrations_applied.is_empty() {
@@ -47,7 +47,7 @@ impl Report for SandboxReport {
         for c in &self.verify.checks {
             t.add_row(vec![
                 Cell::new(format!("verify {}", c.name)),
-                status_cell(c.status.as_str()),
+                status_text_cell(c.status.as_str()),
                 Cell::new(&c.detail),
             ]);
         }
@@ -59,7 +59,7 @@ impl Report for SandboxReport {
             };
             t.add_row(vec![
                 Cell::new(format!("race {}", r.target.as_str())),
-                status_cell(verdict),
+                status_text_cell(verdict),
                 Cell::new(format!(
                     "{} of {} admitted ({} expected), {} over-admitted; {} connections",
                     r.admitted, r.attempts, r.expected, r.over_admitted, r.concurrency
@@ -69,7 +69,7 @@ impl Report for SandboxReport {
         for r in &self.naive_races {
             t.add_row(vec![
                 Cell::new(format!("race {} --naive", r.target.as_str())),
-                status_cell(if r.over_admitted > 0 {
+                status_text_cell(if r.over_admitted > 0 {
                     "over-admitted"
                 } else {
                     "ok"

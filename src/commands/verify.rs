@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Context;
 use crate::checks::{self, Check, CheckResult, Status};
 use crate::error;
-use crate::output::{self, status_cell, xml_escape, Report};
+use crate::output::{self, status_text_cell, xml_escape, Report};
 
 /// What `verify` and `check` print: `{"passed": bool, "checks": [...]}`.
 #[derive(Serialize)]
@@ -34,7 +34,7 @@ impl Report for Verdict {
         for c in &self.checks {
             t.add_row(vec![
                 comfy_table::Cell::new(c.name),
-                status_cell(c.status.as_str()),
+                status_text_cell(c.status.as_str()),
                 comfy_table::Cell::new(&c.detail),
                 comfy_table::Cell::new(&c.hint),
             ]);

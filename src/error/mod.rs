@@ -12,7 +12,10 @@ pub mod cause;
 pub mod connect;
 pub mod hint;
 pub mod line;
+pub mod load;
+pub mod migrate;
 pub mod sqlstate;
+pub mod users;
 
 use std::fmt;
 

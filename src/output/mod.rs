@@ -2,7 +2,14 @@
 //! for CI test reporters (`verify` and `check` only). Commands compute a
 //! report value; only this module decides how it looks.
 
+pub mod bench;
 pub mod error;
+pub mod migrate;
+pub mod race;
+pub mod report;
+pub mod sandbox;
+pub mod users;
+pub mod verify;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -93,18 +100,62 @@ pub fn usable_width(measured: Option<u16>) -> Option<u16> {
     measured.filter(|w| *w > 0)
 }
 
-/// A status word, green/yellow/red on a colour terminal.
-pub fn status_cell(status: &str) -> Cell {
-    let cell = Cell::new(status);
+/// How a status reads at a glance; a table colours it, JSON and JUnit
+/// never see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Nothing to do (`pass`, `applied`, `admitted`).
+    Good,
+    /// Worth a look (`warn`, `pending`, `skipped`).
+    Attention,
+    /// Something is wrong (`fail`, `drifted`, `over-admitted`).
+    Bad,
+    /// Plain information.
+    Plain,
+}
+
+/// A status shown in a table: its word, and how it reads.
+pub trait Status: std::fmt::Display {
+    fn tone(&self) -> Tone;
+}
+
+/// A table cell for a status, coloured by its tone on a colour terminal.
+pub fn status_cell(status: &impl Status) -> Cell {
+    tone_cell(&status.to_string(), status.tone())
+}
+
+fn tone_cell(text: &str, tone: Tone) -> Cell {
+    let cell = Cell::new(text);
     if !colour_enabled() {
         return cell;
     }
-    match status {
-        "pass" | "applied" | "ok" | "admitted" => cell.fg(Color::Green),
-        "warn" | "pending" | "skipped" => cell.fg(Color::Yellow),
-        "fail" | "drifted" | "unknown" | "over-admitted" => cell.fg(Color::Red),
-        _ => cell,
+    match tone {
+        Tone::Good => cell.fg(Color::Green),
+        Tone::Attention => cell.fg(Color::Yellow),
+        Tone::Bad => cell.fg(Color::Red),
+        Tone::Plain => cell,
     }
+}
+
+/// How every table shows a value that is not there (SQL NULL, no limit,
+/// not applied yet). JSON shows `null`.
+pub const MISSING: &str = "-";
+
+/// `value` as a table shows it, or [`MISSING`].
+pub fn or_missing<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| MISSING.to_string(), |v| v.to_string())
+}
+
+/// Transitional: a status still carried as a string. Being replaced by
+/// [`Status`] enums.
+pub fn status_text_cell(status: &str) -> Cell {
+    let tone = match status {
+        "pass" | "applied" | "ok" | "admitted" => Tone::Good,
+        "warn" | "pending" | "skipped" => Tone::Attention,
+        "fail" | "drifted" | "unknown" | "over-admitted" => Tone::Bad,
+        _ => Tone::Plain,
+    };
+    tone_cell(status, tone)
 }
 
 /// Text made safe for XML 1.0 content and attribute values: the five

@@ -1,0 +1,1 @@
+//! What load failures mean and what to do about them.

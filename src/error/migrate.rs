@@ -1,0 +1,1 @@
+//! What migrate failures mean and what to do about them.

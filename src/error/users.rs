@@ -1,0 +1,1 @@
+//! What users failures mean and what to do about them.

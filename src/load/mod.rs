@@ -1,0 +1,1 @@
+//! Load on the enforcement: what `race` and `bench` share.

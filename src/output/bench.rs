@@ -1,0 +1,1 @@
+//! How `quota bench` looks: its table and its JSON.

@@ -1,0 +1,1 @@
+//! How `quota migrate` looks: its table and its JSON.

@@ -1,0 +1,1 @@
+//! How `quota race` looks: its table and its JSON.

@@ -1,0 +1,1 @@
+//! How `quota report` looks: its table and its JSON.

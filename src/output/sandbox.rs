@@ -1,0 +1,1 @@
+//! How `quota sandbox` looks: its table and its JSON.

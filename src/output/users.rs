@@ -1,0 +1,1 @@
+//! How `quota user`, `users`, `call` and `reset-user` looks: its table and its JSON.

@@ -1,0 +1,1 @@
+//! How `quota verify` looks: its table and its JSON.
