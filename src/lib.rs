@@ -18,6 +18,7 @@ pub mod error;
 pub mod interrupt;
 pub mod load;
 pub mod migrate;
+pub(crate) mod monitor;
 pub mod output;
 pub mod race;
 pub mod sandbox;

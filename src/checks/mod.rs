@@ -11,6 +11,7 @@ pub mod routine;
 pub mod schema;
 pub mod security;
 pub mod trigger;
+pub mod verdict;
 
 use crate::db;
 use anyhow::{Context, Result};
@@ -34,6 +35,12 @@ impl Status {
             Status::Warn => "warn",
             Status::Fail => "fail",
         }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

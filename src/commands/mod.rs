@@ -59,7 +59,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             scrapes,
             clips,
             yes,
-        } => user::reset(&ctx, user, user::Counters::pick(scrapes, clips), yes).await,
+        } => {
+            user::reset(
+                &ctx,
+                user,
+                crate::users::reset::Counters::pick(scrapes, clips),
+                yes,
+            )
+            .await
+        }
         Command::Report { report } => report::run(&ctx, report).await,
         Command::Race(args) => race::run(&ctx, args).await,
         Command::Bench(args) => bench::run(&ctx, args).await,

@@ -1,1 +1,53 @@
-//! What users failures mean and what to do about them.
+//! What failures of `call`, `user`, `users`, `reset-user` and `report`
+//! mean: quota's objects or the contract's tables missing, a missing
+//! privilege, a user that does not exist or is hidden from the role.
+
+use uuid::Uuid;
+
+use super::sqlstate;
+
+/// One line for a database error while `doing` something with users'
+/// counters: quota's objects or a contract table missing, no privilege;
+/// otherwise the server's message with what was being done.
+pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
+    let Some(db) = e.as_database_error() else {
+        return anyhow::Error::new(e).context(doing.to_string());
+    };
+    let msg = db.message().to_string();
+    match db.code().as_deref() {
+        Some(
+            sqlstate::UNDEFINED_FUNCTION | sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN,
+        ) => super::precondition(format!(
+            "{doing}: {msg}; is quota installed here? run `quota check schema` and `quota \
+                 migrate apply`"
+        )),
+        Some(sqlstate::INSUFFICIENT_PRIVILEGE) => super::precondition(format!(
+            "{doing}: {msg}; connect as a role that has the privilege (on Supabase: postgres or \
+             service_role)"
+        )),
+        _ => anyhow::Error::new(e).context(doing.to_string()),
+    }
+}
+
+/// The error of a call whose function said the user does not exist
+/// (`no_data_found`), else [`explain`].
+pub fn explain_call(e: sqlx::Error, user: Uuid, doing: &str) -> anyhow::Error {
+    match super::sqlstate(&e).as_deref() {
+        Some(sqlstate::NO_DATA_FOUND) => no_user(user),
+        _ => explain(e, doing),
+    }
+}
+
+/// No row with this id in `public.users`.
+pub fn no_user(user: Uuid) -> anyhow::Error {
+    super::precondition(format!("no user with id {user} in public.users"))
+}
+
+/// No row with this id visible to `role`, whose view of `public.users` row
+/// level security filters: the user may exist.
+pub fn hidden_user(user: Uuid, role: &str) -> anyhow::Error {
+    super::precondition(format!(
+        "no user with id {user} is visible in public.users: row level security filters it for role \
+         {role}; connect as the table's owner (on Supabase: postgres) or a role with BYPASSRLS"
+    ))
+}

@@ -1,0 +1,65 @@
+//! `verify` and `check`: run checks in one transaction that is rolled back,
+//! and say whether all passed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{run_all, run_one, Check, CheckResult};
+use crate::db;
+
+/// What `verify` and `check` print: `{"passed": bool, "checks": [...]}`.
+#[derive(Serialize)]
+pub struct Verdict {
+    pub passed: bool,
+    pub checks: Vec<CheckResult>,
+    /// `quota verify` or `quota check`: the JUnit suite's name.
+    #[serde(skip)]
+    pub suite: &'static str,
+    /// How long the checks took, for JUnit's `time`.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl Verdict {
+    fn new(suite: &'static str, checks: Vec<CheckResult>, elapsed: Duration) -> Self {
+        Verdict {
+            passed: !checks.iter().any(CheckResult::failed),
+            checks,
+            suite,
+            elapsed,
+        }
+    }
+
+    /// The names of the checks that failed.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| c.failed())
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+/// Every check, in order.
+pub async fn verify(target: &db::Target) -> Result<Verdict> {
+    let mut db = target.connect().await?;
+    let started = Instant::now();
+    // One transaction for all checks, rolled back: the security check calls
+    // the function as hostile callers would, and nothing of that may stay.
+    let mut tx = db.begin().await?;
+    let results = run_all(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(Verdict::new("quota verify", results, started.elapsed()))
+}
+
+/// One check.
+pub async fn check(target: &db::Target, check: Check) -> Result<Verdict> {
+    let mut db = target.connect().await?;
+    let started = Instant::now();
+    let mut tx = db.begin().await?;
+    let result = run_one(&mut tx, check).await?;
+    tx.rollback().await?;
+    Ok(Verdict::new("quota check", vec![result], started.elapsed()))
+}

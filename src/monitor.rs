@@ -1,0 +1,124 @@
+//! `quota report at-limit | near-limit | summary`: who is at or near a
+//! limit this month, with limits read from `public.clip_limits` and the
+//! monthly rollover respected (the counting rule is `report_base.sql`).
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::{db, error, sql};
+
+/// A user at a limit, once per counter at its limit.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct AtLimit {
+    pub user_id: String,
+    pub tier: Option<String>,
+    /// "clips" or "scrapes".
+    pub counter: String,
+    pub used: i32,
+    pub limit: Option<i32>,
+}
+
+#[derive(Serialize)]
+pub struct AtLimitReport {
+    pub report: &'static str,
+    pub users: Vec<AtLimit>,
+}
+
+/// A free-tier user at `threshold` or more of the clip limit.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct NearLimit {
+    pub user_id: String,
+    pub tier: Option<String>,
+    pub used: i32,
+    pub limit: Option<i32>,
+}
+
+#[derive(Serialize)]
+pub struct NearLimitReport {
+    pub report: &'static str,
+    pub threshold: f64,
+    pub users: Vec<NearLimit>,
+}
+
+/// One tier's counts.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct TierCounts {
+    pub tier: Option<String>,
+    pub clip_limit: Option<i32>,
+    pub users: i64,
+    pub at_scrape_limit: i64,
+    pub at_clip_limit: i64,
+    pub near_clip_limit: i64,
+}
+
+/// Every tier's counts and their totals.
+#[derive(Serialize)]
+pub struct Summary {
+    pub report: &'static str,
+    pub threshold: f64,
+    pub users: i64,
+    pub at_scrape_limit: i64,
+    pub at_clip_limit: i64,
+    pub near_clip_limit: i64,
+    pub tiers: Vec<TierCounts>,
+}
+
+impl Summary {
+    fn new(threshold: f64, tiers: Vec<TierCounts>) -> Self {
+        let sum = |f: fn(&TierCounts) -> i64| tiers.iter().map(f).sum();
+        Summary {
+            report: "summary",
+            threshold,
+            users: sum(|t| t.users),
+            at_scrape_limit: sum(|t| t.at_scrape_limit),
+            at_clip_limit: sum(|t| t.at_clip_limit),
+            near_clip_limit: sum(|t| t.near_clip_limit),
+            tiers,
+        }
+    }
+}
+
+/// Users at a limit this month.
+pub async fn at_limit(target: &db::Target) -> Result<AtLimitReport> {
+    let mut db = target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let users = db::query_as(sql::REPORT_AT_LIMIT)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| error::users::explain(e, "reading users at their limit"))?;
+    tx.commit().await?;
+    Ok(AtLimitReport {
+        report: "at-limit",
+        users,
+    })
+}
+
+/// Free-tier users at `threshold` (0–1) or more of their clip limit.
+pub async fn near_limit(target: &db::Target, threshold: f64) -> Result<NearLimitReport> {
+    let mut db = target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let users = db::query_as(sql::REPORT_NEAR_LIMIT)
+        .bind(threshold)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| error::users::explain(e, "reading users near their clip limit"))?;
+    tx.commit().await?;
+    Ok(NearLimitReport {
+        report: "near-limit",
+        threshold,
+        users,
+    })
+}
+
+/// Counts per tier: users, at the scrape limit, at and near the clip limit.
+pub async fn summary(target: &db::Target, threshold: f64) -> Result<Summary> {
+    let mut db = target.connect().await?;
+    let mut tx = db.read_only().await?;
+    let tiers = db::query_as(sql::REPORT_SUMMARY)
+        .bind(threshold)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| error::users::explain(e, "counting users at and near their limits"))?;
+    tx.commit().await?;
+    Ok(Summary::new(threshold, tiers))
+}
