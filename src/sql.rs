@@ -62,6 +62,9 @@ pub(crate) const CHECK_ROUTINE: &str = include_str!("../sql/queries/check_routin
 pub(crate) const CHECK_TABLE_PRIVILEGES: &str =
     include_str!("../sql/queries/check_table_privileges.sql");
 pub(crate) const CHECK_TRIGGER: &str = include_str!("../sql/queries/check_trigger.sql");
+pub(crate) const FUNCTION_OID: &str = include_str!("../sql/queries/function_oid.sql");
+pub(crate) const SET_LOCAL_SETTING: &str = include_str!("../sql/queries/set_local_setting.sql");
+pub(crate) const CALL_RPC_ROWS: &str = include_str!("../sql/queries/call_rpc_rows.sql");
 
 // Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
 

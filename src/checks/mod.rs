@@ -13,7 +13,7 @@ pub mod security;
 pub mod trigger;
 pub mod verdict;
 
-use crate::db;
+use crate::{db, sql};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -194,12 +194,11 @@ impl Findings {
 
 /// The oid of a function given by signature, `None` when it does not exist.
 pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Result<Option<u32>> {
-    let oid: Option<sqlx::postgres::types::Oid> =
-        db::query_scalar("SELECT pg_catalog.to_regprocedure($1)::oid")
-            .bind(signature)
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("looking up {signature}"))?;
+    let oid: Option<sqlx::postgres::types::Oid> = db::query_scalar(sql::FUNCTION_OID)
+        .bind(signature)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("looking up {signature}"))?;
     Ok(oid.map(|o| o.0))
 }
 

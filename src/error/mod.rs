@@ -9,6 +9,7 @@
 //! explanations).
 
 pub mod cause;
+pub mod checks;
 pub mod connect;
 pub mod hint;
 pub mod line;
