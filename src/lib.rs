@@ -20,6 +20,7 @@ pub mod load;
 pub mod migrate;
 pub(crate) mod monitor;
 pub mod output;
+pub mod process;
 pub mod race;
 pub mod sandbox;
 pub mod scratch;
