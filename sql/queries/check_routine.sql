@@ -1,4 +1,4 @@
--- The guide's verification query ("Step 3"), limited to schema public: the
+-- The function as information_schema.routines lists it, limited to schema public: the
 -- RPC must be one FUNCTION returning record.
 SELECT r.routine_name::text AS routine_name,
        r.routine_type::text AS routine_type,

@@ -1,4 +1,4 @@
--- The clip guide's "check trigger exists" query, with what the check needs:
+-- Whether the clip-limit trigger exists, with what the check needs:
 -- the table, the timing/event bits, whether it fires, and its function.
 SELECT t.tgrelid = pg_catalog.to_regclass('public.clips') AS on_clips,
        t.tgrelid::regclass::text AS table_name,

@@ -1,4 +1,4 @@
--- The clip guide's "users at limit", per counter. A NULL limit counts as
+-- Users at a limit this month, per counter. A NULL limit counts as
 -- reached: the function and the trigger fail closed and admit nothing.
 -- Users are named by id only: no e-mail or other personal data in output.
 SELECT id::text AS user_id, tier, 'clips' AS counter, clips AS used, clip_limit AS "limit"

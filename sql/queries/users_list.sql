@@ -1,4 +1,4 @@
--- The guide's "get a valid user ID" query: $1 = only users under their scrape
+-- A valid user to test with: $1 = only users under their scrape
 -- limit this month, $2 = how many. A counter whose period is an earlier
 -- month counts as 0 (the column is read through to_jsonb so the query also
 -- works before V1 adds it); a NULL or negative limit admits nothing. Users
