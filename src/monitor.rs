@@ -80,13 +80,13 @@ impl Summary {
 
 /// Users at a limit this month.
 pub async fn at_limit(target: &db::Target) -> Result<AtLimitReport> {
-    let mut db = target.connect().await?;
-    let mut tx = db.read_only().await?;
-    let users = db::query_as(sql::REPORT_AT_LIMIT)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| error::users::explain(e, "reading users at their limit"))?;
-    tx.commit().await?;
+    let users = rows(
+        target,
+        sql::REPORT_AT_LIMIT,
+        None,
+        "reading users at their limit",
+    )
+    .await?;
     Ok(AtLimitReport {
         report: "at-limit",
         users,
@@ -95,14 +95,8 @@ pub async fn at_limit(target: &db::Target) -> Result<AtLimitReport> {
 
 /// Free-tier users at `threshold` (0–1) or more of their clip limit.
 pub async fn near_limit(target: &db::Target, threshold: f64) -> Result<NearLimitReport> {
-    let mut db = target.connect().await?;
-    let mut tx = db.read_only().await?;
-    let users = db::query_as(sql::REPORT_NEAR_LIMIT)
-        .bind(threshold)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| error::users::explain(e, "reading users near their clip limit"))?;
-    tx.commit().await?;
+    let doing = "reading users near their clip limit";
+    let users = rows(target, sql::REPORT_NEAR_LIMIT, Some(threshold), doing).await?;
     Ok(NearLimitReport {
         report: "near-limit",
         threshold,
@@ -112,13 +106,32 @@ pub async fn near_limit(target: &db::Target, threshold: f64) -> Result<NearLimit
 
 /// Counts per tier: users, at the scrape limit, at and near the clip limit.
 pub async fn summary(target: &db::Target, threshold: f64) -> Result<Summary> {
+    let doing = "counting users at and near their limits";
+    let tiers = rows(target, sql::REPORT_SUMMARY, Some(threshold), doing).await?;
+    Ok(Summary::new(threshold, tiers))
+}
+
+/// The rows of one report query, in a read-only transaction; `threshold`
+/// is its parameter when it takes one.
+async fn rows<T>(
+    target: &db::Target,
+    query: &str,
+    threshold: Option<f64>,
+    doing: &str,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let mut db = target.connect().await?;
     let mut tx = db.read_only().await?;
-    let tiers = db::query_as(sql::REPORT_SUMMARY)
-        .bind(threshold)
+    let mut statement = db::query_as(query);
+    if let Some(threshold) = threshold {
+        statement = statement.bind(threshold);
+    }
+    let rows = statement
         .fetch_all(&mut *tx)
         .await
-        .map_err(|e| error::users::explain(e, "counting users at and near their limits"))?;
+        .map_err(|e| error::users::explain(e, doing))?;
     tx.commit().await?;
-    Ok(Summary::new(threshold, tiers))
+    Ok(rows)
 }
