@@ -1,6 +1,6 @@
 //! refinery's async driver traits implemented over a quota [`Session`], so
-//! the project has one Postgres driver (sqlx) instead of two, and the
-//! helpers that read and write refinery's history format.
+//! the project has one Postgres driver (sqlx) instead of two, and how a
+//! row of refinery's history is read (`history` reads and writes the rows).
 //!
 //! `migrate apply` runs the embedded migrations itself (see
 //! `migrate::apply`): each version in a transaction that takes the

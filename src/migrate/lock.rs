@@ -7,7 +7,10 @@
 //! transactions, and the lock with it); a transaction-level one ends with
 //! the transaction that took it, whatever connection that ran on. Because
 //! the lock is released between versions, each transaction re-checks under
-//! the lock whether its version still needs to run (see `migrate::driver`).
+//! the lock whether its version still needs to run (see `migrate::step`).
+//!
+//! [`LockPolicy`] says how long to wait: for this lock (`--lock-wait`), and
+//! for a table lock inside a migration (`--lock-timeout`, `--retries`).
 
 use crate::sql;
 use std::time::{Duration, Instant};
