@@ -123,7 +123,7 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
         .collect();
     unreadable.dedup();
     if !unreadable.is_empty() {
-        let role: String = db::query_scalar("SELECT current_user::text")
+        let role: String = db::query_scalar(sql::MIGRATION_ROLE)
             .fetch_one(&mut *conn)
             .await?;
         for table in unreadable {

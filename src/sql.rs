@@ -24,6 +24,15 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
 pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
 
 // Migration history, the migration lock and what a rollback would drop.
+//
+// The history table's name has one source of truth, `migrate::embedded::
+// HISTORY_TABLE`: refinery is told it, `to_regclass` gets it bound, and the
+// statements that read or write history rows carry a `{history}` placeholder
+// filled from it (a table name cannot be a bound parameter). Only
+// `history_prepare.sql` names `quota.schema_history` and
+// `public.quota_schema_history` itself: it is DDL in `DO` blocks that creates
+// the schema and moves the old table, and a unit test in `migrate::history`
+// holds it to the constants.
 
 pub(crate) const ADVISORY_LOCK_HOLDER: &str =
     include_str!("../sql/queries/advisory_lock_holder.sql");
@@ -34,9 +43,16 @@ pub(crate) const HISTORY_PREPARE: &str = include_str!("../sql/queries/history_pr
 pub(crate) const QUOTA_OBJECTS_PRESENT: &str =
     include_str!("../sql/queries/quota_objects_present.sql");
 pub(crate) const RECORD_VERSION: &str = include_str!("../sql/queries/record_version.sql");
-pub(crate) const RECORDED_VERSIONS: &str = include_str!("../sql/queries/recorded_versions.sql");
 pub(crate) const RERECORD_VERSION: &str = include_str!("../sql/queries/rerecord_version.sql");
 pub(crate) const TABLE_OWNER: &str = include_str!("../sql/queries/table_owner.sql");
+pub(crate) const MIGRATION_LOCK_TRY: &str = include_str!("../sql/queries/migration_lock_try.sql");
+pub(crate) const MIGRATION_LOCK_TIMEOUT: &str =
+    include_str!("../sql/queries/migration_lock_timeout.sql");
+pub(crate) const HISTORY_TABLE_EXISTS: &str =
+    include_str!("../sql/queries/history_table_exists.sql");
+pub(crate) const MIGRATION_ROLE: &str = include_str!("../sql/queries/migration_role.sql");
+pub(crate) const MIGRATION_ROLE_AND_DATABASE: &str =
+    include_str!("../sql/queries/migration_role_and_database.sql");
 
 // The schema contract: the application's tables and columns the migrations rely on.
 

@@ -1,2 +1,3 @@
 -- Removes a reverted version from refinery's history table.
-DELETE FROM quota.schema_history WHERE version = $1
+-- {history} is quota's history table (a constant of the build).
+DELETE FROM {history} WHERE version = $1

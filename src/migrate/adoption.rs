@@ -9,12 +9,12 @@ use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
-use super::Status;
+use super::StatusReport;
 use crate::error;
 
 /// Refuses (precondition) when a version about to be applied, up to
 /// `target`, would create an object that already exists.
-pub async fn refuse(conn: &mut PgConnection, status: &Status, target: u32) -> Result<()> {
+pub async fn refuse(conn: &mut PgConnection, status: &StatusReport, target: u32) -> Result<()> {
     let pending: Vec<u32> = status
         .pending()
         .filter(|m| m.version <= target)

@@ -1,4 +1,4 @@
-//! Advice in migration messages.
+//! The `--target` rule of apply and rollback.
 //!
 //! One rule for `--target V` of apply and rollback. A version no migration
 //! of this build has is a usage error (exit 2) for both. A target the
@@ -36,8 +36,9 @@ pub fn past_target(command: &str, database_version: u32, target: Option<u32>) ->
     }
 }
 
-/// `--target` of either command: no higher than the newest embedded version.
-fn beyond_newest(target: u32) -> Result<()> {
+/// `--target` of either command: no higher than the newest embedded version
+/// (a usage error otherwise).
+pub(crate) fn beyond_newest(target: u32) -> Result<()> {
     let latest = embedded::latest_version();
     if target > latest {
         return Err(error::usage(format!(
@@ -45,22 +46,6 @@ fn beyond_newest(target: u32) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// A terminate statement for the sessions in the way, with their real pids.
-pub fn terminate_sql(pids: &[i32]) -> String {
-    match pids {
-        [] => "SELECT pg_terminate_backend(pid) with the blocker's pid from pg_stat_activity"
-            .to_string(),
-        [pid] => format!("SELECT pg_terminate_backend({pid})"),
-        many => {
-            let list: Vec<String> = many.iter().map(|p| p.to_string()).collect();
-            format!(
-                "SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid",
-                list.join(", ")
-            )
-        }
-    }
 }
 
 #[cfg(test)]
@@ -83,15 +68,5 @@ mod tests {
         assert!(past_target("rollback", 2, Some(3))
             .unwrap()
             .ends_with("use `quota migrate apply --target 3`"));
-    }
-
-    #[test]
-    fn terminate_sql_names_the_pids() {
-        assert_eq!(terminate_sql(&[4242]), "SELECT pg_terminate_backend(4242)");
-        assert_eq!(
-            terminate_sql(&[1, 2]),
-            "SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[1, 2]) AS pid"
-        );
-        assert!(!terminate_sql(&[]).contains("<pid>"));
     }
 }

@@ -1,28 +1,25 @@
 //! refinery's async driver traits implemented over a quota [`Session`], so
-//! the project has one Postgres driver (sqlx) instead of two, and the
-//! helpers that read and write refinery's history format.
+//! the project has one Postgres driver (sqlx) instead of two, and how a
+//! row of refinery's history is read (`history` reads and writes the rows).
 //!
 //! `migrate apply` runs the embedded migrations itself (see
-//! `migrate::apply_next`): each version in a transaction that takes the
+//! `migrate::apply`): each version in a transaction that takes the
 //! transaction-level migration lock and reads the history under it, which
 //! refinery's runner (it reads the history once, up front) cannot do safely
 //! next to concurrent processes. The driver's `execute` still takes the
 //! lock, so any use of refinery's runner stays serialised.
 
-use crate::sql;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use refinery::Migration;
 use refinery_core::traits::r#async::{AsyncMigrate, AsyncQuery, AsyncTransaction};
-use sqlx::postgres::PgConnection;
 use sqlx::{Executor, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::embedded::HISTORY_TABLE;
 use super::lock;
-use crate::db::{self, Session};
+use crate::db::Session;
 use crate::ui::Ui;
 
 /// A quota session that refinery can run migrations on.
@@ -125,31 +122,6 @@ async fn execute_locked(
     }
     tx.commit().await?;
     Ok(affected)
-}
-
-/// The versions the history records; read under the lock, it is the truth
-/// for the rest of the transaction.
-pub async fn recorded_versions(conn: &mut PgConnection) -> Result<Vec<u32>, sqlx::Error> {
-    // The table name is a constant of this build, never user input.
-    let sql = sql::RECORDED_VERSIONS.replace("{history}", HISTORY_TABLE);
-    let versions: Vec<i32> = db::query_scalar(&sql).fetch_all(&mut *conn).await?;
-    Ok(versions.into_iter().map(|v| v as u32).collect())
-}
-
-/// Records `migration` as applied now, as refinery would.
-pub async fn record(conn: &mut PgConnection, migration: &Migration) -> Result<(), sqlx::Error> {
-    let sql = sql::RECORD_VERSION.replace("{history}", HISTORY_TABLE);
-    let now = OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
-    db::query(&sql)
-        .bind(migration.version() as i32)
-        .bind(migration.name())
-        .bind(now)
-        .bind(migration.checksum().to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 /// refinery's history query: parameterless, so it runs by the simple

@@ -3,32 +3,99 @@
 //! API role may use. Installs made before kept it in
 //! `public.quota_schema_history`, where Supabase's default privileges let
 //! `anon` read, forge or delete rows; [`prepare`] moves it, and until then
-//! [`locate`] lets read-only commands find it in the old place.
+//! [`locate`] lets read-only commands find it in the old place. Also reads
+//! and writes its rows in refinery's format.
 
 use crate::db::{self, Session};
 use crate::sql;
 use anyhow::{Context, Result};
+use refinery::Migration;
+use refinery_core::traits::r#async::AsyncMigrate;
 use sqlx::{Executor, PgConnection};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
+use super::driver::{self, SqlxDriver};
 use super::embedded::{HISTORY_TABLE, LEGACY_HISTORY_TABLE};
-use super::LockPolicy;
-use crate::db::quote_ident;
+use super::lock::LockPolicy;
+use super::step::{self, StepError};
 use crate::error;
 use crate::ui::Ui;
 
 /// The history table that exists: the new one, else the old one, else none.
 pub async fn locate(conn: &mut PgConnection) -> Result<Option<&'static str>> {
-    for table in [HISTORY_TABLE, LEGACY_HISTORY_TABLE] {
-        let exists: bool = db::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
-            .bind(table)
-            .fetch_one(&mut *conn)
-            .await
-            .context("looking for the migration history table")?;
-        if exists {
-            return Ok(Some(table));
-        }
+    locate_raw(conn)
+        .await
+        .context("looking for the migration history table")
+}
+
+/// The rows of history `table`, in the caller's transaction.
+pub(crate) async fn read(
+    conn: &mut PgConnection,
+    table: &str,
+) -> Result<Vec<Migration>, sqlx::Error> {
+    // refinery's own query, parameterless: simple protocol.
+    let query = <SqlxDriver as AsyncMigrate>::get_applied_migrations_query(table);
+    let rows = conn.fetch_all(sqlx::raw_sql(&query)).await?;
+    rows.iter().map(driver::applied_migration).collect()
+}
+
+/// The history as recorded now (none before the first apply), read in the
+/// caller's transaction; under the migration lock it is the truth for the
+/// rest of that transaction.
+pub(crate) async fn recorded(conn: &mut PgConnection) -> Result<Vec<Migration>, sqlx::Error> {
+    match locate_raw(conn).await? {
+        Some(table) => read(conn, table).await,
+        None => Ok(Vec::new()),
     }
-    Ok(None)
+}
+
+/// Records `migration` as applied now, as refinery would.
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    migration: &Migration,
+) -> Result<(), sqlx::Error> {
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
+    db::query(&with_table(sql::RECORD_VERSION))
+        .bind(migration.version() as i32)
+        .bind(migration.name())
+        .bind(now)
+        .bind(migration.checksum().to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Re-records `migration` with this build's name and checksum (repair).
+pub(crate) async fn rerecord(
+    conn: &mut PgConnection,
+    migration: &Migration,
+) -> Result<(), sqlx::Error> {
+    db::query(&with_table(sql::RERECORD_VERSION))
+        .bind(migration.version() as i32)
+        .bind(migration.name())
+        .bind(migration.checksum().to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes a reverted version's row.
+pub(crate) async fn forget(conn: &mut PgConnection, version: u32) -> Result<(), sqlx::Error> {
+    db::query(&with_table(sql::FORGET_VERSION))
+        .bind(version as i32)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `template` with its `{history}` placeholder naming [`HISTORY_TABLE`]: a
+/// table name cannot be a bound parameter, and this one is a constant of
+/// the build, never user input.
+fn with_table(template: &str) -> String {
+    template.replace("{history}", HISTORY_TABLE)
 }
 
 /// Creates schema `quota` and its history table where missing, moves an old
@@ -37,36 +104,32 @@ pub async fn locate(conn: &mut PgConnection) -> Result<Option<&'static str>> {
 /// roles. The transaction takes the migration lock first, so concurrent
 /// processes prepare it once (the SQL is idempotent).
 pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui) -> Result<()> {
-    let result = async {
-        let mut tx = super::locked_transaction(db, policy, ui).await?;
-        prepare_in(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<(), super::StepError>(())
-    }
+    let prepared = step::under_lock(db, policy, ui, async |tx: &mut PgConnection| {
+        prepare_in(tx).await?;
+        Ok::<_, StepError>(Some(()))
+    })
     .await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(super::StepError::Stop(e)) => Err(e),
-        Err(super::StepError::Sql(e)) => Err(prepare_error(db, &e).await),
+    match prepared {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e
+            .explained(async |e| error::migrate::history_not_prepared(db, &e).await)
+            .await),
     }
 }
 
 /// [`prepare`]'s work inside the caller's transaction, which holds the
 /// migration lock. Already in place: nothing to do, and no DDL privilege
 /// needed (a role that may only run `rollback` or `--repair` gets no
-/// further anyway). Errors are explained by [`explain`].
+/// further anyway). Errors are explained by
+/// `error::migrate::history_not_prepared`.
 pub async fn prepare_in(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    let in_place = locate_raw(tx).await? == Some(HISTORY_TABLE) && !legacy_exists_raw(tx).await?;
+    let in_place = locate_raw(tx).await? == Some(HISTORY_TABLE)
+        && !table_exists(tx, LEGACY_HISTORY_TABLE).await?;
     if in_place {
         return Ok(());
     }
     tx.execute(sqlx::raw_sql(sql::HISTORY_PREPARE)).await?;
     Ok(())
-}
-
-/// Why preparing the history failed, and what to grant.
-pub async fn explain(session: &mut Session, e: &sqlx::Error) -> anyhow::Error {
-    prepare_error(session, e).await
 }
 
 async fn locate_raw(conn: &mut PgConnection) -> Result<Option<&'static str>, sqlx::Error> {
@@ -78,66 +141,28 @@ async fn locate_raw(conn: &mut PgConnection) -> Result<Option<&'static str>, sql
     Ok(None)
 }
 
-async fn legacy_exists_raw(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    table_exists(conn, LEGACY_HISTORY_TABLE).await
-}
-
 async fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, sqlx::Error> {
-    db::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
+    db::query_scalar(sql::HISTORY_TABLE_EXISTS)
         .bind(table)
         .fetch_one(&mut *conn)
         .await
 }
 
-async fn prepare_error(session: &mut Session, e: &sqlx::Error) -> anyhow::Error {
-    let Some(db) = e.as_database_error() else {
-        return anyhow::anyhow!(
-            "preparing the migration history {HISTORY_TABLE}: {e}; nothing was changed"
-        );
-    };
-    match db.code().as_deref() {
-        Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
-            let (me, database) = who_and_where(session).await;
-            error::precondition(format!(
-                "permission denied while applying (creating schema quota, where the migration \
-                 history lives): {}; nothing was changed; as the database owner run \
-                 `GRANT CREATE ON DATABASE {} TO {}`, or {}",
-                db.message(),
-                quote_ident(&database),
-                quote_ident(&me),
-                super::ownership_hint(session).await
-            ))
-        }
-        Some(error::sqlstate::DUPLICATE_TABLE) => error::precondition(format!(
-            "{}: {LEGACY_HISTORY_TABLE} and {HISTORY_TABLE} both exist; keep the one whose rows \
-             match `quota migrate status`, drop the other, and run the command again",
-            db.message()
-        )),
-        Some(error::sqlstate::LOCK_NOT_AVAILABLE) => error::precondition(format!(
-            "moving the migration history to {HISTORY_TABLE} timed out on a table lock ({}); \
-             nothing was changed; run the command again",
-            db.message()
-        )),
-        _ => anyhow::anyhow!(
-            "preparing the migration history {HISTORY_TABLE} failed: {}; nothing was changed",
-            db.message()
-        ),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The role quota runs as and the database, for grant hints.
-async fn who_and_where(session: &mut Session) -> (String, String) {
-    let fallback = || {
-        (
-            "the role quota connects as".to_string(),
-            "this database".to_string(),
-        )
-    };
-    let Ok(mut tx) = session.read_only().await else {
-        return fallback();
-    };
-    db::query_as("SELECT current_user::text, current_database()::text")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap_or_else(|_| fallback())
+    /// The one file that must name the tables itself agrees with the constants.
+    #[test]
+    fn prepare_names_the_history_tables_of_this_build() {
+        assert!(sql::HISTORY_PREPARE.contains(HISTORY_TABLE));
+        assert!(sql::HISTORY_PREPARE.contains(LEGACY_HISTORY_TABLE));
+        for template in [
+            sql::RECORD_VERSION,
+            sql::RERECORD_VERSION,
+            sql::FORGET_VERSION,
+        ] {
+            assert!(with_table(template).contains(HISTORY_TABLE));
+        }
+    }
 }

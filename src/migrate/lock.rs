@@ -7,7 +7,10 @@
 //! transactions, and the lock with it); a transaction-level one ends with
 //! the transaction that took it, whatever connection that ran on. Because
 //! the lock is released between versions, each transaction re-checks under
-//! the lock whether its version still needs to run (see `migrate::driver`).
+//! the lock whether its version still needs to run (see `migrate::step`).
+//!
+//! [`LockPolicy`] says how long to wait: for this lock (`--lock-wait`), and
+//! for a table lock inside a migration (`--lock-timeout`, `--retries`).
 
 use crate::sql;
 use std::time::{Duration, Instant};
@@ -18,6 +21,45 @@ use sqlx::PgConnection;
 use crate::db;
 use crate::error;
 use crate::ui::Ui;
+
+/// How long DDL may wait for a table lock, and how often to try again.
+#[derive(Clone, Copy, Debug)]
+pub struct LockPolicy {
+    /// `lock_timeout` for each migration transaction.
+    pub lock_timeout: Duration,
+    /// Further attempts after a lock timeout.
+    pub retries: u32,
+    /// How long to wait for another quota process holding the migration lock.
+    pub lock_wait: Duration,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy {
+            lock_timeout: Duration::from_secs(2),
+            retries: 5,
+            lock_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+impl LockPolicy {
+    /// Sets `lock_timeout` for the rest of the open transaction on `tx`.
+    pub(crate) async fn set_lock_timeout(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let millis = format!("{}ms", self.lock_timeout.as_millis().max(1));
+        db::query(sql::MIGRATION_LOCK_TIMEOUT)
+            .bind(millis)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Exponential backoff between attempts, capped, so retries stay bounded.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let ms = 250u64.saturating_mul(1 << attempt.min(5));
+        Duration::from_millis(ms.min(4000))
+    }
+}
 
 /// The advisory lock key: "quota" in ASCII.
 pub const KEY: i64 = 0x71_75_6f_74_61;
@@ -32,7 +74,7 @@ pub async fn acquire_xact(tx: &mut PgConnection, wait: Duration, ui: &Ui) -> Res
     let started = Instant::now();
     let mut announced = false;
     loop {
-        let got: bool = db::query_scalar("SELECT pg_catalog.pg_try_advisory_xact_lock($1)")
+        let got: bool = db::query_scalar(sql::MIGRATION_LOCK_TRY)
             .bind(KEY)
             .fetch_one(&mut *tx)
             .await
@@ -77,5 +119,17 @@ fn describe_holder(holder: &Holder) -> String {
         }
         Some((pid, secs, _)) => format!("server process {pid} (connected {secs:.0}s ago)"),
         None => "another session".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = LockPolicy::default();
+        assert!(p.backoff(1) < p.backoff(2));
+        assert_eq!(p.backoff(30), Duration::from_millis(4000));
     }
 }

@@ -10,14 +10,17 @@
 //! from this build's file and re-recorded with its checksum; a version this
 //! build does not know is left alone.
 
-use crate::db;
-use crate::sql;
 use anyhow::Result;
-use sqlx::Executor;
+use refinery::Migration;
+use sqlx::{Executor, PgConnection};
 
-use super::{
-    embedded, locked_transaction, status, LockPolicy, Outcome, Retried, State, Step, StepError,
-};
+use super::busy;
+use super::gate::require_contract;
+use super::lock::LockPolicy;
+use super::outcome::{Outcome, Step};
+use super::status::{self, read_status, State, StatusReport};
+use super::step::{self, StepError};
+use super::{embedded, history};
 use crate::db::Session;
 use crate::error;
 use crate::ui::Ui;
@@ -33,28 +36,22 @@ pub struct RepairOptions {
 /// the migration lock.
 pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Outcome> {
     let mut tx = db.read_only().await?;
-    super::require_contract(&mut tx).await?;
-    let before = status(&mut tx).await?;
+    require_contract(&mut tx).await?;
+    let before = status::status(&mut tx).await?;
     tx.commit().await?;
     if opts.dry_run {
-        return Ok(Outcome {
-            dry_run: true,
-            steps: plan(&before, ui),
-            database_version: before.database_version,
-            attempts: 0,
-        });
+        let steps = plan(&before, ui);
+        return Ok(Outcome::unchanged(true, steps, before.database_version));
     }
-    super::history::prepare(db, opts.policy, ui).await?;
-    let mut tx = db.read_only().await?;
-    let before = status(&mut tx).await?;
-    tx.commit().await?;
+    history::prepare(db, opts.policy, ui).await?;
+    let before = read_status(db).await?;
     repair_planned(db, before, opts.policy, ui).await
 }
 
 /// The applied and drifted versions, with this build's SQL. Unknown versions
 /// (applied by a newer quota) are skipped with a warning: this build has no
 /// file for them.
-fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
+fn plan(status: &StatusReport, ui: &Ui) -> Vec<Step> {
     let embedded = embedded::migrations();
     let mut steps = Vec::new();
     for m in &status.migrations {
@@ -82,7 +79,7 @@ fn plan(status: &super::Status, ui: &Ui) -> Vec<Step> {
 
 async fn repair_planned(
     db: &mut Session,
-    before: super::Status,
+    before: StatusReport,
     policy: LockPolicy,
     ui: &Ui,
 ) -> Result<Outcome> {
@@ -93,19 +90,21 @@ async fn repair_planned(
     let mut failed_at: Option<Step> = None;
     let mut done: Vec<Step> = Vec::new();
     let rerun_steps = async |db: &mut Session| {
-        done = rerun_all(db, policy, ui, &mut failed_at).await?;
+        done = rerun_all(db, policy, ui, &mut failed_at)
+            .await?
+            .unwrap_or_default();
         Ok::<(), StepError>(())
     };
-    let attempts = match super::retry_while_busy(db, policy, ui, "repair", rerun_steps).await {
+    let attempts = match busy::retry_while_busy(db, policy, ui, "repair", rerun_steps).await {
         Ok(n) => n,
-        Err(Retried::GaveUp(e)) => return Err(e),
-        Err(Retried::Failed(e)) => {
+        Err(e) => {
             let step = failed_at.unwrap_or_else(|| Step {
                 version: before.database_version,
                 name: "?".into(),
                 sql: None,
             });
-            return Err(rerun_error(&step, e));
+            let explain = async |e| error::migrate::repair_failed(e, step.version, &step.name);
+            return Err(e.explained(explain).await);
         }
     };
     Ok(Outcome {
@@ -116,65 +115,27 @@ async fn repair_planned(
     })
 }
 
-/// Every applied version's SQL, oldest first, in one transaction with the
-/// lock_timeout prelude and the migration lock, each history row
-/// re-recorded with this build's name and checksum (a no-op unless it had
-/// drifted). `failed_at` names the step that failed.
+/// Every applied version's SQL, oldest first, in one locked step, each
+/// history row re-recorded with this build's name and checksum (a no-op
+/// unless it had drifted). `failed_at` names the step that failed.
 async fn rerun_all(
     db: &mut Session,
     policy: LockPolicy,
     ui: &Ui,
     failed_at: &mut Option<Step>,
-) -> Result<Vec<Step>, StepError> {
-    let embedded = embedded::migrations();
-    let mut tx = locked_transaction(db, policy, ui).await?;
-    let now = status(&mut tx).await.map_err(StepError::Stop)?;
-    let steps = plan(&now, ui);
-    for step in &steps {
-        *failed_at = Some(step.clone());
-        let sql = step.sql.as_deref().unwrap_or_default();
-        (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
-        if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
-            db::query(sql::RERECORD_VERSION)
-                .bind(step.version as i32)
-                .bind(file.name())
-                .bind(file.checksum().to_string())
-                .execute(&mut *tx)
-                .await?;
+) -> Result<Option<Vec<Step>>, StepError> {
+    let work = async |tx: &mut PgConnection, recorded: &[Migration]| {
+        let embedded = embedded::migrations();
+        let steps = plan(&status::compare(recorded), ui);
+        for step in &steps {
+            *failed_at = Some(step.clone());
+            let sql = step.sql.as_deref().unwrap_or_default();
+            (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
+            if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
+                history::rerecord(tx, file).await?;
+            }
         }
-    }
-    tx.commit().await?;
-    Ok(steps)
-}
-
-fn rerun_error(step: &Step, e: StepError) -> anyhow::Error {
-    let e = match e {
-        StepError::Stop(e) => return e,
-        StepError::Sql(e) => e,
+        Ok(Some(steps))
     };
-    if crate::error::is_connection_lost(&e) {
-        let during = format!("repairing V{}__{}", step.version, step.name);
-        return super::connection_lost(&during, &e);
-    }
-    match e.as_database_error() {
-        Some(db) if db.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => error::precondition(format!(
-            "permission denied while repairing V{}: {}; run quota as the owner of the application's \
-             tables (on Supabase: postgres)",
-            step.version,
-            db.message()
-        )),
-        Some(db) => error::new(
-            error::ExitKind::Internal,
-            format!(
-                "repairing V{}__{} failed, nothing of it was changed: {}",
-                step.version,
-                step.name,
-                db.message()
-            ),
-        ),
-        None => error::new(
-            error::ExitKind::Internal,
-            format!("repairing V{}__{} failed: {e}", step.version, step.name),
-        ),
-    }
+    step::locked_step(db, policy, ui, work).await
 }
