@@ -123,7 +123,7 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
         .collect();
     unreadable.dedup();
     if !unreadable.is_empty() {
-        let role: String = db::query_scalar(sql::MIGRATION_ROLE)
+        let role: String = db::query_scalar(sql::CURRENT_ROLE)
             .fetch_one(&mut *conn)
             .await?;
         for table in unreadable {

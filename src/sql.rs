@@ -50,7 +50,6 @@ pub(crate) const MIGRATION_LOCK_TIMEOUT: &str =
     include_str!("../sql/queries/migration_lock_timeout.sql");
 pub(crate) const HISTORY_TABLE_EXISTS: &str =
     include_str!("../sql/queries/history_table_exists.sql");
-pub(crate) const MIGRATION_ROLE: &str = include_str!("../sql/queries/migration_role.sql");
 pub(crate) const MIGRATION_ROLE_AND_DATABASE: &str =
     include_str!("../sql/queries/migration_role_and_database.sql");
 

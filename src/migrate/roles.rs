@@ -26,7 +26,7 @@ pub(crate) async fn role_and_database(db: &mut Session) -> Option<(String, Strin
 
 /// The role quota runs as, asked in the caller's transaction.
 pub(crate) async fn current_role(conn: &mut PgConnection) -> Option<String> {
-    db::query_scalar(sql::MIGRATION_ROLE)
+    db::query_scalar(sql::CURRENT_ROLE)
         .fetch_one(&mut *conn)
         .await
         .ok()
