@@ -23,6 +23,10 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
 /// The demo schema `quota sandbox` and the tests install.
 pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
 
+// Shared: who quota runs as.
+
+pub(crate) const CURRENT_ROLE: &str = include_str!("../sql/queries/current_role.sql");
+
 // Migration history, the migration lock and what a rollback would drop.
 //
 // The history table's name has one source of truth, `migrate::embedded::
@@ -98,7 +102,6 @@ pub(crate) const RESET_SCRAPES: &str = include_str!("../sql/queries/reset_scrape
 pub(crate) const RESET_SCRAPES_PERIOD: &str =
     include_str!("../sql/queries/reset_scrapes_period.sql");
 pub(crate) const RLS_HIDES_USERS: &str = include_str!("../sql/queries/rls_hides_users.sql");
-pub(crate) const CURRENT_ROLE: &str = include_str!("../sql/queries/current_role.sql");
 /// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
 pub(crate) const REPORT_SUMMARY: &str = concat!(
     include_str!("../sql/queries/report_base.sql"),
