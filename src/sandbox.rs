@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checks::{self, CheckResult};
-use crate::cluster::{Cluster, ClusterOptions};
+use crate::cluster::{self, Cluster, ClusterOptions};
 use crate::db;
 use crate::error;
 use crate::interrupt::Interrupt;
@@ -204,26 +204,9 @@ fn stop_command(bindir: &Path, dir: &Path) -> String {
         bindir.join("pg_ctl").display(),
         dir.join("data").display()
     );
-    let stop = match owner_name(&dir.join("data")) {
-        Some(owner) if is_root() => format!("su -s /bin/sh {owner} -c '{pg_ctl}'"),
-        _ => pg_ctl,
+    let stop = match cluster::owner_when_root(&dir.join("data")) {
+        Some(owner) => format!("su -s /bin/sh {owner} -c '{pg_ctl}'"),
+        None => pg_ctl,
     };
     format!("{stop} && rm -rf {}", dir.display())
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-fn owner_name(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata(path).ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _ = f.next()?;
-        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-    })
 }
