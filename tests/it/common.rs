@@ -41,14 +41,19 @@ fn server() -> &'static Server {
 /// A fresh throwaway cluster tuned for tests (durability off: crash tests
 /// use immediate shutdown, which keeps the WAL, not power loss).
 pub fn start_cluster() -> Cluster {
-    let opts = ClusterOptions {
+    Cluster::start(fast_options()).expect("start a throwaway PostgreSQL (is postgresql installed?)")
+}
+
+/// Options for a throwaway test cluster: durability off, which only
+/// matters on power loss.
+pub fn fast_options() -> ClusterOptions {
+    ClusterOptions {
         extra_settings: vec![
             ("fsync".into(), "off".into()),
             ("full_page_writes".into(), "off".into()),
         ],
         ..ClusterOptions::default()
-    };
-    Cluster::start(opts).expect("start a throwaway PostgreSQL (is postgresql installed?)")
+    }
 }
 
 /// URL of `database` on the test server.
