@@ -2,8 +2,7 @@
 //! targets, exact restore of a real user (also after Ctrl-C), and the naive
 //! path's over-admission shown, not hidden.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -245,7 +244,7 @@ async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
     let mut c = db.connect().await;
     let user = add_user(&mut c, 0, Some(i32::MAX), "free").await;
     let rows = rows_of(&mut c, user).await;
-    let child = quota_cmd(
+    let child = spawn_quota(
         &db.url,
         &[
             "race",
@@ -256,35 +255,19 @@ async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
             "-n",
             "1000000",
         ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     // Wait until the race is under way.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until_async(Duration::from_secs(30), "race never started", async || {
         let usage: i32 =
             sqlx::query_scalar("SELECT usage_this_month FROM public.users WHERE id = $1")
                 .bind(user)
                 .fetch_one(&mut c)
                 .await
                 .unwrap();
-        if usage > 50 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "race never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+        usage > 50
+    })
+    .await;
+    let out = interrupt_async(child).await;
     assert_exit(&out, 130);
     assert!(stderr(&out).contains("taken back"), "{}", stderr(&out));
     assert_eq!(rows_of(&mut c, user).await, rows);

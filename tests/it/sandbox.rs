@@ -135,18 +135,11 @@ fn ctrl_c_tears_the_sandbox_down() {
         .spawn()
         .unwrap();
     // Interrupt once the cluster directory exists, i.e. mid-setup or later.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while entries(&tmp) == 0 {
-        assert!(Instant::now() < deadline, "the sandbox never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(30), "the sandbox never started", || {
+        entries(&tmp) != 0
+    });
     std::thread::sleep(Duration::from_millis(500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt(child);
     // Half a second in, the sandbox is still starting (it takes seconds).
     assert_exit(&out, 130);
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
