@@ -640,11 +640,10 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
     .await
     .unwrap();
     let out = child.wait_with_output().await.unwrap();
-    assert_refused(&out, 3);
-    assert!(
-        stderr(&out).contains("connection to the server was lost while applying V3__clip_limit"),
-        "{}",
-        stderr(&out)
+    assert_refused_with(
+        &out,
+        3,
+        "connection to the server was lost while applying V3__clip_limit",
     );
     assert_eq!(
         states(&db),

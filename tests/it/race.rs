@@ -181,20 +181,14 @@ async fn race_table_output_names_the_verdict() {
 async fn unknown_user_and_missing_enforcement_are_preconditions() {
     let db = installed_db().await;
     let out = db.quota(&["race", "--user", "99999999-9999-4999-8999-999999999999"]);
-    assert_exit(&out, 4);
-    assert!(stderr(&out).contains("no user with id"), "{}", stderr(&out));
+    assert_exit_with(&out, 4, "no user with id");
 
     let bare = demo_db().await;
     let mut c = bare.connect().await;
     let before = snapshot(&mut c).await;
     for target in ["rpc", "trigger"] {
         let out = bare.quota(&["race", "--target", target]);
-        assert_exit(&out, 4);
-        assert!(
-            stderr(&out).contains("quota migrate apply"),
-            "{}",
-            stderr(&out)
-        );
+        assert_exit_with(&out, 4, "quota migrate apply");
     }
     assert_eq!(snapshot(&mut c).await, before);
 
@@ -268,8 +262,7 @@ async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
     })
     .await;
     let out = interrupt_async(child).await;
-    assert_exit(&out, 130);
-    assert!(stderr(&out).contains("taken back"), "{}", stderr(&out));
+    assert_exit_with(&out, 130, "taken back");
     assert_eq!(rows_of(&mut c, user).await, rows);
 }
 

@@ -141,8 +141,7 @@ fn ctrl_c_tears_the_sandbox_down() {
     std::thread::sleep(Duration::from_millis(500));
     let out = interrupt(child);
     // Half a second in, the sandbox is still starting (it takes seconds).
-    assert_exit(&out, 130);
-    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert_exit_with(&out, 130, "interrupted");
     let deadline = Instant::now() + Duration::from_secs(20);
     while entries(&tmp) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
