@@ -98,14 +98,36 @@ async fn sandbox_keep_leaves_a_working_database_and_a_working_stop_command() {
     let _ = std::fs::remove_dir(&tmp);
 }
 
-#[test]
-fn sandbox_ignores_database_url() {
+/// DATABASE_URL points at a real demo database quota could install into;
+/// the sandbox runs on its own server and leaves that database untouched.
+#[tokio::test]
+async fn sandbox_ignores_database_url() {
+    let db = demo_db().await;
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
     let tmp = private_tmp();
-    let out = sandbox_cmd(&["--format", "json"], &tmp)
-        .env("DATABASE_URL", "postgres://nobody:pw@127.0.0.1:1/none")
-        .output()
+    let mut cmd = sandbox_cmd(&["--format", "json"], &tmp);
+    cmd.env("DATABASE_URL", &db.url);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
         .unwrap();
     assert_success(&out);
+    assert_eq!(recorded_versions(&mut c).await, Vec::<i32>::new());
+    let installed: Vec<String> = objects_by_version(&mut c)
+        .await
+        .into_iter()
+        .filter(|(_, _, present)| *present)
+        .map(|(_, name, _)| name)
+        .collect();
+    assert!(
+        installed.is_empty(),
+        "installed in DATABASE_URL: {installed:?}"
+    );
+    assert_eq!(
+        snapshot(&mut c).await,
+        before,
+        "DATABASE_URL's rows changed"
+    );
     let _ = std::fs::remove_dir(&tmp);
 }
 
