@@ -11,12 +11,14 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checks::{self, CheckResult};
-use crate::cluster::{Cluster, ClusterOptions};
+use crate::cluster::{self, Cluster, ClusterOptions};
 use crate::db;
 use crate::error;
 use crate::interrupt::Interrupt;
 use crate::migrate::{self, ApplyOptions};
+use crate::output::{self, Tone};
 use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
+use crate::sql;
 use crate::ui::Ui;
 
 /// The Supabase-shaped demo schema with its sample users.
@@ -58,6 +60,72 @@ pub struct Kept {
 pub struct VerifySummary {
     pub passed: bool,
     pub checks: Vec<CheckResult>,
+}
+
+/// How one step of the sandbox went, as its table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Done (the server started, the migrations applied, a naive race that
+    /// happened not to over-admit).
+    Ok,
+    Pass,
+    Warn,
+    Fail,
+    /// A naive race admitted more than the limit: what the migrations prevent.
+    OverAdmitted,
+}
+
+impl StepStatus {
+    /// A verify check's status.
+    pub fn of_check(check: &CheckResult) -> Self {
+        match check.status {
+            checks::Status::Pass => StepStatus::Pass,
+            checks::Status::Warn => StepStatus::Warn,
+            checks::Status::Fail => StepStatus::Fail,
+        }
+    }
+
+    /// A race through the enforcement fails when it admitted anything but
+    /// exactly what the limit allows.
+    pub fn of_race(race: &RaceReport) -> Self {
+        if race.violation().is_some() {
+            StepStatus::Fail
+        } else {
+            StepStatus::Pass
+        }
+    }
+
+    /// A naive race is shown, never a failure: its over-admission is the
+    /// point of the demonstration.
+    pub fn of_naive_race(race: &RaceReport) -> Self {
+        if race.over_admitted > 0 {
+            StepStatus::OverAdmitted
+        } else {
+            StepStatus::Ok
+        }
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Pass => "pass",
+            StepStatus::Warn => "warn",
+            StepStatus::Fail => "fail",
+            StepStatus::OverAdmitted => "over-admitted",
+        })
+    }
+}
+
+impl output::Status for StepStatus {
+    fn tone(&self) -> Tone {
+        match self {
+            StepStatus::Ok | StepStatus::Pass => Tone::Good,
+            StepStatus::Warn => Tone::Attention,
+            StepStatus::Fail | StepStatus::OverAdmitted => Tone::Bad,
+        }
+    }
 }
 
 /// Runs the whole sandbox. The cluster is stopped and removed on every
@@ -126,7 +194,7 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
     let mut conn = target.connect().await?;
     let postgres: String = {
         let mut tx = conn.read_only().await?;
-        db::query_scalar("SELECT version()")
+        db::query_scalar(sql::SERVER_VERSION)
             .fetch_one(&mut *tx)
             .await?
     };
@@ -204,26 +272,9 @@ fn stop_command(bindir: &Path, dir: &Path) -> String {
         bindir.join("pg_ctl").display(),
         dir.join("data").display()
     );
-    let stop = match owner_name(&dir.join("data")) {
-        Some(owner) if is_root() => format!("su -s /bin/sh {owner} -c '{pg_ctl}'"),
-        _ => pg_ctl,
+    let stop = match cluster::owner_when_root(&dir.join("data")) {
+        Some(owner) => format!("su -s /bin/sh {owner} -c '{pg_ctl}'"),
+        None => pg_ctl,
     };
     format!("{stop} && rm -rf {}", dir.display())
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-fn owner_name(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata(path).ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _ = f.next()?;
-        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-    })
 }

@@ -167,3 +167,7 @@ pub(crate) const SCRATCH_USER_DELETE_CLIPS: &str =
 pub(crate) const SCRATCH_USER_DELETE_USAGE: &str =
     include_str!("../sql/queries/scratch_user_delete_usage.sql");
 pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratch_user_delete.sql");
+
+// The sandbox: what it reports about its throwaway server.
+
+pub(crate) const SERVER_VERSION: &str = include_str!("../sql/queries/server_version.sql");

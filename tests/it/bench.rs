@@ -2,6 +2,8 @@
 //! computed, and the database left exactly as it was found. No timing
 //! assertions: speed is reported, not tested.
 
+use std::time::Duration;
+
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::common::*;
@@ -120,12 +122,7 @@ async fn bench_needs_the_installed_enforcement_and_changes_nothing_without_it() 
     let mut c = db.connect().await;
     let before = snapshot(&mut c).await;
     let out = db.quota(&["bench", "--seconds", "0.2"]);
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains("quota migrate apply"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, "quota migrate apply");
     assert_eq!(snapshot(&mut c).await, before);
     let out = db.quota(&["bench", "--seconds", "0"]);
     assert_exit(&out, 2);
@@ -136,36 +133,20 @@ async fn bench_cleans_up_after_ctrl_c() {
     let db = installed_db().await;
     let mut c = db.connect().await;
     let before = state(&mut c).await;
-    let child = quota_cmd(&db.url, &["bench", "--clients", "2", "--seconds", "30"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_quota(&db.url, &["bench", "--clients", "2", "--seconds", "30"]);
     // Wait until the scratch users exist, i.e. the bench is under way.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    wait_until_async(Duration::from_secs(30), "bench never started", async || {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM public.users WHERE email LIKE 'quota-scratch-%'",
         )
         .fetch_one(&mut c)
         .await
         .unwrap();
-        if n == 2 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "bench never started");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+        n == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = interrupt_async(child).await;
     assert_exit(&out, 130);
     assert_eq!(state(&mut c).await, before);
 }
@@ -454,12 +435,7 @@ async fn rpc_scenarios_are_skipped_with_a_note_where_the_role_cannot_be_switched
         &url,
         &["bench", "--only", "rpc_authenticated", "--seconds", "0.2"],
     );
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains("rpc_authenticated"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, "rpc_authenticated");
 }
 
 /// JSON rendered by quota's literal reads back exactly, whatever

@@ -157,12 +157,7 @@ async fn junit_is_for_one_check_too_and_only_for_checks() {
 
     // --format junit anywhere else is a usage error, before any work.
     let out = db.quota(&["migrate", "apply", "--format", "junit"]);
-    assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("only for `quota verify` and `quota check`"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 2, "only for `quota verify` and `quota check`");
     assert!(recorded_versions(&mut db.connect().await).await.is_empty());
 }
 
@@ -606,19 +601,9 @@ async fn a_missing_clips_table_is_a_precondition_for_race_and_rollback() {
     let out = db.quota(&["race", "--target", "rpc"]);
     assert_refused(&out, 4);
     let out = db.quota(&["race", "--target", "trigger"]);
-    assert_refused(&out, 4);
-    assert!(
-        stderr(&out).contains("quota check schema"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused_with(&out, 4, "quota check schema");
     let out = db.quota(&["migrate", "rollback", "--target", "0", "--yes"]);
-    assert_refused(&out, 4);
-    assert!(
-        stderr(&out).contains("quota check schema"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused_with(&out, 4, "quota check schema");
     db.exec("ALTER TABLE public.clips_old RENAME TO clips")
         .await;
     assert_eq!(assert_consistent(&db).await, 4, "it stays applied");

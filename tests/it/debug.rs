@@ -61,20 +61,13 @@ async fn call_refuses_unknown_and_malformed_users() {
     let db = installed_db().await;
     let unknown = Uuid::new_v4().to_string();
     let out = db.quota(&["call", &unknown]);
-    assert_exit(&out, 4);
-    assert!(stderr(&out).contains(&unknown), "{}", stderr(&out));
+    assert_exit_with(&out, 4, &unknown);
     let out = db.quota(&["call", "not-a-uuid"]);
-    assert_exit(&out, 2);
-    assert!(stderr(&out).contains("is not a UUID"));
+    assert_exit_with(&out, 2, "is not a UUID");
     // Not installed: a precondition with the way forward.
     let bare = demo_db().await;
     let out = bare.quota(&["call", FREE_USER]);
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains("quota migrate apply"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, "quota migrate apply");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -144,8 +137,7 @@ async fn reset_user_needs_yes_without_a_terminal() {
     let mut c = db.connect().await;
     let before = snapshot(&mut c).await;
     let out = db.quota(&["reset-user", LIMITED_USER]);
-    assert_exit(&out, 2);
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_exit_with(&out, 2, "--yes");
     assert_eq!(snapshot(&mut c).await, before, "refused: nothing changed");
 
     let out = db.quota(&["reset-user", LIMITED_USER, "--yes", "--format", "json"]);
@@ -209,12 +201,7 @@ async fn reset_user_refuses_unknown_and_malformed_users() {
     let before = snapshot(&mut c).await;
     let unknown = Uuid::new_v4().to_string();
     let out = db.quota(&["reset-user", &unknown, "--yes"]);
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains(&format!("no user with id {unknown}")),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, &format!("no user with id {unknown}"));
     assert_exit(&db.quota(&["reset-user", "xyz", "--yes"]), 2);
     assert_exit(&db.quota(&["reset-user", "", "--yes"]), 2);
     assert_eq!(snapshot(&mut c).await, before);
@@ -314,12 +301,7 @@ async fn reports_use_the_limits_table_and_the_month() {
     );
     let bare = demo_db().await;
     let out = bare.quota(&["report", "summary"]);
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains("quota migrate apply"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, "quota migrate apply");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -386,7 +386,7 @@ async fn apply_backs_off_instead_of_stalling_inserts_and_names_the_blocker() {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_retries_until_the_blocking_transaction_ends() {
     let (db, mut blocker, _) = busy_clips_at_v2().await;
-    let mut child = spawn_quota(
+    let mut child = spawn_quota_async(
         &db.url,
         &[
             "migrate",
@@ -577,7 +577,7 @@ async fn apply_killed_mid_version_leaves_the_previous_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_version() {
     let (db, mut blocker, _) = busy_clips_at_v2().await;
-    let child = spawn_quota(
+    let child = spawn_quota_async(
         &db.url,
         &[
             "migrate",
@@ -620,7 +620,7 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
     db.exec(DEMO_SCHEMA).await;
     assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
     let (blocker, _) = hold_clip_insert(&db).await;
-    let child = spawn_quota(
+    let child = spawn_quota_async(
         &db.url,
         &[
             "migrate",
@@ -640,11 +640,10 @@ async fn apply_through_a_server_crash_keeps_the_previous_version() {
     .await
     .unwrap();
     let out = child.wait_with_output().await.unwrap();
-    assert_refused(&out, 3);
-    assert!(
-        stderr(&out).contains("connection to the server was lost while applying V3__clip_limit"),
-        "{}",
-        stderr(&out)
+    assert_refused_with(
+        &out,
+        3,
+        "connection to the server was lost while applying V3__clip_limit",
     );
     assert_eq!(
         states(&db),
@@ -673,7 +672,7 @@ async fn concurrent_appliers_and_rollbacks_serialise_without_errors() {
         let mut children = Vec::new();
         for i in 0..4 {
             for args in [&["migrate", "apply"][..], rollbacks[(i + round) % 4]] {
-                children.push(spawn_quota(&db.url, args));
+                children.push(spawn_quota_async(&db.url, args));
             }
         }
         for child in children {
@@ -701,7 +700,7 @@ async fn concurrent_appliers_and_rollbacks_serialise_without_errors() {
 async fn repair_whose_session_is_terminated_reports_a_lost_connection() {
     let db = installed_db().await;
     let (mut blocker, _) = hold_clip_insert(&db).await;
-    let child = spawn_quota(
+    let child = spawn_quota_async(
         &db.url,
         &[
             "migrate",
@@ -725,15 +724,6 @@ async fn repair_whose_session_is_terminated_reports_a_lost_connection() {
     blocker.execute("ROLLBACK").await.unwrap();
     assert_eq!(assert_consistent(&db).await, 4);
     assert_success(&db.quota(&["verify", "-q"]));
-}
-
-/// Starts quota in the background with its output captured.
-fn spawn_quota(url: &str, args: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::from(quota_cmd(url, args))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start quota")
 }
 
 /// A session in the application's shoes: an uncommitted insert into clips,

@@ -8,7 +8,7 @@
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use crate::common::{assert_exit, assert_success, json, stderr, stdout};
+use crate::common::{assert_exit, assert_exit_with, assert_success, json, stderr, stdout};
 use crate::supabase::{supabase_db, supabase_installed_db, SupaDb, FREE_USER, LIMITED_USER};
 
 /// The JWT claims PostgREST passes for a signed-in user.
@@ -635,12 +635,7 @@ async fn an_applications_period_column_is_never_adopted() {
     db.exec("ALTER TABLE public.users ADD COLUMN usage_period_start date")
         .await;
     let out = db.quota(&["migrate", "apply"]);
-    assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains("public.users.usage_period_start"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_with(&out, 4, "public.users.usage_period_start");
     let out = db.quota(&["migrate", "apply", "--dry-run"]);
     assert_exit(&out, 4);
 }
@@ -681,11 +676,10 @@ async fn rollback_shows_the_limits_it_would_drop() {
     // The confirmation question names them (without a terminal it is
     // printed with the refusal).
     let asked = db.quota(&["migrate", "rollback", "--target", "2"]);
-    assert_exit(&asked, 2);
-    assert!(
-        stderr(&asked).contains("enterprise=10000 (added), free=60 (changed from 50)"),
-        "{}",
-        stderr(&asked)
+    assert_exit_with(
+        &asked,
+        2,
+        "enterprise=10000 (added), free=60 (changed from 50)",
     );
     let done = db.quota(&["migrate", "rollback", "--yes", "--target", "2"]);
     assert_success(&done);

@@ -6,6 +6,7 @@
 
 mod bench;
 mod ci;
+mod cluster;
 mod common;
 mod conditions;
 mod enforcement;

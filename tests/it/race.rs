@@ -2,8 +2,7 @@
 //! targets, exact restore of a real user (also after Ctrl-C), and the naive
 //! path's over-admission shown, not hidden.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -182,20 +181,14 @@ async fn race_table_output_names_the_verdict() {
 async fn unknown_user_and_missing_enforcement_are_preconditions() {
     let db = installed_db().await;
     let out = db.quota(&["race", "--user", "99999999-9999-4999-8999-999999999999"]);
-    assert_exit(&out, 4);
-    assert!(stderr(&out).contains("no user with id"), "{}", stderr(&out));
+    assert_exit_with(&out, 4, "no user with id");
 
     let bare = demo_db().await;
     let mut c = bare.connect().await;
     let before = snapshot(&mut c).await;
     for target in ["rpc", "trigger"] {
         let out = bare.quota(&["race", "--target", target]);
-        assert_exit(&out, 4);
-        assert!(
-            stderr(&out).contains("quota migrate apply"),
-            "{}",
-            stderr(&out)
-        );
+        assert_exit_with(&out, 4, "quota migrate apply");
     }
     assert_eq!(snapshot(&mut c).await, before);
 
@@ -245,7 +238,7 @@ async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
     let mut c = db.connect().await;
     let user = add_user(&mut c, 0, Some(i32::MAX), "free").await;
     let rows = rows_of(&mut c, user).await;
-    let child = quota_cmd(
+    let child = spawn_quota(
         &db.url,
         &[
             "race",
@@ -256,37 +249,20 @@ async fn ctrl_c_mid_race_takes_back_what_the_race_admitted() {
             "-n",
             "1000000",
         ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     // Wait until the race is under way.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until_async(Duration::from_secs(30), "race never started", async || {
         let usage: i32 =
             sqlx::query_scalar("SELECT usage_this_month FROM public.users WHERE id = $1")
                 .bind(user)
                 .fetch_one(&mut c)
                 .await
                 .unwrap();
-        if usage > 50 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "race never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_exit(&out, 130);
-    assert!(stderr(&out).contains("taken back"), "{}", stderr(&out));
+        usage > 50
+    })
+    .await;
+    let out = interrupt_async(child).await;
+    assert_exit_with(&out, 130, "taken back");
     assert_eq!(rows_of(&mut c, user).await, rows);
 }
 

@@ -2,27 +2,25 @@
 //! reached through PgBouncer in transaction mode with default settings, as
 //! the non-superuser `postgres` role.
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-use crate::common::{assert_success, json, quota_cmd, quota_with_url, stderr};
+use crate::common::{
+    assert_success, interrupt_async, json, quota_with_url, spawn_quota, spawn_quota_async, stderr,
+    wait_until_async,
+};
 use crate::pooler::{self, Mode};
 use crate::supabase::{self, SupaDb, PRO_USER};
 
-/// Runs quota through the pooler in the background.
-fn spawn(url: &str, args: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::from(quota_cmd(url, args))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start quota")
-}
-
 async fn run_all(url: &str, commands: &[Vec<&str>]) -> Vec<Output> {
-    let children: Vec<_> = commands.iter().map(|args| spawn(url, args)).collect();
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| spawn_quota_async(url, args))
+        .collect();
     let mut outs = Vec::new();
     for child in children {
         outs.push(child.wait_with_output().await.unwrap());
@@ -373,38 +371,22 @@ async fn ctrl_c_mid_race_removes_the_scratch_rows_through_the_pooler() {
         )
     };
     let before = users(&mut c).await;
-    let child = quota_cmd(
+    let child = spawn_quota(
         &url,
         &["race", "-c", "4", "-n", "1000000", "--headroom", "1000000"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     // Wait until the scratch user exists and is being raced.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    wait_until_async(Duration::from_secs(30), "race never started", async || {
         let busy = count(
             &mut c,
             "SELECT count(*) FROM public.users \
               WHERE email LIKE 'quota-scratch-%' AND usage_this_month > 1000",
         )
         .await;
-        if busy > 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "race never started");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+        busy > 0
+    })
+    .await;
+    let out = interrupt_async(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_no_pooler_damage(&out);
     assert_eq!(users(&mut c).await, before, "scratch rows left behind");

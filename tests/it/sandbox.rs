@@ -98,14 +98,36 @@ async fn sandbox_keep_leaves_a_working_database_and_a_working_stop_command() {
     let _ = std::fs::remove_dir(&tmp);
 }
 
-#[test]
-fn sandbox_ignores_database_url() {
+/// DATABASE_URL points at a real demo database quota could install into;
+/// the sandbox runs on its own server and leaves that database untouched.
+#[tokio::test]
+async fn sandbox_ignores_database_url() {
+    let db = demo_db().await;
+    let mut c = db.connect().await;
+    let before = snapshot(&mut c).await;
     let tmp = private_tmp();
-    let out = sandbox_cmd(&["--format", "json"], &tmp)
-        .env("DATABASE_URL", "postgres://nobody:pw@127.0.0.1:1/none")
-        .output()
+    let mut cmd = sandbox_cmd(&["--format", "json"], &tmp);
+    cmd.env("DATABASE_URL", &db.url);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
         .unwrap();
     assert_success(&out);
+    assert_eq!(recorded_versions(&mut c).await, Vec::<i32>::new());
+    let installed: Vec<String> = objects_by_version(&mut c)
+        .await
+        .into_iter()
+        .filter(|(_, _, present)| *present)
+        .map(|(_, name, _)| name)
+        .collect();
+    assert!(
+        installed.is_empty(),
+        "installed in DATABASE_URL: {installed:?}"
+    );
+    assert_eq!(
+        snapshot(&mut c).await,
+        before,
+        "DATABASE_URL's rows changed"
+    );
     let _ = std::fs::remove_dir(&tmp);
 }
 
@@ -135,21 +157,13 @@ fn ctrl_c_tears_the_sandbox_down() {
         .spawn()
         .unwrap();
     // Interrupt once the cluster directory exists, i.e. mid-setup or later.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while entries(&tmp) == 0 {
-        assert!(Instant::now() < deadline, "the sandbox never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(30), "the sandbox never started", || {
+        entries(&tmp) != 0
+    });
     std::thread::sleep(Duration::from_millis(500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt(child);
     // Half a second in, the sandbox is still starting (it takes seconds).
-    assert_exit(&out, 130);
-    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert_exit_with(&out, 130, "interrupted");
     let deadline = Instant::now() + Duration::from_secs(20);
     while entries(&tmp) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

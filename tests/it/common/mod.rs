@@ -8,14 +8,17 @@
 
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+mod binary;
+
+pub use binary::*;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use quota::cluster::{Cluster, ClusterOptions};
 use sqlx::{Connection, Executor, PgConnection};
 
-pub const DEMO_SCHEMA: &str = include_str!("../../sql/demo/schema.sql");
+pub const DEMO_SCHEMA: &str = include_str!("../../../sql/demo/schema.sql");
 
 /// Sample users of the demo schema.
 pub const FREE_USER: &str = "11111111-1111-4111-8111-111111111111";
@@ -41,14 +44,19 @@ fn server() -> &'static Server {
 /// A fresh throwaway cluster tuned for tests (durability off: crash tests
 /// use immediate shutdown, which keeps the WAL, not power loss).
 pub fn start_cluster() -> Cluster {
-    let opts = ClusterOptions {
+    Cluster::start(fast_options()).expect("start a throwaway PostgreSQL (is postgresql installed?)")
+}
+
+/// Options for a throwaway test cluster: durability off, which only
+/// matters on power loss.
+pub fn fast_options() -> ClusterOptions {
+    ClusterOptions {
         extra_settings: vec![
             ("fsync".into(), "off".into()),
             ("full_page_writes".into(), "off".into()),
         ],
         ..ClusterOptions::default()
-    };
-    Cluster::start(opts).expect("start a throwaway PostgreSQL (is postgresql installed?)")
+    }
 }
 
 /// URL of `database` on the test server.
@@ -77,7 +85,7 @@ impl TestDb {
     }
 
     /// Runs the quota binary against this database.
-    pub fn quota(&self, args: &[&str]) -> Output {
+    pub fn quota(&self, args: &[&str]) -> std::process::Output {
         quota_with_url(&self.url, args)
     }
 
@@ -125,63 +133,6 @@ pub async fn installed_db() -> TestDb {
     let out = db.quota(&["migrate", "apply", "-q"]);
     assert_success(&out);
     db
-}
-
-/// Runs the quota binary with DATABASE_URL set and no colour.
-pub fn quota_with_url(url: &str, args: &[&str]) -> Output {
-    quota_cmd(url, args).output().expect("run quota")
-}
-
-pub fn quota_cmd(url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quota"));
-    cmd.args(args)
-        .env("DATABASE_URL", url)
-        .env("NO_COLOR", "1")
-        .env_remove("PGPASSWORD")
-        .stdin(std::process::Stdio::null());
-    cmd
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-pub fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "quota failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    );
-}
-
-#[track_caller]
-pub fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "unexpected exit\nstdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-/// Parses the JSON a command printed on stdout.
-#[track_caller]
-pub fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\n{}",
-            stdout(out),
-            stderr(out)
-        )
-    })
 }
 
 /// Every row of the application's tables as text, in a stable order: the
@@ -244,23 +195,6 @@ pub fn hostile_values() -> Vec<String> {
         "ü🦀\t\r".into(),
         "9".repeat(100_000),
     ]
-}
-
-/// A refusal done right: exit `code`, exactly one line on stderr starting
-/// `error:`, no panic.
-#[track_caller]
-pub fn assert_refused(out: &Output, code: i32) {
-    assert_exit(out, code);
-    let err = stderr(out);
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(
-        lines[0].len() < 2000,
-        "error line too long: {} bytes",
-        lines[0].len()
-    );
 }
 
 /// The password in a URL, percent-decoded (to check it is never printed).

@@ -1,0 +1,2 @@
+-- The throwaway server's version, as `quota sandbox` reports it.
+SELECT version()
