@@ -28,19 +28,13 @@ pub enum Status {
     Fail,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "fail",
-        }
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        })
     }
 }
 
