@@ -15,8 +15,8 @@ use crate::cluster::{Cluster, ClusterOptions};
 use crate::db;
 use crate::error;
 use crate::interrupt::Interrupt;
+use crate::load::race::{self, RaceOptions, RaceReport, RaceTarget};
 use crate::migrate::{self, ApplyOptions};
-use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
 use crate::ui::Ui;
 
 /// The Supabase-shaped demo schema with its sample users.

@@ -145,3 +145,4 @@ pub(crate) const SCRATCH_USER_DELETE_CLIPS: &str =
 pub(crate) const SCRATCH_USER_DELETE_USAGE: &str =
     include_str!("../sql/queries/scratch_user_delete_usage.sql");
 pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratch_user_delete.sql");
+pub(crate) const SCRATCH_ROLE: &str = include_str!("../sql/queries/scratch_role.sql");
