@@ -148,27 +148,15 @@ fn generator_thread(
         .enable_all()
         .build()
         .context("could not start a load-generator runtime");
-    let mut clients = Vec::new();
     let opened = match &runtime {
-        Ok(rt) => rt
-            .block_on(connect_all(&target, users.len()))
-            .and_then(|conns| {
-                conns
-                    .into_iter()
-                    .zip(&users)
-                    .map(|(conn, &user)| Ok((conn, statements.for_user(user)?)))
-                    .collect::<Result<Vec<Client>>>()
-            }),
+        Ok(rt) => rt.block_on(open_clients(&target, &users, &statements)),
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
-    let mut error = match opened {
-        Ok(opened) => {
-            clients = opened;
-            None
-        }
+    let (mut clients, mut error) = match opened {
+        Ok(clients) => (clients, None),
         Err(e) => {
             plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
-            Some(e)
+            (Vec::new(), Some(e))
         }
     };
     let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
@@ -205,6 +193,20 @@ fn generator_thread(
         Some(e) => Err(e),
         None => Ok(latencies),
     }
+}
+
+/// This thread's clients: a connection each, with its user's statements.
+async fn open_clients(
+    target: &db::Target,
+    users: &[Uuid],
+    statements: &Statements,
+) -> Result<Vec<Client>> {
+    let conns = connect_all(target, users.len()).await?;
+    conns
+        .into_iter()
+        .zip(users)
+        .map(|(conn, &user)| Ok((conn, statements.for_user(user)?)))
+        .collect()
 }
 
 /// Warm-up and measured seconds of one turn of a scenario.
