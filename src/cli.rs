@@ -3,8 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::load::race::RaceTarget;
 use crate::output::Format;
-use crate::race::RaceTarget;
 
 /// Install, verify and roll back database-level usage-limit enforcement in
 /// PostgreSQL and Supabase, and prove on a live database that the limits
@@ -229,7 +229,7 @@ pub struct BenchArgs {
     pub rounds: u32,
     /// Run only these scenarios (comma-separated); ratios need both sides.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
-    pub only: Vec<crate::bench::Scenario>,
+    pub only: Vec<crate::load::bench::Scenario>,
 }
 
 /// `quota sandbox`.

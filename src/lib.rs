@@ -7,7 +7,6 @@
 //! owns stderr, progress and prompts; `exit` maps failures to exit codes;
 //! `cluster` starts a throwaway PostgreSQL for `quota sandbox` and the tests.
 
-pub mod bench;
 pub mod checks;
 pub mod cli;
 pub mod cluster;
@@ -21,9 +20,7 @@ pub mod migrate;
 pub(crate) mod monitor;
 pub mod output;
 pub mod process;
-pub mod race;
 pub mod sandbox;
-pub mod scratch;
 pub(crate) mod sql;
 pub mod ui;
 pub(crate) mod users;

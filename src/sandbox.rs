@@ -15,9 +15,9 @@ use crate::cluster::{self, Cluster, ClusterOptions};
 use crate::db;
 use crate::error;
 use crate::interrupt::Interrupt;
+use crate::load::race::{self, RaceOptions, RaceReport, RaceTarget};
 use crate::migrate::{self, ApplyOptions};
 use crate::output::{self, Tone};
-use crate::race::{self, RaceOptions, RaceReport, RaceTarget};
 use crate::sql;
 use crate::ui::Ui;
 

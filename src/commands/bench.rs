@@ -1,13 +1,12 @@
 //! `quota bench`.
 
 use anyhow::Result;
-use comfy_table::{Cell, CellAlignment};
 
 use super::Context;
-use crate::bench::{self, BenchOptions, BenchReport};
 use crate::cli::BenchArgs;
 use crate::interrupt::Interrupt;
-use crate::output::{self, Report};
+use crate::load::bench::{self, BenchOptions};
+use crate::output;
 
 pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
@@ -20,62 +19,4 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
     };
     let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)
-}
-
-impl Report for BenchReport {
-    fn to_table(&self) -> String {
-        let mut t = output::table(&[
-            "scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms", "vs floor",
-        ]);
-        for s in &self.scenarios {
-            let versus = match (s.ratio_to_floor, s.floor) {
-                (Some(r), Some(f)) => format!("{r:.3}x {f}"),
-                _ => "-".to_string(),
-            };
-            t.add_row(vec![
-                Cell::new(s.name),
-                Cell::new(s.what),
-                Cell::new(s.ops).set_alignment(CellAlignment::Right),
-                Cell::new(format!("{:.0}", s.ops_per_sec)).set_alignment(CellAlignment::Right),
-                Cell::new(format!("{:.3}", s.p50_ms)).set_alignment(CellAlignment::Right),
-                Cell::new(format!("{:.3}", s.p99_ms)).set_alignment(CellAlignment::Right),
-                Cell::new(versus).set_alignment(CellAlignment::Right),
-            ]);
-        }
-        let r = &self.ratios;
-        let g = &self.goals;
-        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}x"));
-        let versus = |v: Option<f64>, goal: f64| match v {
-            Some(v) if v >= goal => format!(" (goal >= {goal}x: meets)"),
-            Some(_) => format!(" (goal >= {goal}x: below)"),
-            None => String::new(),
-        };
-        let mut text = format!(
-            "{t}\n{} clients, {}s per scenario in {} rounds, after {}s warm-up\n\
-             function / update floor : {}{}\n\
-             trigger  / insert floor : {}{}\n\
-             naive    / function     : {}\n\
-             naive_clip / trigger    : {}\n\
-             rpc_service_role  / rpc_floor : {}{}\n\
-             rpc_authenticated / rpc_floor : {}{}",
-            self.clients,
-            self.seconds,
-            self.rounds,
-            self.warmup,
-            show(r.function_vs_update),
-            versus(r.function_vs_update, g.function_vs_update),
-            show(r.trigger_vs_insert),
-            versus(r.trigger_vs_insert, g.trigger_vs_insert),
-            show(r.naive_vs_function),
-            show(r.naive_clip_vs_trigger),
-            show(r.rpc_service_role_vs_floor),
-            versus(r.rpc_service_role_vs_floor, g.function_vs_update),
-            show(r.rpc_authenticated_vs_floor),
-            versus(r.rpc_authenticated_vs_floor, g.function_vs_update),
-        );
-        for k in &self.skipped {
-            text.push_str(&format!("\nskipped {}: {}", k.name, k.reason));
-        }
-        text
-    }
 }

@@ -3,7 +3,7 @@
 use comfy_table::{Cell, Table};
 
 use super::{status_cell, Report};
-use crate::race::RaceReport;
+use crate::load::race::RaceReport;
 use crate::sandbox::{SandboxReport, StepStatus};
 
 impl Report for SandboxReport {

@@ -10,13 +10,13 @@
 //! without defaults on `users`, `clips` and that table get placeholders by
 //! type (see [`placeholder`]).
 
-use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::{self, Session};
-use crate::error::{self, sqlstate};
+use crate::error::{self, load::scratch_insert_failure};
+use crate::sql;
 
 /// Columns of `public.users` the scratch insert always sets.
 const USER_COLUMNS: &[&str] = &[
@@ -29,25 +29,25 @@ const USER_COLUMNS: &[&str] = &[
 
 /// What a scratch user starts with.
 #[derive(Clone, Debug)]
-pub struct ScratchUser {
-    pub usage: i32,
-    pub limit: i32,
-    pub tier: String,
+pub(crate) struct ScratchUser {
+    pub(crate) usage: i32,
+    pub(crate) limit: i32,
+    pub(crate) tier: String,
     /// `Some(n)`: also create the `user_usage` row with `n` clips.
-    pub clips: Option<i32>,
+    pub(crate) clips: Option<i32>,
 }
 
 /// Extra columns an INSERT must name, and their placeholder expressions
 /// (which may use `$1`, the scratch user's id).
 #[derive(Clone, Debug, Default)]
-pub struct Extras {
+pub(crate) struct Extras {
     columns: Vec<String>,
     values: Vec<String>,
 }
 
 impl Extras {
     /// Fills `{extra_columns}` and `{extra_values}` of an INSERT template.
-    pub fn fill(&self, template: &str) -> String {
+    pub(crate) fn fill(&self, template: &str) -> String {
         let lead = |v: &[String]| {
             v.iter()
                 .map(|x| format!(", {x}"))
@@ -71,19 +71,19 @@ struct Parent {
 
 /// What inserting scratch rows into this database needs.
 #[derive(Clone, Debug)]
-pub struct Shape {
+pub(crate) struct Shape {
     users: Extras,
-    pub clips: Extras,
+    pub(crate) clips: Extras,
     parent: Option<Parent>,
     /// The role quota runs as, for grant hints.
-    pub role: String,
+    pub(crate) role: String,
 }
 
 impl Shape {
     /// Reads the shape from the catalog; a column no placeholder fits is a
     /// precondition error ending with `advice`.
-    pub async fn discover(conn: &mut PgConnection, advice: &str) -> Result<Shape> {
-        let role: String = db::query_scalar("SELECT current_user::text")
+    pub(crate) async fn discover(conn: &mut PgConnection, advice: &str) -> Result<Shape> {
+        let role: String = db::query_scalar(sql::CURRENT_ROLE)
             .fetch_one(&mut *conn)
             .await?;
         let users = extras(conn, "public.users", USER_COLUMNS, advice).await?;
@@ -96,7 +96,7 @@ impl Shape {
             Some((table, column)) => Some(Parent {
                 extras: extras(conn, &table, &[column.as_str()], advice).await?,
                 table,
-                column: quote_ident(&column),
+                column: quoted_column(&column),
             }),
             None => None,
         };
@@ -132,7 +132,7 @@ async fn extras(
                  default, and quota has no placeholder for its type; give it a default, or {advice}"
             ))
         })?;
-        out.columns.push(quote_ident(&name));
+        out.columns.push(quoted_column(&name));
         out.values.push(value);
     }
     Ok(out)
@@ -159,7 +159,7 @@ fn placeholder(ty: &str, category: &str, kind: &str, base: &str) -> Option<Strin
 /// Creates a scratch user (and the row its id references, if any), in one
 /// transaction. Anything the database refuses is a precondition error
 /// ending with `advice` (what to do instead).
-pub async fn create_user(
+pub(crate) async fn create_user(
     db: &mut Session,
     shape: &Shape,
     spec: &ScratchUser,
@@ -177,7 +177,7 @@ pub async fn create_user(
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(|e| explain_insert_failure(e, &parent.table, &shape.role, advice))?;
+            .map_err(|e| scratch_insert_failure(e, &parent.table, &shape.role, advice))?;
     }
     db::query(&shape.users.fill(sql::SCRATCH_USER_INSERT))
         .bind(id)
@@ -187,63 +187,22 @@ pub async fn create_user(
         .bind(&spec.tier)
         .execute(&mut *tx)
         .await
-        .map_err(|e| explain_insert_failure(e, "public.users", &shape.role, advice))?;
+        .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?;
     if let Some(clips) = spec.clips {
         db::query(sql::SCRATCH_USAGE_INSERT)
             .bind(id)
             .bind(clips)
             .execute(&mut *tx)
             .await
-            .map_err(|e| explain_insert_failure(e, "public.user_usage", &shape.role, advice))?;
+            .map_err(|e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice))?;
     }
     tx.commit().await?;
     Ok(id)
 }
 
-fn explain_insert_failure(e: sqlx::Error, table: &str, role: &str, advice: &str) -> anyhow::Error {
-    let detail = e
-        .as_database_error()
-        .map(|d| d.message().to_string())
-        .unwrap_or_else(|| e.to_string());
-    let why = match sqlstate(&e).as_deref() {
-        Some(error::sqlstate::FOREIGN_KEY_VIOLATION) => {
-            format!("{table} references a row quota could not create")
-        }
-        Some(error::sqlstate::NOT_NULL_VIOLATION)
-        | Some(error::sqlstate::CHECK_VIOLATION)
-        | Some(error::sqlstate::UNIQUE_VIOLATION)
-        | Some(error::sqlstate::INVALID_TEXT_REPRESENTATION) => {
-            format!("{table} requires values quota cannot make up for a scratch user")
-        }
-        Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
-            return missing_privilege_or(e, table, role);
-        }
-        _ => return anyhow::Error::new(e).context("could not create a scratch user"),
-    };
-    error::precondition(format!(
-        "cannot create a scratch user ({detail}): {why}; {advice}"
-    ))
-}
-
-/// A "permission denied" as what it is, with the grant for the role quota
-/// runs as; other errors pass through.
-pub fn missing_privilege_or(e: sqlx::Error, table: &str, role: &str) -> anyhow::Error {
-    match e.as_database_error() {
-        Some(d) if d.code().as_deref() == Some(error::sqlstate::INSUFFICIENT_PRIVILEGE) => {
-            error::precondition(format!(
-            "{}: as the table's owner run: GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {}, \
-             or run quota as the owner (on Supabase: postgres)",
-            d.message(),
-            db::quote_ident(role)
-        ))
-        }
-        _ => anyhow::Error::new(e).context(format!("working on {table}")),
-    }
-}
-
 /// Deletes scratch users with their clips, counter rows and referenced
 /// rows, in one transaction (explicitly, since a real schema may not cascade).
-pub async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) -> Result<()> {
+pub(crate) async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -266,8 +225,10 @@ pub async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) -> Resu
         .context("could not delete the scratch users")
 }
 
-/// A PostgreSQL identifier, always double-quoted.
-pub fn quote_ident(name: &str) -> String {
+/// A column name from the catalog, always double-quoted: unlike a role
+/// name in a hint ([`db::quote_ident`]), it goes into an INSERT, where a
+/// lower-case keyword (`user`, `order`) must be quoted too.
+fn quoted_column(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -276,9 +237,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_identifiers() {
-        assert_eq!(quote_ident("usage"), "\"usage\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    fn quotes_columns_always() {
+        assert_eq!(quoted_column("usage"), "\"usage\"");
+        assert_eq!(quoted_column("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! What the bench creates to run on: a scratch tier in `clip_limits`, a
+//! scratch schema with clips-shaped tables, one scratch user per client;
+//! and removing all of it again.
+
+use anyhow::{Context, Result};
+use uuid::Uuid;
+
+use super::BENCH_ADVICE;
+use crate::db::{self, Session};
+use crate::load::scratch::{self, ScratchUser, Shape};
+use crate::load::Cleanup;
+use crate::sql;
+
+/// What the bench created, so it can be removed whatever happens.
+pub(super) struct Scratch {
+    schema: String,
+    tier: String,
+    schema_created: bool,
+    tier_created: bool,
+    pub(super) users: Vec<Uuid>,
+    /// How to insert scratch rows here; known once set up.
+    pub(super) shape: Option<Shape>,
+}
+
+impl Scratch {
+    pub(super) fn new() -> Self {
+        // Generated, never user input: safe to place in DDL.
+        let suffix = &Uuid::new_v4().simple().to_string()[..12];
+        Scratch {
+            schema: format!("quota_bench_{suffix}"),
+            tier: format!("quota_bench_{suffix}"),
+            schema_created: false,
+            tier_created: false,
+            users: Vec::new(),
+            shape: None,
+        }
+    }
+
+    /// `template` with `{schema}` the scratch schema.
+    pub(super) fn sql(&self, template: &str) -> String {
+        template.replace("{schema}", &self.schema)
+    }
+
+    /// The shape read before the set-up.
+    pub(super) fn shape(&self) -> Result<&Shape> {
+        self.shape
+            .as_ref()
+            .context("the bench's shape was not read")
+    }
+
+    /// Creates the tier, the tables and `clients` users, recording each as
+    /// it is made.
+    pub(super) async fn set_up(&mut self, db: &mut Session, clients: usize) -> Result<()> {
+        let mut tx = db.begin().await?;
+        db::query(sql::BENCH_TIER_INSERT)
+            .bind(&self.tier)
+            .execute(&mut *tx)
+            .await
+            .context("could not add the bench's scratch tier to public.clip_limits")?;
+        tx.commit().await?;
+        self.tier_created = true;
+        db.simple(&self.sql(sql::BENCH_SETUP)).await.context(
+            "could not create the bench's scratch tables (needs CREATE on the database)",
+        )?;
+        self.schema_created = true;
+        let shape = self.shape()?.clone();
+        let spec = ScratchUser {
+            usage: 0,
+            limit: i32::MAX,
+            tier: self.tier.clone(),
+            clips: Some(0),
+        };
+        for _ in 0..clients {
+            let id = scratch::create_user(db, &shape, &spec, BENCH_ADVICE).await?;
+            self.users.push(id);
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, db: &mut Session) -> Result<()> {
+        if self.schema_created {
+            db.simple(&self.sql(sql::BENCH_TEARDOWN)).await?;
+        }
+        if let Some(shape) = &self.shape {
+            scratch::delete_users(db, shape, &self.users).await?;
+        }
+        if self.tier_created {
+            let mut tx = db.begin().await?;
+            db::query(sql::BENCH_TIER_DELETE)
+                .bind(&self.tier)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Cleanup for Scratch {
+    type Done = ();
+
+    async fn clean_up(&self, db: &mut Session) -> Result<()> {
+        self.remove(db).await.with_context(|| {
+            format!(
+                "could not remove the bench's scratch objects: DROP SCHEMA {} CASCADE; DELETE \
+                 FROM public.clip_limits WHERE tier = '{}'; and users with e-mail \
+                 quota-scratch-*@example.invalid",
+                self.schema, self.tier
+            )
+        })
+    }
+
+    fn cleaned(&self) -> &'static str {
+        "the scratch users, tier and tables were removed"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_names_are_generated_identifiers() {
+        let s = Scratch::new();
+        assert!(s
+            .schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        assert!(s.sql("CREATE SCHEMA {schema}").ends_with(&s.schema));
+    }
+}
