@@ -46,12 +46,6 @@ impl Interrupt {
         *self.rx.borrow()
     }
 
-    /// Resolves when the user asks to stop.
-    pub async fn wait(&self) {
-        let mut rx = self.rx.clone();
-        let _ = rx.wait_for(|set| *set).await;
-    }
-
     /// An error between stages when the user asked to stop.
     pub fn check(&self, cleaned_up: &str) -> Result<()> {
         if self.is_set() {

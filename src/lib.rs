@@ -1,26 +1,37 @@
 //! `quota`: installs, verifies and rolls back database-level usage-limit
 //! enforcement in PostgreSQL and Supabase.
 //!
-//! Layout: `cli` (argument definitions) → `commands` (one module per
-//! command) → domain modules (`migrate`, `contract`) → `db` (the only place
-//! that opens connections). `render` turns reports into tables or JSON; `ui`
-//! owns stderr, progress and prompts; `exit` maps failures to exit codes;
-//! `cluster` starts a throwaway PostgreSQL for `quota sandbox` and the tests.
+//! `process` runs the binary: `cli` parses, `commands` wires a command to
+//! its domain module (`migrate`, `checks`, `users`, `monitor`, `load`,
+//! `sandbox`), `output` renders the report, `error` says what a failure
+//! means and which exit code it ends with. `db` is the only place that
+//! connects; `sql` holds every SQL text. ARCHITECTURE.md has the rules.
+//!
+//! The library exports only what the binary and the integration tests use.
 
-pub mod checks;
-pub mod cli;
 pub mod cluster;
-pub mod commands;
-pub mod contract;
-pub mod db;
-pub mod error;
-pub mod interrupt;
-pub mod load;
-pub mod migrate;
-pub(crate) mod monitor;
-pub mod output;
 pub mod process;
-pub mod sandbox;
+
+pub(crate) mod checks;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod contract;
+pub(crate) mod db;
+pub(crate) mod error;
+pub(crate) mod interrupt;
+pub(crate) mod load;
+pub(crate) mod migrate;
+pub(crate) mod monitor;
+pub(crate) mod output;
+pub(crate) mod sandbox;
 pub(crate) mod sql;
-pub mod ui;
+pub(crate) mod ui;
 pub(crate) mod users;
+
+/// A PostgREST-shaped request and its JWT claims, as `quota bench` sends
+/// them; the tests send the same requests as an attacker would.
+pub use load::bench::{authenticated_claims, postgrest_call};
+
+/// A JSON document as a safely quoted SQL literal; the tests check its
+/// quoting against a real server.
+pub use db::literal::JsonText;

@@ -37,15 +37,6 @@ impl Ui {
         eprintln!("warning: {msg}");
     }
 
-    /// A warning about how the command was called (e.g. the pooler port),
-    /// which `-q` silences like every other note: scripts that run with
-    /// `-q` chose what they run.
-    pub fn advise(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("warning: {msg}");
-        }
-    }
-
     /// A spinner for long work; hidden on a pipe or with `-q`.
     pub fn spinner(&self, msg: &str) -> ProgressBar {
         let pb = ProgressBar::with_draw_target(None, self.draw_target());

@@ -200,8 +200,6 @@ pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Re
 pub const RPC: &str = "public.increment_usage_if_allowed(uuid)";
 /// The clip limit's trigger function.
 pub const TRIGGER_FUNCTION: &str = "public.enforce_clip_limit()";
-/// The clip limit's trigger.
-pub const TRIGGER: &str = "enforce_clip_limit_trigger";
 /// Supabase's API roles.
 pub const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
 

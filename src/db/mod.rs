@@ -176,11 +176,6 @@ impl Session {
         use sqlx::Executor;
         self.conn.fetch_all(sqlx::raw_sql(sql)).await
     }
-
-    /// Closes the connection politely (the server sees a Terminate).
-    pub async fn close(self) {
-        let _ = self.conn.close().await;
-    }
 }
 
 /// A statement run by the extended protocol without a name: the server

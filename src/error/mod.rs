@@ -20,7 +20,7 @@ pub mod users;
 
 use std::fmt;
 
-pub use cause::{is_connection_lost, sqlstate};
+pub use cause::sqlstate;
 pub use hint::{hint_of, permission_hint};
 
 /// The documented exit codes. Keep README.md's table in step with this.

@@ -19,18 +19,10 @@ pub const NOT_NULL_VIOLATION: &str = "23502";
 pub const UNIQUE_VIOLATION: &str = "23505";
 /// `23514`: a check constraint refusing the row.
 pub const CHECK_VIOLATION: &str = "23514";
-/// `P0001`: `RAISE EXCEPTION` in a function or trigger.
-pub const RAISE_EXCEPTION: &str = "P0001";
 /// `55P03`: `lock_timeout` expired or `NOWAIT` could not lock.
 pub const LOCK_NOT_AVAILABLE: &str = "55P03";
-/// `57014`: `statement_timeout` or a cancel request.
-pub const QUERY_CANCELED: &str = "57014";
 /// `40P01`: chosen as the victim of a deadlock.
 pub const DEADLOCK_DETECTED: &str = "40P01";
-/// `40001`: a serializable transaction that must be retried.
-pub const SERIALIZATION_FAILURE: &str = "40001";
-/// `25006`: a write inside a read-only transaction.
-pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 /// `28P01`: wrong password.
 pub const INVALID_PASSWORD: &str = "28P01";
 /// `28000`: the server refused the login (pg_hba.conf, no such role).

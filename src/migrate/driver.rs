@@ -33,21 +33,7 @@ pub struct SqlxDriver<'c> {
     ui: Ui,
 }
 
-impl<'c> SqlxDriver<'c> {
-    pub fn new(
-        db: &'c mut Session,
-        transaction_prelude: impl Into<String>,
-        lock_wait: Duration,
-        ui: &Ui,
-    ) -> Self {
-        SqlxDriver {
-            db,
-            transaction_prelude: transaction_prelude.into(),
-            lock_wait,
-            ui: ui.clone(),
-        }
-    }
-}
+impl<'c> SqlxDriver<'c> {}
 
 /// An error of the driver: a database error, or the lock wait running out
 /// (which carries its exit kind). The cause chain stays walkable, so the

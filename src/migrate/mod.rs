@@ -38,9 +38,7 @@ pub mod status;
 pub(crate) mod step;
 
 pub use apply::{apply, ApplyOptions};
-pub use busy::blocking_sessions;
-pub use gate::require_contract;
 pub use lock::LockPolicy;
 pub use outcome::{Outcome, Step};
-pub use rollback::{rollback, RollbackOptions, RollbackPlan};
-pub use status::{history, read_status, status, State, StatusReport, VersionStatus};
+pub use rollback::{rollback, RollbackOptions};
+pub use status::{history, read_status, status, State, StatusReport};

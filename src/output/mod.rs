@@ -110,8 +110,6 @@ pub enum Tone {
     Attention,
     /// Something is wrong (`fail`, `drifted`, `over-admitted`).
     Bad,
-    /// Plain information.
-    Plain,
 }
 
 /// A status shown in a table: its word, and how it reads.
@@ -133,7 +131,6 @@ fn tone_cell(text: &str, tone: Tone) -> Cell {
         Tone::Good => cell.fg(Color::Green),
         Tone::Attention => cell.fg(Color::Yellow),
         Tone::Bad => cell.fg(Color::Red),
-        Tone::Plain => cell,
     }
 }
 
@@ -144,18 +141,6 @@ pub const MISSING: &str = "-";
 /// `value` as a table shows it, or [`MISSING`].
 pub fn or_missing<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| MISSING.to_string(), |v| v.to_string())
-}
-
-/// Transitional: a status still carried as a string. Being replaced by
-/// [`Status`] enums.
-pub fn status_text_cell(status: &str) -> Cell {
-    let tone = match status {
-        "pass" | "applied" | "ok" | "admitted" => Tone::Good,
-        "warn" | "pending" | "skipped" => Tone::Attention,
-        "fail" | "drifted" | "unknown" | "over-admitted" => Tone::Bad,
-        _ => Tone::Plain,
-    };
-    tone_cell(status, tone)
 }
 
 /// Text made safe for XML 1.0 content and attribute values: the five

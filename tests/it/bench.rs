@@ -354,8 +354,8 @@ async fn the_authenticated_shape_runs_as_the_user_and_the_guard_sees_it() {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    let own = quota::load::bench::authenticated_claims(user);
-    let sql = quota::load::bench::postgrest_call("authenticated", &own, user).unwrap();
+    let own = quota::authenticated_claims(user);
+    let sql = quota::postgrest_call("authenticated", &own, user).unwrap();
     let rows = c.fetch_all(sqlx::raw_sql(&sql)).await.unwrap();
     let role: String = sqlx::Row::get(&rows[0], 0);
     assert_eq!(role, "authenticated");
@@ -366,8 +366,8 @@ async fn the_authenticated_shape_runs_as_the_user_and_the_guard_sees_it() {
         .unwrap();
     assert_eq!(after, before + 1, "the call counted against the JWT's user");
 
-    let someone_else = quota::load::bench::authenticated_claims(uuid::Uuid::new_v4());
-    let sql = quota::load::bench::postgrest_call("authenticated", &someone_else, user).unwrap();
+    let someone_else = quota::authenticated_claims(uuid::Uuid::new_v4());
+    let sql = quota::postgrest_call("authenticated", &someone_else, user).unwrap();
     let err = c.fetch_all(sqlx::raw_sql(&sql)).await.unwrap_err();
     assert_eq!(code(&err), "42501", "{err}");
     c.execute("ROLLBACK").await.unwrap();
@@ -450,7 +450,7 @@ async fn json_literals_read_back_exactly_under_both_string_settings() {
             value[format!("h{i}")] = serde_json::Value::String(h);
         }
     }
-    let lit = quota::db::literal::JsonText::new(&value).unwrap();
+    let lit = quota::JsonText::new(&value).unwrap();
     for setting in ["on", "off"] {
         c.execute(format!("SET standard_conforming_strings = {setting}").as_str())
             .await
