@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::load::race::RaceTarget;
+use crate::load::race::RacePath;
 use crate::output::Format;
 
 /// Install, verify and roll back database-level usage-limit enforcement in
@@ -187,8 +187,8 @@ pub struct LockArgs {
 pub struct RaceArgs {
     /// What the attempts go through: the RPC, or INSERTs into public.clips
     /// that fire the clip trigger.
-    #[arg(long, value_enum, default_value_t = RaceTarget::Rpc)]
-    pub target: RaceTarget,
+    #[arg(long, value_enum, default_value_t = RacePath::Rpc)]
+    pub target: RacePath,
     /// Connections opened up front and released together.
     #[arg(long, short = 'c', default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub concurrency: u32,

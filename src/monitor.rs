@@ -79,9 +79,9 @@ impl Summary {
 }
 
 /// Users at a limit this month.
-pub async fn at_limit(target: &db::Target) -> Result<AtLimitReport> {
+pub async fn at_limit(database: &db::Database) -> Result<AtLimitReport> {
     let users = rows(
-        target,
+        database,
         sql::REPORT_AT_LIMIT,
         None,
         "reading users at their limit",
@@ -94,9 +94,9 @@ pub async fn at_limit(target: &db::Target) -> Result<AtLimitReport> {
 }
 
 /// Free-tier users at `threshold` (0–1) or more of their clip limit.
-pub async fn near_limit(target: &db::Target, threshold: f64) -> Result<NearLimitReport> {
+pub async fn near_limit(database: &db::Database, threshold: f64) -> Result<NearLimitReport> {
     let doing = "reading users near their clip limit";
-    let users = rows(target, sql::REPORT_NEAR_LIMIT, Some(threshold), doing).await?;
+    let users = rows(database, sql::REPORT_NEAR_LIMIT, Some(threshold), doing).await?;
     Ok(NearLimitReport {
         report: "near-limit",
         threshold,
@@ -105,16 +105,16 @@ pub async fn near_limit(target: &db::Target, threshold: f64) -> Result<NearLimit
 }
 
 /// Counts per tier: users, at the scrape limit, at and near the clip limit.
-pub async fn summary(target: &db::Target, threshold: f64) -> Result<Summary> {
+pub async fn summary(database: &db::Database, threshold: f64) -> Result<Summary> {
     let doing = "counting users at and near their limits";
-    let tiers = rows(target, sql::REPORT_SUMMARY, Some(threshold), doing).await?;
+    let tiers = rows(database, sql::REPORT_SUMMARY, Some(threshold), doing).await?;
     Ok(Summary::new(threshold, tiers))
 }
 
 /// The rows of one report query, in a read-only transaction; `threshold`
 /// is its parameter when it takes one.
 async fn rows<T>(
-    target: &db::Target,
+    database: &db::Database,
     query: &str,
     threshold: Option<f64>,
     doing: &str,
@@ -122,7 +122,7 @@ async fn rows<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
-    let mut db = target.connect().await?;
+    let mut db = database.connect().await?;
     let mut tx = db.read_only().await?;
     let mut statement = db::query_as(query);
     if let Some(threshold) = threshold {

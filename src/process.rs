@@ -16,7 +16,7 @@ pub fn main() -> ExitCode {
     // Passwords in DATABASE_URL or anywhere on the command line (a URL passed
     // in the wrong place ends up quoted in a usage error) are never printed.
     let mut secrets =
-        db::Target::new(std::env::var("DATABASE_URL").ok(), Default::default()).secrets();
+        db::Database::new(std::env::var("DATABASE_URL").ok(), Default::default()).secrets();
     let from_env = std::env::var("DATABASE_URL").ok();
     for arg in std::env::args().skip(1).chain(from_env) {
         secrets.extend(db::secrets_in(&arg));
@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
     } else {
         "quota verify"
     };
-    let role = db::Target::new(cli.global.database_url.clone(), Default::default()).role();
+    let role = db::Database::new(cli.global.database_url.clone(), Default::default()).role();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,7 +15,7 @@ use crate::cluster::{self, Cluster, ClusterOptions};
 use crate::db;
 use crate::error;
 use crate::interrupt::Interrupt;
-use crate::load::race::{self, RaceOptions, RaceReport, RaceTarget};
+use crate::load::race::{self, RaceOptions, RacePath, RaceReport};
 use crate::migrate::{self, ApplyOptions};
 use crate::output::{self, Tone};
 use crate::sql;
@@ -190,7 +190,7 @@ async fn teardown(mut cluster: Cluster) -> Result<()> {
 
 /// Demo schema, migrations, verify, races: what the sandbox shows.
 async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxReport> {
-    let target = db::Target::new(Some(url.to_string()), Duration::from_secs(10));
+    let target = db::Database::new(Some(url.to_string()), Duration::from_secs(10));
     let mut conn = target.connect().await?;
     let postgres: String = {
         let mut tx = conn.read_only().await?;
@@ -214,7 +214,7 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
 
     let (mut races, mut naive_races) = (Vec::new(), Vec::new());
     for naive in [false, true] {
-        for target_kind in [RaceTarget::Rpc, RaceTarget::Trigger] {
+        for target_kind in [RacePath::Rpc, RacePath::Trigger] {
             let mode = if naive {
                 " (naive read-then-write)"
             } else {

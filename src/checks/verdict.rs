@@ -43,8 +43,8 @@ impl Verdict {
 }
 
 /// Every check, in order.
-pub async fn verify(target: &db::Target) -> Result<Verdict> {
-    let mut db = target.connect().await?;
+pub async fn verify(database: &db::Database) -> Result<Verdict> {
+    let mut db = database.connect().await?;
     let started = Instant::now();
     // One transaction for all checks, rolled back: the security check calls
     // the function as hostile callers would, and nothing of that may stay.
@@ -55,8 +55,8 @@ pub async fn verify(target: &db::Target) -> Result<Verdict> {
 }
 
 /// One check.
-pub async fn check(target: &db::Target, check: Check) -> Result<Verdict> {
-    let mut db = target.connect().await?;
+pub async fn check(database: &db::Database, check: Check) -> Result<Verdict> {
+    let mut db = database.connect().await?;
     let started = Instant::now();
     let mut tx = db.begin().await?;
     let result = run_one(&mut tx, check).await?;

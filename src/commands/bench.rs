@@ -17,6 +17,6 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
         rounds: args.rounds,
         only: args.only,
     };
-    let report = bench::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
+    let report = bench::run(&ctx.database, &opts, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)
 }

@@ -57,7 +57,7 @@ async fn apply(
     target: Option<u32>,
     policy: LockPolicy,
 ) -> Result<()> {
-    let mut db = ctx.target.connect().await?;
+    let mut db = ctx.database.connect().await?;
     let spinner = ctx.ui.spinner("applying migrations");
     let outcome = migrate::apply(
         &mut db,
@@ -84,7 +84,7 @@ fn warn_past_target(ctx: &Context, command: &str, database_version: u32, target:
 
 /// `apply --repair`: re-runs the applied versions to undo hand edits.
 async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> {
-    let mut db = ctx.target.connect().await?;
+    let mut db = ctx.database.connect().await?;
     let spinner = ctx.ui.spinner("repairing migrations");
     let outcome = repair::repair(&mut db, RepairOptions { dry_run, policy }, &ctx.ui).await;
     spinner.finish_and_clear();
@@ -92,13 +92,13 @@ async fn repair(ctx: &Context, dry_run: bool, policy: LockPolicy) -> Result<()> 
 }
 
 async fn status(ctx: &Context) -> Result<()> {
-    let mut db = ctx.target.connect().await?;
+    let mut db = ctx.database.connect().await?;
     let status = migrate::read_status(&mut db).await?;
     output::print(&status, ctx.format)
 }
 
 async fn rollback(ctx: &Context, opts: RollbackOptions, yes: bool) -> Result<()> {
-    let mut db = ctx.target.connect().await?;
+    let mut db = ctx.database.connect().await?;
     let plan = rollback::plan(&mut db, opts, &ctx.ui).await?;
     warn_past_target(ctx, "rollback", plan.database_version, opts.target);
     if opts.dry_run || plan.steps.is_empty() {
@@ -122,7 +122,7 @@ fn confirm(ctx: &Context, plan: &RollbackPlan, yes: bool) -> Result<()> {
     let question = format!(
         "Revert {} on {}{}?",
         names.join(", "),
-        ctx.target.describe(),
+        ctx.database.describe(),
         limits::warning(&plan.discarded)
     );
     if !ctx.ui.confirm(&question, yes)? {

@@ -22,7 +22,7 @@ use crate::ui::Ui;
 
 /// What every command gets: where the database is, how to print, how to talk.
 pub struct Context {
-    pub target: db::Target,
+    pub database: db::Database,
     pub format: Format,
     pub ui: Ui,
 }
@@ -30,7 +30,7 @@ pub struct Context {
 impl Context {
     pub fn from_cli(cli: &Cli) -> Self {
         Context {
-            target: db::Target::new(
+            database: db::Database::new(
                 cli.global.database_url.clone(),
                 Duration::from_secs(cli.global.connect_timeout),
             ),

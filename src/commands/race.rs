@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
         naive: args.naive,
         headroom: args.headroom,
     };
-    let report = race::run(&ctx.target, &opts, &ctx.ui, &interrupt).await?;
+    let report = race::run(&ctx.database, &opts, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)?;
     conclude(ctx, &report)
 }

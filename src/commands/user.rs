@@ -10,22 +10,22 @@ use crate::users::reset::{self, Counters};
 use crate::users::{call as test_call, list as user_list, view};
 
 pub async fn call(ctx: &Context, user: Uuid, commit: bool) -> Result<()> {
-    let report = test_call::call(&ctx.target, user, commit).await?;
+    let report = test_call::call(&ctx.database, user, commit).await?;
     output::print(&report, ctx.format)
 }
 
 pub async fn show(ctx: &Context, user: Uuid) -> Result<()> {
-    let report = view::show(&ctx.target, user).await?;
+    let report = view::show(&ctx.database, user).await?;
     output::print(&report, ctx.format)
 }
 
 pub async fn list(ctx: &Context, under_limit: bool, limit: i64) -> Result<()> {
-    let report = user_list::list(&ctx.target, under_limit, limit).await?;
+    let report = user_list::list(&ctx.database, under_limit, limit).await?;
     output::print(&report, ctx.format)
 }
 
 pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> Result<()> {
-    let mut db = ctx.target.connect().await?;
+    let mut db = ctx.database.connect().await?;
     // Unknown user: an error before any question, with nothing changed.
     reset::require_user(&mut db, user).await?;
     // Users are named by id only: no e-mail in output.
@@ -33,7 +33,7 @@ pub async fn reset(ctx: &Context, user: Uuid, counters: Counters, yes: bool) -> 
         "Reset {} of user {} on {}?",
         counters.describe(),
         user,
-        ctx.target.describe()
+        ctx.database.describe()
     );
     if !ctx.ui.confirm(&question, yes)? {
         return Err(error::usage("reset cancelled; nothing was changed"));

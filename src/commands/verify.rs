@@ -8,11 +8,11 @@ use crate::error;
 use crate::output::{self, verify::annotations};
 
 pub async fn verify(ctx: &Context) -> Result<()> {
-    finish(ctx, verdict::verify(&ctx.target).await?)
+    finish(ctx, verdict::verify(&ctx.database).await?)
 }
 
 pub async fn check(ctx: &Context, check: Check) -> Result<()> {
-    finish(ctx, verdict::check(&ctx.target, check).await?)
+    finish(ctx, verdict::check(&ctx.database, check).await?)
 }
 
 /// Prints the verdict (and, inside GitHub Actions, an annotation per failed

@@ -19,17 +19,17 @@ pub mod literal;
 
 /// Where and how to connect, as given on the command line.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub struct Database {
     url: Option<String>,
     pub connect_timeout: Duration,
 }
 
-impl Target {
-    /// An empty URL is kept (and refused by [`Target::options`]): silently
+impl Database {
+    /// An empty URL is kept (and refused by [`Database::options`]): silently
     /// falling back to `PG*` defaults would point a deploy script whose
     /// variable expanded to nothing at whatever server `localhost` is.
     pub fn new(url: Option<String>, connect_timeout: Duration) -> Self {
-        Target {
+        Database {
             url,
             connect_timeout,
         }
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn secrets_cover_raw_and_decoded_password() {
-        let t = Target::new(
+        let t = Database::new(
             Some("postgres://u:p%40ss%3Aword@h:5432/d".into()),
             Duration::from_secs(1),
         );
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn malformed_url_is_a_usage_error_without_the_url() {
-        let t = Target::new(
+        let t = Database::new(
             Some("postgres://u:secretpw@h:notaport/d".into()),
             Duration::from_secs(1),
         );
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn empty_url_is_a_usage_error() {
-        let t = Target::new(Some("  ".into()), Duration::from_secs(1));
+        let t = Database::new(Some("  ".into()), Duration::from_secs(1));
         assert_eq!(
             crate::error::kind_of(&t.options().unwrap_err()),
             ExitKind::Usage

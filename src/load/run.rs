@@ -50,14 +50,14 @@ impl<T> Loaded<T> {
 /// clean-up is the error that matters most (it says what remains); then
 /// the load's own error; then a Ctrl-C, as "interrupted" once cleaned up.
 pub(crate) async fn run_then_clean_up<T, C: Cleanup>(
-    target: &db::Target,
+    database: &db::Database,
     control: &mut Session,
     interrupt: &Interrupt,
     left: &mut C,
     load: impl AsyncFnOnce(&mut Session, &mut C) -> Result<Loaded<T>>,
 ) -> Result<(T, C::Done)> {
     let loaded = load(control, left).await;
-    let done = clean_up(target, control, left)
+    let done = clean_up(database, control, left)
         .await
         .map_err(|e| left.explain_failure(e))?;
     let Loaded { value, stopped_by } = loaded?;
@@ -71,24 +71,24 @@ pub(crate) async fn run_then_clean_up<T, C: Cleanup>(
 /// Cleans up on the control connection, or on a fresh one if the control
 /// connection broke during the load.
 async fn clean_up<C: Cleanup>(
-    target: &db::Target,
+    database: &db::Database,
     control: &mut Session,
     left: &C,
 ) -> Result<C::Done> {
     if let Ok(done) = left.clean_up(control).await {
         return Ok(done);
     }
-    let mut fresh = target.connect().await?;
+    let mut fresh = database.connect().await?;
     left.clean_up(&mut fresh).await
 }
 
 /// Opens `n` connections at once, before any load, so the first operation
 /// is no slower than the last.
-pub(crate) async fn connect_all(target: &db::Target, n: usize) -> Result<Vec<Session>> {
+pub(crate) async fn connect_all(database: &db::Database, n: usize) -> Result<Vec<Session>> {
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..n {
-        let target = target.clone();
-        opening.spawn(async move { target.connect().await });
+        let database = database.clone();
+        opening.spawn(async move { database.connect().await });
     }
     let mut conns = Vec::with_capacity(n);
     while let Some(joined) = opening.join_next().await {

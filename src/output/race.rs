@@ -3,7 +3,7 @@
 use comfy_table::Cell;
 
 use super::{or_missing, status_cell, table, Report, Status, Tone};
-use crate::load::race::{RaceReport, RaceTarget, RaceVerdict};
+use crate::load::race::{RacePath, RaceReport, RaceVerdict};
 
 impl Status for RaceVerdict {
     fn tone(&self) -> Tone {
@@ -18,10 +18,10 @@ impl Report for RaceReport {
     fn to_table(&self) -> String {
         let mut t = table(&["race", "value"]);
         let through = match (self.naive, self.target) {
-            (false, RaceTarget::Rpc) => "rpc: public.increment_usage_if_allowed",
-            (false, RaceTarget::Trigger) => "trigger: INSERT INTO public.clips",
-            (true, RaceTarget::Rpc) => "rpc, naive: SELECT, check, UPDATE usage = read + 1",
-            (true, RaceTarget::Trigger) => {
+            (false, RacePath::Rpc) => "rpc: public.increment_usage_if_allowed",
+            (false, RacePath::Trigger) => "trigger: INSERT INTO public.clips",
+            (true, RacePath::Rpc) => "rpc, naive: SELECT, check, UPDATE usage = read + 1",
+            (true, RacePath::Trigger) => {
                 "trigger, naive: SELECT clips, check, UPDATE clips = read + 1"
             }
         };

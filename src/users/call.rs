@@ -29,8 +29,8 @@ type FunctionRow = (
 
 /// Calls the function for `user` in one transaction; commits it only when
 /// `commit`, so a look costs the user nothing.
-pub async fn call(target: &db::Target, user: Uuid, commit: bool) -> Result<CallReport> {
-    let mut db = target.connect().await?;
+pub async fn call(database: &db::Database, user: Uuid, commit: bool) -> Result<CallReport> {
+    let mut db = database.connect().await?;
     let mut tx = db.begin().await?;
     let row: FunctionRow = db::query_as(sql::CALL_RPC)
         .bind(user)

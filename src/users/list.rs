@@ -21,8 +21,8 @@ pub struct UserList {
 }
 
 /// At most `limit` users, in id order.
-pub async fn list(target: &db::Target, under_limit: bool, limit: i64) -> Result<UserList> {
-    let mut db = target.connect().await?;
+pub async fn list(database: &db::Database, under_limit: bool, limit: i64) -> Result<UserList> {
+    let mut db = database.connect().await?;
     let mut tx = db.read_only().await?;
     let users: Vec<UserLine> = db::query_as(sql::USERS_LIST)
         .bind(under_limit)

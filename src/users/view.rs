@@ -31,8 +31,8 @@ pub struct UserView {
 }
 
 /// `user` in one read-only transaction.
-pub async fn show(target: &db::Target, user: Uuid) -> Result<UserView> {
-    let mut db = target.connect().await?;
+pub async fn show(database: &db::Database, user: Uuid) -> Result<UserView> {
+    let mut db = database.connect().await?;
     let mut tx = db.read_only().await?;
     let view = user_view(&mut tx, user).await?;
     tx.commit().await?;

@@ -20,7 +20,7 @@ use crate::ui::Ui;
 /// Runs every turn of every scenario on all clients; the latencies of
 /// each scenario, summarised.
 pub(super) async fn measure_all(
-    target: &db::Target,
+    database: &db::Database,
     opts: &BenchOptions,
     scratch: &Scratch,
     ui: &Ui,
@@ -44,15 +44,15 @@ pub(super) async fn measure_all(
             .step_by(threads)
             .copied()
             .collect();
-        let (target, plan, statements, interrupt) = (
-            target.clone(),
+        let (database, plan, statements, interrupt) = (
+            database.clone(),
             plan.clone(),
             statements.clone(),
             interrupt.clone(),
         );
         let handle = std::thread::Builder::new()
             .name(format!("quota-bench-{t}"))
-            .spawn(move || generator_thread(target, users, plan, statements, interrupt))
+            .spawn(move || generator_thread(database, users, plan, statements, interrupt))
             .context("could not start a load-generator thread")?;
         handles.push(handle);
     }
@@ -138,7 +138,7 @@ impl Plan {
 /// One generator thread: opens its connections, then runs every turn of
 /// the plan; returns its latencies per scenario.
 fn generator_thread(
-    target: db::Target,
+    database: db::Database,
     users: Vec<Uuid>,
     plan: Arc<Plan>,
     statements: Arc<Statements>,
@@ -149,7 +149,7 @@ fn generator_thread(
         .build()
         .context("could not start a load-generator runtime");
     let opened = match &runtime {
-        Ok(rt) => rt.block_on(open_clients(&target, &users, &statements)),
+        Ok(rt) => rt.block_on(open_clients(&database, &users, &statements)),
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
     let (mut clients, mut error) = match opened {
@@ -197,11 +197,11 @@ fn generator_thread(
 
 /// This thread's clients: a connection each, with its user's statements.
 async fn open_clients(
-    target: &db::Target,
+    database: &db::Database,
     users: &[Uuid],
     statements: &Statements,
 ) -> Result<Vec<Client>> {
-    let conns = connect_all(target, users.len()).await?;
+    let conns = connect_all(database, users.len()).await?;
     conns
         .into_iter()
         .zip(users)

@@ -216,12 +216,12 @@ pub struct BenchReport {
 
 /// Runs every scenario and removes what it created, also on error/Ctrl-C.
 pub async fn run(
-    target: &db::Target,
+    database: &db::Database,
     opts: &BenchOptions,
     ui: &Ui,
     interrupt: &Interrupt,
 ) -> Result<BenchReport> {
-    let mut control = target.connect().await?;
+    let mut control = database.connect().await?;
     let (shape, skipped) = {
         let mut tx = control.read_only().await?;
         let both = [Enforcement::Function, Enforcement::Trigger];
@@ -239,13 +239,13 @@ pub async fn run(
     let mut scratch = Scratch::new();
     scratch.shape = Some(shape);
     let (results, ()) = run_then_clean_up(
-        target,
+        database,
         &mut control,
         interrupt,
         &mut scratch,
         async |control, scratch: &mut Scratch| {
             scratch.set_up(control, opts.clients).await?;
-            let results = generator::measure_all(target, opts, scratch, ui, interrupt).await?;
+            let results = generator::measure_all(database, opts, scratch, ui, interrupt).await?;
             Ok(Loaded::complete(results))
         },
     )

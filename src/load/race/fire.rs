@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tokio::sync::Barrier;
 
 use super::subject::{self, Subject};
-use super::{RaceOptions, RaceReport, RaceTarget};
+use super::{RaceOptions, RacePath, RaceReport};
 use crate::db::literal::{render, Lit};
 use crate::db::{self, Session};
 use crate::error::{self, load::clip_insert_failure};
@@ -33,7 +33,7 @@ pub(super) struct Outcome {
 /// Reads the counter, races, reads it again.
 pub(super) async fn race(
     control: &mut Session,
-    target: &db::Target,
+    database: &db::Database,
     opts: &RaceOptions,
     subject: &Subject,
     ui: &Ui,
@@ -46,7 +46,7 @@ pub(super) async fn race(
         // Only the trigger race inserts clips, and needs their placeholders.
         let clips = match subject {
             Subject::Scratch(_, shape) => shape.clips.clone(),
-            Subject::Real(..) if opts.target == RaceTarget::Trigger && !opts.naive => {
+            Subject::Real(..) if opts.target == RacePath::Trigger && !opts.naive => {
                 subject::clip_shape(&mut tx).await?.clips
             }
             Subject::Real(..) => Default::default(),
@@ -54,7 +54,7 @@ pub(super) async fn race(
         (before, clips.fill(sql::RACE_INSERT_CLIP))
     };
     let concurrency = opts.concurrency.clamp(1, opts.attempts.max(1));
-    let conns = connect_all(target, concurrency).await?;
+    let conns = connect_all(database, concurrency).await?;
     interrupt.check("nothing was raced")?;
     let bar = ui.bar(
         opts.attempts as u64,
@@ -114,7 +114,7 @@ pub(super) async fn race(
 /// The race's statements, the user's id rendered in.
 struct Statements {
     naive: bool,
-    target: RaceTarget,
+    target: RacePath,
     insert_clip: String,
     user: UserStatements,
 }
@@ -187,14 +187,14 @@ async fn fire(
 async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
     use sqlx::Row;
     let admitted = match (st.naive, st.target) {
-        (false, RaceTarget::Rpc) => {
+        (false, RacePath::Rpc) => {
             let rows = conn
                 .simple(&st.user.call)
                 .await
                 .context("calling public.increment_usage_if_allowed")?;
             allowed(rows.first())?
         }
-        (false, RaceTarget::Trigger) => match conn.simple(&st.insert_clip).await {
+        (false, RacePath::Trigger) => match conn.simple(&st.insert_clip).await {
             Ok(rows) => {
                 let row = rows.first().context("the clip insert returned no row")?;
                 return Ok(Attempt::Admitted(Some((row.try_get(0)?, row.try_get(1)?))));
@@ -204,8 +204,8 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
         },
         (true, target) => {
             let counter = match target {
-                RaceTarget::Rpc => naive::Counter::Scrapes,
-                RaceTarget::Trigger => naive::Counter::Clips(guide_clip_limit),
+                RacePath::Rpc => naive::Counter::Scrapes,
+                RacePath::Trigger => naive::Counter::Clips(guide_clip_limit),
             };
             let work = naive::Work::Pause(NAIVE_WORK);
             naive::read_check_write(conn, &st.user, counter, work)

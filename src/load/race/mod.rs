@@ -22,43 +22,43 @@ use crate::interrupt::Interrupt;
 use crate::ui::Ui;
 use take_back::Left;
 
-/// What the race goes through.
+/// The path a race goes through: the function (`rpc`) or the trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum RaceTarget {
+pub enum RacePath {
     /// `public.increment_usage_if_allowed(uuid)`
     Rpc,
     /// `INSERT INTO public.clips` through `enforce_clip_limit_trigger`
     Trigger,
 }
 
-impl RaceTarget {
+impl RacePath {
     pub fn as_str(self) -> &'static str {
         match self {
-            RaceTarget::Rpc => "rpc",
-            RaceTarget::Trigger => "trigger",
+            RacePath::Rpc => "rpc",
+            RacePath::Trigger => "trigger",
         }
     }
 
     fn enforcement(self) -> Enforcement {
         match self {
-            RaceTarget::Rpc => Enforcement::Function,
-            RaceTarget::Trigger => Enforcement::Trigger,
+            RacePath::Rpc => Enforcement::Function,
+            RacePath::Trigger => Enforcement::Trigger,
         }
     }
 
     /// The counter the race moves.
     fn counter(self) -> &'static str {
         match self {
-            RaceTarget::Rpc => "usage_this_month",
-            RaceTarget::Trigger => "clips_this_month",
+            RacePath::Rpc => "usage_this_month",
+            RacePath::Trigger => "clips_this_month",
         }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct RaceOptions {
-    pub target: RaceTarget,
+    pub target: RacePath,
     /// Connections racing at once.
     pub concurrency: usize,
     /// Attempts in all, spread over the connections.
@@ -74,7 +74,7 @@ pub struct RaceOptions {
 /// The outcome; its JSON is part of the documented output.
 #[derive(Clone, Debug, Serialize)]
 pub struct RaceReport {
-    pub target: RaceTarget,
+    pub target: RacePath,
     pub naive: bool,
     pub concurrency: usize,
     pub attempts: usize,
@@ -177,21 +177,21 @@ impl RaceReport {
 /// taken back, even on error or Ctrl-C (which ends with an "interrupted"
 /// error once cleaned up).
 pub async fn run(
-    target: &db::Target,
+    database: &db::Database,
     opts: &RaceOptions,
     ui: &Ui,
     interrupt: &Interrupt,
 ) -> Result<RaceReport> {
-    let mut control = target.connect().await?;
+    let mut control = database.connect().await?;
     let subject = subject::prepare(&mut control, opts, ui).await?;
     let mut left = Left::new(opts, subject);
     let (mut report, taken_back) = run_then_clean_up(
-        target,
+        database,
         &mut control,
         interrupt,
         &mut left,
         async |control, left: &mut Left| {
-            let outcome = fire::race(control, target, opts, &left.subject, ui, interrupt).await?;
+            let outcome = fire::race(control, database, opts, &left.subject, ui, interrupt).await?;
             left.record(opts, &outcome.report, outcome.clips);
             Ok(Loaded {
                 value: outcome.report,
@@ -210,7 +210,7 @@ mod tests {
 
     fn report(admitted: u64, expected: u64, before: i64, after: i64) -> RaceReport {
         RaceReport {
-            target: RaceTarget::Rpc,
+            target: RacePath::Rpc,
             naive: false,
             concurrency: 4,
             attempts: 8,

@@ -5,7 +5,7 @@ use anyhow::Result;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{RaceOptions, RaceTarget};
+use super::{RaceOptions, RacePath};
 use crate::db::{self, Session};
 use crate::error;
 use crate::load::naive::{guide_clip_limit, GUIDE_FREE_CLIPS};
@@ -82,7 +82,7 @@ pub(super) async fn prepare(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Re
     let shape = Shape::discover(&mut tx, SCRATCH_ADVICE).await?;
     let wanted = opts.headroom.unwrap_or((opts.attempts / 2) as u32) as i32;
     let spec = match opts.target {
-        RaceTarget::Rpc => {
+        RacePath::Rpc => {
             let limit = SCRATCH_SCRAPE_LIMIT.max(wanted);
             ScratchUser {
                 usage: limit - wanted,
@@ -91,7 +91,7 @@ pub(super) async fn prepare(db: &mut Session, opts: &RaceOptions, ui: &Ui) -> Re
                 clips: None,
             }
         }
-        RaceTarget::Trigger => {
+        RacePath::Trigger => {
             let limit = free_clip_limit(&mut tx, opts.naive).await?;
             if wanted > limit {
                 ui.warn(&format!(
@@ -142,12 +142,12 @@ pub(super) async fn read_counter(
     id: Uuid,
 ) -> Result<Counter> {
     let query = match (opts.naive, opts.target) {
-        (false, RaceTarget::Rpc) => sql::RACE_COUNTER_FUNCTION,
-        (false, RaceTarget::Trigger) => sql::RACE_COUNTER_TRIGGER,
-        (true, RaceTarget::Rpc) => sql::NAIVE_READ_USAGE,
-        (true, RaceTarget::Trigger) => sql::NAIVE_READ_CLIPS,
+        (false, RacePath::Rpc) => sql::RACE_COUNTER_FUNCTION,
+        (false, RacePath::Trigger) => sql::RACE_COUNTER_TRIGGER,
+        (true, RacePath::Rpc) => sql::NAIVE_READ_USAGE,
+        (true, RacePath::Trigger) => sql::NAIVE_READ_CLIPS,
     };
-    let row: Option<(i64, Option<i64>)> = if opts.naive && opts.target == RaceTarget::Trigger {
+    let row: Option<(i64, Option<i64>)> = if opts.naive && opts.target == RacePath::Trigger {
         let row: Option<(i32, String)> = db::query_as(query).bind(id).fetch_optional(conn).await?;
         row.map(|(c, tier)| (c.into(), Some(guide_clip_limit(&tier).into())))
     } else {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::fire::ClipRef;
 use super::subject::Subject;
-use super::{RaceOptions, RaceReport, RaceTarget, TakenBack};
+use super::{RaceOptions, RacePath, RaceReport, TakenBack};
 use crate::db::{self, Session};
 use crate::error::load::{scratch_user_left, take_back_failure, NotTakenBack};
 use crate::load::{scratch, Cleanup};
@@ -16,7 +16,7 @@ use crate::sql;
 /// What a race left: its subject, and (once it raced) what to take back.
 pub(super) struct Left {
     pub(super) subject: Subject,
-    target: RaceTarget,
+    target: RacePath,
     /// The race's own admissions. Nothing until the race has run.
     admissions: u64,
     clips: Vec<ClipRef>,
@@ -96,7 +96,7 @@ async fn take_back(
     plan: &Left,
 ) -> Result<TakenBack> {
     let mut tx = db.begin().await?;
-    let clip_race = plan.target == RaceTarget::Trigger;
+    let clip_race = plan.target == RacePath::Trigger;
     let (lock, update) = if clip_race {
         (sql::USAGE_ROW_LOCKED, sql::RACE_TAKE_BACK_CLIPS)
     } else {
