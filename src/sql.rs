@@ -44,6 +44,7 @@ pub(crate) const BLOCKING_SESSIONS: &str = include_str!("../sql/queries/blocking
 pub(crate) const CLIP_LIMITS_EDITED: &str = include_str!("../sql/queries/clip_limits_edited.sql");
 pub(crate) const FORGET_VERSION: &str = include_str!("../sql/queries/forget_version.sql");
 pub(crate) const HISTORY_PREPARE: &str = include_str!("../sql/queries/history_prepare.sql");
+pub(crate) const HISTORY_ROWS: &str = include_str!("../sql/queries/history_rows.sql");
 pub(crate) const QUOTA_OBJECTS_PRESENT: &str =
     include_str!("../sql/queries/quota_objects_present.sql");
 pub(crate) const RECORD_VERSION: &str = include_str!("../sql/queries/record_version.sql");

@@ -10,12 +10,10 @@ use crate::db::{self, Session};
 use crate::sql;
 use anyhow::{Context, Result};
 use refinery::Migration;
-use refinery_core::traits::r#async::AsyncMigrate;
-use sqlx::{Executor, PgConnection};
+use sqlx::{Executor, PgConnection, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::driver::{self, SqlxDriver};
 use super::embedded::{HISTORY_TABLE, LEGACY_HISTORY_TABLE};
 use super::lock::LockPolicy;
 use super::step::{self, StepError};
@@ -34,10 +32,10 @@ pub(crate) async fn read(
     conn: &mut PgConnection,
     table: &str,
 ) -> Result<Vec<Migration>, sqlx::Error> {
-    // refinery's own query, parameterless: simple protocol.
-    let query = <SqlxDriver as AsyncMigrate>::get_applied_migrations_query(table);
+    // Parameterless (a table name cannot be bound): simple protocol.
+    let query = sql::HISTORY_ROWS.replace("{history}", table);
     let rows = conn.fetch_all(sqlx::raw_sql(&query)).await?;
-    rows.iter().map(driver::applied_migration).collect()
+    rows.iter().map(applied_migration).collect()
 }
 
 /// The history as recorded now (none before the first apply), read in the
@@ -146,6 +144,22 @@ async fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, sqlx
         .bind(table)
         .fetch_one(&mut *conn)
         .await
+}
+
+/// A history row `(version, name, applied_on, checksum)` as refinery writes it.
+pub(crate) fn applied_migration(row: &sqlx::postgres::PgRow) -> Result<Migration, sqlx::Error> {
+    let version: i32 = row.try_get("version")?;
+    let name: String = row.try_get("name")?;
+    let applied_on: String = row.try_get("applied_on")?;
+    let checksum: String = row.try_get("checksum")?;
+    let decode = |what: &str, e: &dyn std::fmt::Display| sqlx::Error::ColumnDecode {
+        index: what.to_string(),
+        source: format!("history row V{version}: {e}").into(),
+    };
+    let applied_on =
+        OffsetDateTime::parse(&applied_on, &Rfc3339).map_err(|e| decode("applied_on", &e))?;
+    let checksum: u64 = checksum.parse().map_err(|e| decode("checksum", &e))?;
+    Ok(Migration::applied(version, name, applied_on, checksum))
 }
 
 #[cfg(test)]

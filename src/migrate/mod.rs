@@ -24,7 +24,6 @@ pub mod adoption;
 pub mod advice;
 pub mod apply;
 pub mod busy;
-pub mod driver;
 pub mod embedded;
 pub mod gate;
 pub mod history;
