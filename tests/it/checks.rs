@@ -212,6 +212,8 @@ async fn update_policy_for_authenticated_fails_security() {
     db.exec("DROP POLICY usage_insert_own ON public.user_usage")
         .await;
     // A policy for a role the API role belongs to counts as well.
+    let editors = format!("quota_test_editors_{}", &db.name[db.name.len() - 12..]);
+    db.roles.drop_at_end(&editors);
     db.exec(
         "CREATE ROLE quota_test_editors_{name} NOLOGIN;
          GRANT quota_test_editors_{name} TO anon;

@@ -71,7 +71,7 @@ async fn call_refuses_unknown_and_malformed_users() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn user_shows_the_guides_debug_view() {
+async fn user_shows_the_debug_view() {
     let db = installed_db().await;
     let out = db.quota(&["user", LIMITED_USER, "--format", "json"]);
     assert_success(&out);

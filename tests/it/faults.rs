@@ -613,10 +613,7 @@ async fn apply_whose_session_is_terminated_reports_it_and_keeps_the_previous_ver
 async fn apply_through_a_server_crash_keeps_the_previous_version() {
     // A cluster of its own: the crash would hit every other test.
     let cluster = Arc::new(tokio::task::spawn_blocking(start_cluster).await.unwrap());
-    let db = TestDb {
-        name: "postgres".into(),
-        url: cluster.url("postgres"),
-    };
+    let db = TestDb::new("postgres", &cluster.url("postgres"));
     db.exec(DEMO_SCHEMA).await;
     assert_success(&db.quota(&["migrate", "apply", "--target", "2", "-q"]));
     let (blocker, _) = hold_clip_insert(&db).await;

@@ -9,7 +9,10 @@
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::common::{assert_exit, assert_exit_with, assert_success, json, stderr, stdout};
-use crate::supabase::{supabase_db, supabase_installed_db, SupaDb, FREE_USER, LIMITED_USER};
+use crate::supabase::{
+    supabase_db, supabase_installed_db, supabase_installed_db_adding_roles, SupaDb, FREE_USER,
+    LIMITED_USER,
+};
 
 /// The JWT claims PostgREST passes for a signed-in user.
 fn claims(sub: &str) -> String {
@@ -167,7 +170,7 @@ async fn shadowing_attack_as(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pg_temp_domains_do_not_run_inside_the_rpc() {
-    let db = supabase_installed_db().await;
+    let db = supabase_installed_db_adding_roles().await;
     let call = format!("SELECT * FROM public.increment_usage_if_allowed('{FREE_USER}')");
     back_to_v3(&db);
     // Reverting V4 restores V3 exactly: drift compares with V3's definitions
@@ -191,7 +194,7 @@ async fn pg_temp_domains_do_not_run_inside_the_rpc() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pg_temp_domains_do_not_run_inside_the_trigger() {
-    let db = supabase_installed_db().await;
+    let db = supabase_installed_db_adding_roles().await;
     let insert = format!(
         "INSERT INTO public.clips (user_id, url, title) VALUES ('{FREE_USER}', 'https://e.x', 't')"
     );
@@ -211,7 +214,7 @@ async fn pg_temp_domains_do_not_run_inside_the_trigger() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anon_cannot_reach_the_trigger_through_pg_temp() {
-    let db = supabase_installed_db().await;
+    let db = supabase_installed_db_adding_roles().await;
     // Supabase's default privileges give anon INSERT on clips; only RLS
     // (no insert policy for anon) stands in the way — after the trigger, on V3.
     let insert = format!(
@@ -277,7 +280,8 @@ fn jwt_paths(sub: &str) -> Vec<JwtPath> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_guard_refuses_another_users_id_on_every_jwt_path() {
-    let db = supabase_installed_db().await;
+    let db = supabase_installed_db_adding_roles().await;
+    db.drop_role_at_end("premium_users");
     db.exec_admin(
         "DO $r$ BEGIN
            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'premium_users') THEN
@@ -897,7 +901,8 @@ async fn table_wide_update_gets_a_column_level_hint_that_keeps_profile_edits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_role_inheriting_authenticated_is_checked_and_policy_names_are_quoted() {
-    let db = supabase_installed_db().await;
+    let db = supabase_installed_db_adding_roles().await;
+    db.drop_role_at_end("Premium Users");
     let hint = fails_then_hints_fix(
         &db,
         "DO $r$ BEGIN

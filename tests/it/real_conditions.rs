@@ -436,7 +436,7 @@ async fn apply_verify_and_race_work_through_the_session_pooler() {
 /// are missing, never to grant anything to PostgREST's `authenticator`.
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_privileges_are_reported_as_such_through_the_pooler() {
-    let db = supabase::supabase_installed_db().await;
+    let db = supabase::supabase_installed_db_adding_roles().await;
     let (role, direct) = db.login_member_of("anon").await;
     db.exec_admin(&format!(
         "REVOKE ALL ON public.users, public.user_usage, public.clips FROM anon, {role}"

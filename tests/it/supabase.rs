@@ -8,17 +8,23 @@
 //! defaults, `updated_at` triggers, RLS policies with spaces in their names
 //! and Supabase's default privileges. One cluster per test binary (started on
 //! first use, torn down at exit); one database per test.
+//!
+//! Roles are cluster-wide, and `check security` lists every role inheriting
+//! anon or authenticated: a test that adds such a role takes its database
+//! from [`supabase_installed_db_adding_roles`], which keeps every other test
+//! on this cluster waiting until the roles are dropped again.
 
 #![allow(dead_code)]
 
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use quota::cluster::{Cluster, ClusterOptions};
 use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
-use crate::common;
+use crate::common::{self, Roles};
 
 pub const ROLES: &str = include_str!("../fixtures/supabase/roles.sql");
 pub const SCHEMA: &str = include_str!("../fixtures/supabase/schema.sql");
@@ -42,6 +48,17 @@ struct Server {
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The cluster's set of API roles: shared by every database while it
+/// lives, exclusive to one whose test adds roles inheriting anon or
+/// authenticated, so no other test sees them.
+static API_ROLES: LazyLock<Arc<RwLock<()>>> = LazyLock::new(|| Arc::new(RwLock::new(())));
+
+/// How a database holds [`API_ROLES`].
+enum ApiRoles {
+    Unchanged(OwnedRwLockReadGuard<()>),
+    Adding(OwnedRwLockWriteGuard<()>),
+}
 
 fn server() -> &'static Server {
     SERVER.get_or_init(start)
@@ -94,6 +111,10 @@ pub struct SupaDb {
     pub url: String,
     /// As `supabase_admin`, the superuser: for setting up sabotage.
     pub admin_url: String,
+    /// The roles the test created: dropped before `api_roles` is released
+    /// (fields drop in declaration order).
+    roles: Roles,
+    api_roles: ApiRoles,
 }
 
 impl SupaDb {
@@ -132,12 +153,26 @@ impl SupaDb {
         common::quota_with_url(&self.url, args)
     }
 
+    /// Drops the role `name`, which the test creates, when this database
+    /// goes out of scope. Only for a database from
+    /// [`supabase_installed_db_adding_roles`]: the role is cluster-wide.
+    pub fn drop_role_at_end(&self, name: &str) {
+        assert!(
+            matches!(self.api_roles, ApiRoles::Adding(_)),
+            "role {name}: a test that adds roles takes its database from \
+             supabase_installed_db_adding_roles(), or other tests see them"
+        );
+        self.roles.drop_at_end(name);
+    }
+
     /// A new login role that is a member of `member_of` (e.g.
     /// `authenticated`) and nothing else, as an attacker who got such a
-    /// login would have; returns its name and URL.
+    /// login would have; returns its name and URL. Dropped when this
+    /// database goes out of scope.
     pub async fn login_member_of(&self, member_of: &str) -> (String, String) {
         let name = format!("login_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+        self.drop_role_at_end(&name);
         self.exec_admin(&format!(
             "CREATE ROLE {name} LOGIN PASSWORD '{password}';
              GRANT {member_of} TO {name};
@@ -151,6 +186,24 @@ impl SupaDb {
 
 /// A new database on the Supabase-shaped cluster with the fixture loaded.
 pub async fn supabase_db() -> SupaDb {
+    let api_roles = ApiRoles::Unchanged(API_ROLES.clone().read_owned().await);
+    new_db(api_roles).await
+}
+
+/// A Supabase-shaped database with every migration applied by `postgres`.
+pub async fn supabase_installed_db() -> SupaDb {
+    install(supabase_db().await)
+}
+
+/// [`supabase_installed_db`] for a test that adds roles (see
+/// [`SupaDb::drop_role_at_end`]): no other test on this cluster runs until
+/// it ends and its roles are dropped.
+pub async fn supabase_installed_db_adding_roles() -> SupaDb {
+    let api_roles = ApiRoles::Adding(API_ROLES.clone().write_owned().await);
+    install(new_db(api_roles).await)
+}
+
+async fn new_db(api_roles: ApiRoles) -> SupaDb {
     let server = server();
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let name = format!(
@@ -172,17 +225,17 @@ pub async fn supabase_db() -> SupaDb {
     let admin_url = server.cluster.url(&name);
     let url = common::url_as(&admin_url, POSTGRES, &server.postgres_password);
     let db = SupaDb {
+        roles: Roles::new(&admin_url),
         name,
         url,
         admin_url,
+        api_roles,
     };
     db.exec_admin(SCHEMA).await;
     db
 }
 
-/// A Supabase-shaped database with every migration applied by `postgres`.
-pub async fn supabase_installed_db() -> SupaDb {
-    let db = supabase_db().await;
+fn install(db: SupaDb) -> SupaDb {
     let out = db.quota(&["migrate", "apply", "-q"]);
     common::assert_success(&out);
     db

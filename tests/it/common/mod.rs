@@ -9,8 +9,10 @@
 #![allow(dead_code)]
 
 mod binary;
+mod roles;
 
 pub use binary::*;
+pub use roles::Roles;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -74,10 +76,22 @@ pub fn url_for(database: &str) -> String {
 /// A database of its own for one test.
 pub struct TestDb {
     pub name: String,
+    /// As a superuser.
     pub url: String,
+    /// The roles the test created, dropped with the database handle.
+    pub roles: Roles,
 }
 
 impl TestDb {
+    /// The database `name` at `url` (a superuser URL).
+    pub fn new(name: &str, url: &str) -> Self {
+        TestDb {
+            name: name.to_string(),
+            url: url.to_string(),
+            roles: Roles::new(url),
+        }
+    }
+
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url)
             .await
@@ -114,10 +128,7 @@ pub async fn empty_db() -> TestDb {
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .expect("create test database");
-    TestDb {
-        url: url_for(&name),
-        name,
-    }
+    TestDb::new(&name, &url_for(&name))
 }
 
 /// A database with the demo (Supabase-shaped) schema loaded.
@@ -214,13 +225,14 @@ pub fn url_as(url: &str, user: &str, password: &str) -> String {
 }
 
 /// A new login role (cluster-wide, so uniquely named) with CONNECT on the
-/// test database and nothing else; returns its URL.
+/// test database and nothing else; returns its URL. Dropped when `db` is.
 pub async fn login_role(db: &TestDb, prefix: &str) -> (String, String) {
     let name = format!(
         "{prefix}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    db.roles.drop_at_end(&name);
     db.exec(&format!(
         "CREATE ROLE {name} LOGIN PASSWORD '{password}';
          GRANT CONNECT ON DATABASE \"{}\" TO {name};",
