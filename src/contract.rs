@@ -92,13 +92,9 @@ impl std::fmt::Display for Problem {
                 f,
                 "public.{table}.{column} has no unique index (needed to keep one counter row per user)"
             ),
-            Problem::NoPrivilege { table, role } => write!(
-                f,
-                "permission denied for table public.{table}: as its owner run GRANT SELECT ON \
-                 public.{table} TO {} (and INSERT, UPDATE, DELETE for race and reset-user), or \
-                 run quota as the owner (on Supabase: postgres)",
-                db::quote_ident(role)
-            ),
+            Problem::NoPrivilege { table, role } => {
+                write!(f, "{}", crate::error::hint::contract_table_denied(table, role))
+            }
         }
     }
 }

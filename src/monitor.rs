@@ -24,6 +24,16 @@ pub struct AtLimitReport {
     pub users: Vec<AtLimit>,
 }
 
+impl AtLimitReport {
+    /// How many users are at a limit: one user may be at both.
+    pub fn distinct_users(&self) -> usize {
+        let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+}
+
 /// A free-tier user at `threshold` or more of the clip limit.
 #[derive(Serialize, sqlx::FromRow)]
 pub struct NearLimit {

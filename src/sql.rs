@@ -23,8 +23,9 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
 /// The demo schema `quota sandbox` and the tests install.
 pub const DEMO_SCHEMA: &str = include_str!("../sql/demo/schema.sql");
 
-// Shared: who quota runs as.
+// Shared: how a read-only command reads, and who quota runs as.
 
+pub(crate) const BEGIN_READ_ONLY: &str = include_str!("../sql/queries/begin_read_only.sql");
 pub(crate) const CURRENT_ROLE: &str = include_str!("../sql/queries/current_role.sql");
 
 // Migration history, the migration lock and what a rollback would drop.

@@ -1,4 +1,4 @@
--- The application-side increment the guide's trigger never did: write back
+-- The application-side increment of code without enforcement: write back
 -- what was read plus one, creating the row if missing. No clip is inserted
 -- (the installed trigger would enforce the limit and hide the race).
 INSERT INTO public.user_usage (user_id, clips_this_month) VALUES ($1, $2)

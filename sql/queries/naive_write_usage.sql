@@ -1,3 +1,3 @@
--- The guide's "Before" code, step 4: write back what was read plus one.
+-- Application code without enforcement, step 4: write back what was read plus one.
 -- Concurrent callers overwrite each other's increments (lost updates).
 UPDATE public.users SET usage_this_month = $2 WHERE id = $1

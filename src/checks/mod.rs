@@ -196,7 +196,7 @@ pub(crate) async fn function_oid(conn: &mut PgConnection, signature: &str) -> Re
     Ok(oid.map(|o| o.0))
 }
 
-/// The RPC the first guide installs.
+/// The RPC the migrations install.
 pub const RPC: &str = "public.increment_usage_if_allowed(uuid)";
 /// The clip limit's trigger function.
 pub const TRIGGER_FUNCTION: &str = "public.enforce_clip_limit()";

@@ -1,5 +1,5 @@
-//! One module per command: each turns parsed arguments into work on the
-//! database and a report for `render`.
+//! One module per command: each passes the parsed arguments to the domain
+//! module that does the work and hands the report to `output::print`.
 
 mod bench;
 mod migrate;

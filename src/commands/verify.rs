@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::Context;
 use crate::checks::{verdict, Check};
 use crate::error;
-use crate::output::{self, verify::annotations};
+use crate::output;
 
 pub async fn verify(ctx: &Context) -> Result<()> {
     finish(ctx, verdict::verify(&ctx.database).await?)
@@ -18,11 +18,7 @@ pub async fn check(ctx: &Context, check: Check) -> Result<()> {
 /// Prints the verdict (and, inside GitHub Actions, an annotation per failed
 /// or warning check on stderr), then fails (exit 1) when any check failed.
 fn finish(ctx: &Context, verdict: verdict::Verdict) -> Result<()> {
-    if output::in_github_actions() {
-        for line in annotations(verdict.suite, &verdict.checks) {
-            eprintln!("{line}");
-        }
-    }
+    output::verify::annotate(&verdict);
     output::print(&verdict, ctx.format)?;
     let failed = verdict.failed();
     if failed.is_empty() {

@@ -14,6 +14,7 @@ use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{ConnectOptions, Connection, Postgres, Transaction};
 
 use crate::error::{self, ExitKind};
+use crate::sql;
 
 pub mod literal;
 
@@ -58,27 +59,10 @@ impl Database {
     /// message does not repeat the URL (it may hold a password).
     pub fn options(&self) -> Result<PgConnectOptions> {
         let options = match &self.url {
-            Some(url) if url.trim().is_empty() => {
-                return Err(error::usage(
-                    "--database-url / DATABASE_URL is empty: give a URL such as \
-                     postgres://user:password@host:5432/database, or unset it to use PG* variables",
-                ))
+            Some(url) => {
+                error::connect::check_url(url)?;
+                PgConnectOptions::from_str(url).map_err(|e| error::connect::invalid_url(&e))?
             }
-            Some(url) if !is_postgres_url(url) => {
-                return Err(error::usage(
-                    "invalid database URL: expected postgres://user:password@host:port/database \
-                     (or postgresql://)",
-                ))
-            }
-            Some(url) if !error::connect::raw_password_delimiters(url).is_empty() => {
-                return Err(error::connect::raw_password_error(&error::connect::raw_password_delimiters(url)))
-            }
-            Some(url) => PgConnectOptions::from_str(url).map_err(|e| {
-                error::usage(format!(
-                    "invalid database URL ({}): expected postgres://user:password@host:port/database",
-                    error::connect::describe_url_error(&e)
-                ))
-            })?,
             None => PgConnectOptions::new(),
         };
         Ok(options
@@ -116,14 +100,7 @@ impl Database {
         let server = self.describe();
         let attempt = tokio::time::timeout(self.connect_timeout, options.connect()).await;
         match attempt {
-            Err(_) => Err(error::new(
-                ExitKind::Connect,
-                format!(
-                    "cannot connect to {server}: no answer within {}s; check the host and port, \
-                     firewalls, and that the server is running (--connect-timeout raises the limit)",
-                    self.connect_timeout.as_secs()
-                ),
-            )),
+            Err(_) => Err(error::connect::no_answer(&server, self.connect_timeout)),
             Ok(Err(e)) => Err(error::new(
                 ExitKind::Connect,
                 error::connect::connect_failure(&server, &options, &e),
@@ -163,7 +140,7 @@ impl Session {
     /// reads agrees with the next even while others commit).
     pub async fn read_only(&mut self) -> Result<Transaction<'_, Postgres>> {
         self.conn
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .begin_with(sql::BEGIN_READ_ONLY)
             .await
             .context("starting a read-only transaction on the database")
     }
@@ -203,12 +180,6 @@ where
     (O,): for<'r> sqlx::FromRow<'r, PgRow>,
 {
     sqlx::query_scalar(sql).persistent(false)
-}
-
-/// sqlx ignores the scheme; `mysql://...` must not be tried as Postgres.
-fn is_postgres_url(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
 /// A host name as shown in messages: a 100 KB one is not echoed whole.

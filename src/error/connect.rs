@@ -143,6 +143,55 @@ pub fn describe_url_error(e: &sqlx::Error) -> String {
     }
 }
 
+/// Refuses a URL that cannot work before anything parses it: empty, not a
+/// PostgreSQL URL, or a password with raw delimiters. The message never
+/// repeats the URL (it may hold a password).
+pub fn check_url(url: &str) -> anyhow::Result<()> {
+    if url.trim().is_empty() {
+        return Err(error::usage(
+            "--database-url / DATABASE_URL is empty: give a URL such as \
+             postgres://user:password@host:5432/database, or unset it to use PG* variables",
+        ));
+    }
+    if !is_postgres_url(url) {
+        return Err(error::usage(
+            "invalid database URL: expected postgres://user:password@host:port/database \
+             (or postgresql://)",
+        ));
+    }
+    let delimiters = raw_password_delimiters(url);
+    if !delimiters.is_empty() {
+        return Err(raw_password_error(&delimiters));
+    }
+    Ok(())
+}
+
+/// A URL the driver could not parse.
+pub fn invalid_url(e: &sqlx::Error) -> anyhow::Error {
+    error::usage(format!(
+        "invalid database URL ({}): expected postgres://user:password@host:port/database",
+        describe_url_error(e)
+    ))
+}
+
+/// No answer from the server within the connect timeout.
+pub fn no_answer(server: &str, timeout: std::time::Duration) -> anyhow::Error {
+    error::new(
+        error::ExitKind::Connect,
+        format!(
+            "cannot connect to {server}: no answer within {}s; check the host and port, \
+             firewalls, and that the server is running (--connect-timeout raises the limit)",
+            timeout.as_secs()
+        ),
+    )
+}
+
+/// sqlx ignores the scheme; `mysql://...` must not be tried as Postgres.
+fn is_postgres_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

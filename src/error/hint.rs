@@ -92,6 +92,16 @@ pub fn permission_hint(message: &str, role: &str) -> String {
     }
 }
 
+/// A contract table the role quota runs as cannot read, and what to grant.
+pub fn contract_table_denied(table: &str, role: &str) -> String {
+    format!(
+        "permission denied for table public.{table}: as its owner run GRANT SELECT ON \
+         public.{table} TO {} (and INSERT, UPDATE, DELETE for race and reset-user), or run quota \
+         as the owner (on Supabase: postgres)",
+        quote_ident(role)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

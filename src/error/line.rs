@@ -5,7 +5,8 @@
 /// refinery repeat their source's text in their own).
 pub fn describe(err: &anyhow::Error) -> String {
     let mut line = String::new();
-    for cause in err.chain() {
+    let err: &(dyn std::error::Error + 'static) = err.as_ref();
+    for cause in super::cause::chain(err) {
         let text = cause.to_string();
         let text = text
             .strip_prefix("error returned from database: ")

@@ -122,3 +122,13 @@ pub(crate) fn take_back_failure(e: anyhow::Error, left: NotTakenBack<'_>) -> any
         ),
     )
 }
+
+/// The bench's scratch schema, tier or users could not be removed: what to
+/// remove by hand.
+pub(crate) fn bench_scratch_left(e: anyhow::Error, schema: &str, tier: &str) -> anyhow::Error {
+    e.context(format!(
+        "could not remove the bench's scratch objects: DROP SCHEMA {schema} CASCADE; DELETE \
+         FROM public.clip_limits WHERE tier = '{tier}'; and users with e-mail \
+         quota-scratch-*@example.invalid"
+    ))
+}

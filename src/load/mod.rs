@@ -3,7 +3,7 @@
 //! Both put scratch rows (or a real user's admissions) into the database,
 //! fire statements at it over many connections at once, and must leave
 //! nothing behind: [`run_then_clean_up`] is that skeleton. Both fire the
-//! installed RPC and the guides' naive read-check-write ([`naive`]) as one
+//! installed RPC and the naive read-check-write ([`naive`]) as one
 //! simple-protocol message per operation ([`UserStatements`]), so a
 //! transaction pooler in front of the database changes nothing.
 

@@ -1,4 +1,4 @@
-//! The guides' old application code: read the counter, check it in the
+//! The usual application code without enforcement: read the counter, check it in the
 //! client, do the work, write back what was read plus one. Concurrent
 //! callers read the same value and overwrite each other's increments; this
 //! is what `race --naive` shows and what `bench` prices against the
@@ -14,20 +14,20 @@ use crate::db::literal::{render, Lit};
 use crate::db::Session;
 use crate::sql;
 
-/// The guide's "(business logic)" between the read and the write of the
+/// The application's work between the read and the write of the
 /// naive path; the window in which concurrent requests read the same value.
 pub(crate) const NAIVE_WORK: Duration = Duration::from_millis(10);
 
-/// The clip limits hard-coded in the guide's application code (free / pro).
-pub(crate) const GUIDE_FREE_CLIPS: i32 = 50;
-const GUIDE_PRO_CLIPS: i32 = 1000;
+/// The clip limits such application code hard-codes (free / pro).
+pub(crate) const APP_FREE_CLIPS: i32 = 50;
+const APP_PRO_CLIPS: i32 = 1000;
 
-/// The clip limit the guide's application checks a tier against.
-pub(crate) fn guide_clip_limit(tier: &str) -> i32 {
+/// The clip limit that application code checks a tier against.
+pub(crate) fn app_clip_limit(tier: &str) -> i32 {
     if tier == "pro" {
-        GUIDE_PRO_CLIPS
+        APP_PRO_CLIPS
     } else {
-        GUIDE_FREE_CLIPS
+        APP_FREE_CLIPS
     }
 }
 
@@ -54,7 +54,7 @@ pub(crate) enum Work<'a> {
 }
 
 /// One naive admission for `st`'s user, each step its own autocommit
-/// statement as the guide's application sends them. `None` when the
+/// statement as such an application sends them. `None` when the
 /// user's row is gone, else whether it admitted.
 pub(crate) async fn read_check_write(
     conn: &mut Session,

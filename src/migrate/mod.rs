@@ -16,7 +16,7 @@
 //! | `apply.rs`, `rollback.rs`, `repair.rs` | the three commands that change the database |
 //! | `gate.rs` | the schema contract and a history this build can vouch for, checked first |
 //! | `step.rs`, `lock.rs`, `busy.rs` | a locked step, the migration lock and lock policy, retries on a busy table |
-//! | `history.rs`, `driver.rs`, `embedded.rs` | the history table and its rows, refinery's formats, the compiled-in SQL |
+//! | `history.rs`, `embedded.rs` | the history table and its rows in refinery's format, the runner and the revert scripts |
 //! | `adoption.rs`, `limits.rs`, `advice.rs` | never adopting the application's objects, limits a rollback drops, the `--target` rule |
 //! | `roles.rs` | the roles a "permission denied" hint names |
 

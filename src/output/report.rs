@@ -19,10 +19,10 @@ impl Report for AtLimitReport {
                     .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
             ]);
         }
-        let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        format!("{t}\n{} at a limit this month", users(ids.len()))
+        format!(
+            "{t}\n{} at a limit this month",
+            users(self.distinct_users())
+        )
     }
 }
 

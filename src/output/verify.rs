@@ -104,9 +104,19 @@ fn with_hint(detail: &str, hint: &str, sep: &str) -> String {
     }
 }
 
+/// Inside GitHub Actions, one annotation per failed or warning check on
+/// stderr, where the runner picks them up; elsewhere nothing.
+pub fn annotate(verdict: &Verdict) {
+    if super::in_github_actions() {
+        for line in annotations(verdict.suite, &verdict.checks) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 /// `::error title=quota verify: <check>::<detail>` for each failed check,
 /// `::warning` for each warning; the hint on the annotation's second line.
-pub(crate) fn annotations(suite: &str, checks: &[CheckResult]) -> Vec<String> {
+fn annotations(suite: &str, checks: &[CheckResult]) -> Vec<String> {
     checks
         .iter()
         .filter_map(|c| {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::BENCH_ADVICE;
 use crate::db::{self, Session};
+use crate::error;
 use crate::load::scratch::{self, ScratchUser, Shape};
 use crate::load::Cleanup;
 use crate::sql;
@@ -100,14 +101,9 @@ impl Cleanup for Scratch {
     type Done = ();
 
     async fn clean_up(&self, db: &mut Session) -> Result<()> {
-        self.remove(db).await.with_context(|| {
-            format!(
-                "could not remove the bench's scratch objects: DROP SCHEMA {} CASCADE; DELETE \
-                 FROM public.clip_limits WHERE tier = '{}'; and users with e-mail \
-                 quota-scratch-*@example.invalid",
-                self.schema, self.tier
-            )
-        })
+        self.remove(db)
+            .await
+            .map_err(|e| error::load::bench_scratch_left(e, &self.schema, &self.tier))
     }
 
     fn cleaned(&self) -> &'static str {

@@ -14,7 +14,7 @@ use crate::db::literal::{render, Lit};
 use crate::db::{self, Session};
 use crate::error::{self, load::clip_insert_failure};
 use crate::interrupt::Interrupt;
-use crate::load::naive::{self, guide_clip_limit, NAIVE_WORK};
+use crate::load::naive::{self, app_clip_limit, NAIVE_WORK};
 use crate::load::{allowed, connect_all, spawn_each, UserStatements};
 use crate::sql;
 use crate::ui::Ui;
@@ -205,7 +205,7 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
         (true, target) => {
             let counter = match target {
                 RacePath::Rpc => naive::Counter::Scrapes,
-                RacePath::Trigger => naive::Counter::Clips(guide_clip_limit),
+                RacePath::Trigger => naive::Counter::Clips(app_clip_limit),
             };
             let work = naive::Work::Pause(NAIVE_WORK);
             naive::read_check_write(conn, &st.user, counter, work)

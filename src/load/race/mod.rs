@@ -5,7 +5,7 @@
 //! the attempts really contend for the user's row. The normal mode goes
 //! through the installed enforcement (the RPC, or an INSERT into
 //! `public.clips` that fires the trigger) and must admit exactly the
-//! headroom the user had. `--naive` runs the guides' old read-then-write
+//! headroom the user had. `--naive` runs plain read-then-write application
 //! code instead, to show the over-admission the migrations prevent.
 
 mod fire;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{RaceOptions, RacePath};
 use crate::db::{self, Session};
 use crate::error;
-use crate::load::naive::{guide_clip_limit, GUIDE_FREE_CLIPS};
+use crate::load::naive::{app_clip_limit, APP_FREE_CLIPS};
 use crate::load::scratch::{self, ScratchUser, Shape};
 use crate::load::{require_installed, APPLY_FIRST};
 use crate::sql;
@@ -118,11 +118,11 @@ pub(super) async fn clip_shape(conn: &mut PgConnection) -> Result<Shape> {
     Shape::discover(conn, "or race --target rpc").await
 }
 
-/// The free tier's clip limit: from `public.clip_limits`, or the guide's
-/// hard-coded 50 for the naive path (which predates that table).
+/// The free tier's clip limit: from `public.clip_limits`, or the
+/// application's hard-coded 50 for the naive path (which predates that table).
 async fn free_clip_limit(conn: &mut PgConnection, naive: bool) -> Result<i32> {
     if naive {
-        return Ok(GUIDE_FREE_CLIPS);
+        return Ok(APP_FREE_CLIPS);
     }
     let limit: Option<i32> = db::query_scalar(sql::FREE_CLIP_LIMIT)
         .fetch_optional(conn)
@@ -149,7 +149,7 @@ pub(super) async fn read_counter(
     };
     let row: Option<(i64, Option<i64>)> = if opts.naive && opts.target == RacePath::Trigger {
         let row: Option<(i32, String)> = db::query_as(query).bind(id).fetch_optional(conn).await?;
-        row.map(|(c, tier)| (c.into(), Some(guide_clip_limit(&tier).into())))
+        row.map(|(c, tier)| (c.into(), Some(app_clip_limit(&tier).into())))
     } else {
         let row: Option<(i32, Option<i32>)> =
             db::query_as(query).bind(id).fetch_optional(conn).await?;
