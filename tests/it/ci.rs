@@ -306,22 +306,6 @@ async fn a_terminal_with_zero_columns_gets_full_width_tables() {
     assert!(shown.contains(FREE_USER), "{shown}");
 }
 
-/// An open transaction that inserted into clips: holds the lock V3 needs.
-async fn hold_clip_insert(db: &TestDb) -> (sqlx::PgConnection, i32) {
-    let mut blocker = db.connect().await;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut blocker)
-        .await
-        .unwrap();
-    blocker
-        .execute(sqlx::raw_sql(&format!(
-            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
-        )))
-        .await
-        .unwrap();
-    (blocker, pid)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_quiet_lock_timeout_is_one_line_with_the_blockers_pid() {
     let db = demo_db().await;

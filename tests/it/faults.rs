@@ -722,20 +722,3 @@ async fn repair_whose_session_is_terminated_reports_a_lost_connection() {
     assert_eq!(assert_consistent(&db).await, 4);
     assert_success(&db.quota(&["verify", "-q"]));
 }
-
-/// A session in the application's shoes: an uncommitted insert into clips,
-/// holding ROW EXCLUSIVE on it. Returns the connection and its backend pid.
-async fn hold_clip_insert(db: &TestDb) -> (sqlx::PgConnection, i32) {
-    let mut blocker = db.connect().await;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut blocker)
-        .await
-        .unwrap();
-    blocker
-        .execute(sqlx::raw_sql(&format!(
-            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
-        )))
-        .await
-        .unwrap();
-    (blocker, pid)
-}

@@ -305,3 +305,20 @@ pub async fn assert_consistent(db: &TestDb) -> i32 {
     let objects = objects_by_version(&mut c).await;
     assert_history_matches(&history, &objects)
 }
+
+/// A session in the application's shoes: an uncommitted insert into clips,
+/// holding ROW EXCLUSIVE on it. Returns the connection and its backend pid.
+pub async fn hold_clip_insert(db: &TestDb) -> (sqlx::PgConnection, i32) {
+    let mut blocker = db.connect().await;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    blocker
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; INSERT INTO public.clips (user_id, url) VALUES ('{FREE_USER}', 'held')"
+        )))
+        .await
+        .unwrap();
+    (blocker, pid)
+}
