@@ -71,7 +71,11 @@ pub(crate) const CAN_BECOME_AUTHENTICATED: &str =
     include_str!("../sql/queries/can_become_authenticated.sql");
 pub(crate) const CHECK_COUNTER_WRITES: &str =
     include_str!("../sql/queries/check_counter_writes.sql");
-pub(crate) const CHECK_DEFINER_VIEWS: &str = include_str!("../sql/queries/check_definer_views.sql");
+/// `view_closure.sql` (every view over the tables, at any depth) and the check's own part.
+pub(crate) const CHECK_DEFINER_VIEWS: &str = concat!(
+    include_str!("../sql/queries/view_closure.sql"),
+    include_str!("../sql/queries/check_definer_views.sql")
+);
 pub(crate) const CHECK_FUNCTION_SECURITY: &str =
     include_str!("../sql/queries/check_function_security.sql");
 pub(crate) const CHECK_FUNCTION_SOURCE: &str =
@@ -86,6 +90,16 @@ pub(crate) const CHECK_TRIGGER: &str = include_str!("../sql/queries/check_trigge
 pub(crate) const FUNCTION_OID: &str = include_str!("../sql/queries/function_oid.sql");
 pub(crate) const SET_LOCAL_SETTING: &str = include_str!("../sql/queries/set_local_setting.sql");
 pub(crate) const CALL_RPC_ROWS: &str = include_str!("../sql/queries/call_rpc_rows.sql");
+// Round 2 of the security review: triggers inside quota's writes, clip inserts, logins.
+pub(crate) const CHECK_TRIGGER_FUNCTIONS: &str =
+    include_str!("../sql/queries/check_trigger_functions.sql");
+pub(crate) const CHECK_CLIP_INSERTS: &str = include_str!("../sql/queries/check_clip_inserts.sql");
+pub(crate) const CHECK_API_LOGINS: &str = include_str!("../sql/queries/check_api_logins.sql");
+/// `view_closure.sql` (every view over the tables, at any depth) and the check's own part.
+pub(crate) const CHECK_COUNTER_MATVIEWS: &str = concat!(
+    include_str!("../sql/queries/view_closure.sql"),
+    include_str!("../sql/queries/check_counter_matviews.sql")
+);
 
 // Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
 

@@ -77,7 +77,8 @@ pub fn permission_hint(message: &str, role: &str) -> String {
     if let Some(f) = object("function") {
         format!("as the function's owner run: GRANT EXECUTE ON FUNCTION {f} TO {role}")
     } else if let Some(s) = object("schema") {
-        format!("as the schema's owner run: GRANT USAGE, CREATE ON SCHEMA {s} TO {role}")
+        // Reading a schema's objects needs USAGE only; never hint CREATE.
+        format!("as the schema's owner run: GRANT USAGE ON SCHEMA {s} TO {role}")
     } else if let Some(t) = object("table") {
         format!(
             "as the table's owner run: GRANT SELECT ON {t} TO {role} (and INSERT, UPDATE, DELETE \
@@ -146,7 +147,11 @@ mod tests {
             permission_hint("permission denied for function pg_try_advisory_lock", "ro"),
             "as the function's owner run: GRANT EXECUTE ON FUNCTION pg_try_advisory_lock TO ro"
         );
-        assert!(permission_hint("permission denied for schema public", "Ro")
-            .contains("GRANT USAGE, CREATE ON SCHEMA public TO \"Ro\""));
+        let schema = permission_hint("permission denied for schema quota", "Ro");
+        assert!(
+            schema.contains("GRANT USAGE ON SCHEMA quota TO \"Ro\""),
+            "{schema}"
+        );
+        assert!(!schema.contains("CREATE"), "{schema}");
     }
 }

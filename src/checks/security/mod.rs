@@ -5,7 +5,12 @@
 //! `anon`, `authenticated`, or a role inheriting either — can write a
 //! counter, a period marker, a limit or a tier by any route: column
 //! privileges with policies, inserting or deleting its own row, TRUNCATE,
-//! TRIGGER, REFERENCES, or an updatable view that runs as its owner.
+//! TRIGGER, REFERENCES, or an updatable view that runs as its owner, at
+//! any depth. Round 2 (issue 16): the application's triggers that run
+//! inside quota's writes and the functions they call pin a safe
+//! `search_path` (`triggers`); no API role may insert a clip for another
+//! user (`clips`); materialized views over the counters are listed
+//! (`views`); login roles inheriting an API role are flagged (`logins`).
 //!
 //! Every hint is runnable SQL with quoted identifiers, and the least
 //! destructive fix: a column-level grant keeps profile edits working.
@@ -17,11 +22,15 @@ use sqlx::PgConnection;
 
 use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC, TRIGGER_FUNCTION};
 
+mod clips;
 mod guard;
+mod logins;
+mod triggers;
+mod views;
 mod writes;
 
 use guard::guard;
-use writes::{counter_writes, definer_views, grantees, table_privileges};
+use writes::{counter_writes, grantees, table_privileges};
 
 /// proconfig's spelling of `SET search_path = ''` (V2 and V3; unsafe).
 pub(crate) const EMPTY_SEARCH_PATH: &str = "search_path=\"\"";
@@ -38,14 +47,27 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         .fetch_all(&mut *conn)
         .await
         .context("listing the API roles and the roles inheriting them")?;
+    triggers::trigger_functions(conn, &roles, &mut f).await?;
     if roles.is_empty() {
         f.note("no anon/authenticated roles (plain PostgreSQL): no API path to the counters");
         return Ok(f);
     }
     counter_writes(conn, &roles, &mut f).await?;
     table_privileges(conn, &roles, &mut f).await?;
-    definer_views(conn, &roles, &mut f).await?;
+    let counters = ", so they can reset or raise quota's counters and limits";
+    views::definer_views(
+        conn,
+        &roles,
+        &views::COUNTER_TABLES,
+        views::WRITES,
+        counters,
+        &mut f,
+    )
+    .await?;
+    views::counter_matviews(conn, &roles, &mut f).await?;
     history_exposure(conn, &roles, &mut f).await?;
+    clips::clip_inserts(conn, &roles, &mut f).await?;
+    logins::api_logins(conn, &mut f).await?;
     Ok(f)
 }
 
