@@ -15,17 +15,17 @@ use crate::supabase::{
 };
 
 /// The JWT claims PostgREST passes for a signed-in user.
-fn claims(sub: &str) -> String {
+pub(crate) fn claims(sub: &str) -> String {
     serde_json::json!({ "sub": sub, "role": "authenticated", "aud": "authenticated" }).to_string()
 }
 
 /// How a request ended: rows affected/returned, or (SQLSTATE, message).
-type Outcome = Result<u64, (String, String)>;
+pub(crate) type Outcome = Result<u64, (String, String)>;
 
 /// Runs `sql` as one PostgREST request: `BEGIN; SET LOCAL ROLE <role>;
 /// set_config(<name>, <value>, true)...; <sql>; COMMIT` (ROLLBACK on error).
 /// `role` None switches no role.
-async fn request(
+pub(crate) async fn request(
     conn: &mut PgConnection,
     role: Option<&str>,
     settings: &[(&str, &str)],
@@ -697,7 +697,7 @@ async fn rollback_shows_the_limits_it_would_drop() {
 // ---- what check security must see, and its hints fix ---------------------------------------------
 
 /// The SQL statements in a hint: every `...` span, split at `;`.
-fn hint_statements(hint: &str) -> Vec<String> {
+pub(crate) fn hint_statements(hint: &str) -> Vec<String> {
     hint.split('`')
         .skip(1)
         .step_by(2)

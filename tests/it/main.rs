@@ -12,6 +12,8 @@ mod conditions;
 mod enforcement;
 mod faults;
 mod hostile;
+mod hostile_clips;
+mod hostile_round2;
 mod migrate;
 // checks and debugging
 mod checks;
