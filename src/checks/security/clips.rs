@@ -139,7 +139,11 @@ pub(super) async fn clip_inserts(
                            user's clip quota (the trigger charges NEW.user_id)";
         if let Some(reason) = &r.rls_bypass {
             let hint = if reason.contains("disabled") {
-                let own = r.permissive_checks.iter().any(|c| ties_user_to_caller(c));
+                // An own-row policy for anyone already there: enabling is enough.
+                let own = rows
+                    .iter()
+                    .flat_map(|r| &r.permissive_checks)
+                    .any(|c| ties_user_to_caller(c));
                 if own {
                     "`ALTER TABLE public.clips ENABLE ROW LEVEL SECURITY`".to_string()
                 } else {
