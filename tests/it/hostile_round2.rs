@@ -337,3 +337,53 @@ async fn a_login_inheriting_service_role_is_a_warning() {
         "{hint}"
     );
 }
+
+/// A pinned trigger function that calls an unpinned one: the callee runs
+/// with the caller's path, so it is checked as well, found by its name in
+/// the caller's source.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_the_trigger_calls_is_checked_too() {
+    let db = supabase_installed_db_adding_roles().await;
+    db.exec(
+        "CREATE TABLE public.usage_events (user_id uuid NOT NULL);
+         CREATE FUNCTION public.record_event(p uuid) RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN
+           INSERT INTO usage_events (user_id) VALUES (p);
+         END $$;
+         CREATE FUNCTION public.on_usage() RETURNS trigger LANGUAGE plpgsql
+           SET search_path = pg_catalog, pg_temp AS $$
+         BEGIN
+           PERFORM public.record_event(NEW.id);
+           RETURN NULL;
+         END $$;
+         CREATE TRIGGER on_usage AFTER UPDATE ON public.users
+           FOR EACH ROW EXECUTE FUNCTION public.on_usage();",
+    )
+    .await;
+    let mut a = switching_login(&db).await;
+    let broken = request_with_setup(&mut a, FREE_USER, "", &rpc(FREE_USER)).await;
+    assert_eq!(
+        broken.unwrap_err().0,
+        "42P01",
+        "the callee cannot see its table"
+    );
+    let hint = fails_then_hints_fix(
+        &db,
+        "public.record_event(p uuid) (called by public.on_usage())",
+        false,
+    )
+    .await;
+    assert!(
+        hint.contains("ALTER FUNCTION public.record_event(p uuid) SET search_path = pg_catalog, public, pg_temp"),
+        "{hint}"
+    );
+    assert!(
+        !hint.contains("public.on_usage() SET"),
+        "the caller is fine: {hint}"
+    );
+    let mut a = switching_login(&db).await;
+    assert_eq!(
+        request_with_setup(&mut a, FREE_USER, "", &rpc(FREE_USER)).await,
+        Ok(1)
+    );
+}
