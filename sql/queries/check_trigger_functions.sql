@@ -42,12 +42,18 @@ WITH RECURSIVE fired AS (
     FROM reach AS r
     JOIN pg_catalog.pg_proc AS caller ON caller.oid = r.fn
     JOIN pg_catalog.pg_namespace AS cn ON cn.oid = caller.pronamespace
-    JOIN candidates AS cand ON cand.oid <> caller.oid
+    -- What the caller calls: every name followed by "(" in its source (one
+    -- scan per caller), and the functions pg_depend records for it.
+    CROSS JOIN LATERAL (SELECT (pg_catalog.regexp_matches(pg_catalog.lower(caller.prosrc),
+                                  '([a-z_][a-z0-9_$]*)\s*\(', 'g'))[1] AS name
+                        UNION
+                        SELECT p2.proname::text
+                          FROM pg_catalog.pg_depend AS d
+                          JOIN pg_catalog.pg_proc AS p2 ON p2.oid = d.refobjid
+                         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = caller.oid
+                           AND d.refclassid = 'pg_catalog.pg_proc'::regclass) AS called
+    JOIN candidates AS cand ON cand.proname::text = called.name AND cand.oid <> caller.oid
    WHERE r.depth < 3
-     AND (pg_catalog.lower(caller.prosrc) ~ ('\m' || pg_catalog.regexp_replace(pg_catalog.lower(cand.proname), '([^a-z0-9_])', '\\\1', 'g') || '\s*\(')
-          OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
-                      WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = caller.oid
-                        AND d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.refobjid = cand.oid))
 )
 SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,
                          pg_catalog.pg_get_function_identity_arguments(p.oid)) AS signature,

@@ -66,7 +66,7 @@ pub enum Check {
     Trigger,
     /// service_role/authenticated can execute the function; PUBLIC/anon cannot.
     Grants,
-    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits.
+    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits, application triggers inside quota's writes pinned, no clip inserts for other users, no login inheriting an API role.
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,
