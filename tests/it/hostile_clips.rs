@@ -221,3 +221,57 @@ async fn a_materialized_view_exposing_counters_is_a_warning_with_a_revoke() {
     .await;
     assert_eq!(refused.unwrap_err().0, "42501");
 }
+
+/// A policy for PUBLIC that checks only that the caller is signed in
+/// applies to every API role; a restrictive own-row policy would have
+/// closed it, the hint ties the permissive one instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_policy_checking_only_the_role_fails_and_its_hint_ties_it() {
+    let db = supabase_installed_db().await;
+    db.exec(
+        "CREATE POLICY \"signed in may add\" ON public.clips
+           FOR ALL TO public USING (auth.role() = 'authenticated')",
+    )
+    .await;
+    let before = clips_used(&db, NEARLY_USER).await;
+    insert_as(&db, "authenticated", "public.clips", NEARLY_USER)
+        .await
+        .unwrap();
+    assert_eq!(
+        clips_used(&db, NEARLY_USER).await,
+        before + 1,
+        "the attack works"
+    );
+    let hint = fails_then_hints_fix(
+        &db,
+        "anon, authenticated may insert clips for any user",
+        false,
+    )
+    .await;
+    assert!(
+        hint.contains("ALTER POLICY \"signed in may add\" ON public.clips WITH CHECK"),
+        "{hint}"
+    );
+    let refused = insert_as(&db, "authenticated", "public.clips", NEARLY_USER).await;
+    assert_eq!(refused.unwrap_err().0, "42501");
+    insert_as(&db, "authenticated", "public.clips", FREE_USER)
+        .await
+        .unwrap();
+}
+
+/// A restrictive own-row policy closes a loose permissive one: it passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restrictive_own_row_policy_keeps_a_loose_one_safe() {
+    let db = supabase_installed_db().await;
+    db.exec(
+        "CREATE POLICY \"Enable insert for authenticated users only\" ON public.clips
+           FOR INSERT TO authenticated WITH CHECK (true);
+         CREATE POLICY \"only own clips\" ON public.clips AS RESTRICTIVE
+           FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid()));",
+    )
+    .await;
+    let (code, status, detail, _) = security(&db);
+    assert_eq!((code, status.as_str()), (0, "pass"), "{detail}");
+    let refused = insert_as(&db, "authenticated", "public.clips", NEARLY_USER).await;
+    assert_eq!(refused.unwrap_err().0, "42501");
+}
