@@ -21,3 +21,4 @@ mod race;
 mod real_conditions;
 mod sandbox;
 mod supabase;
+mod pipes;
