@@ -21,6 +21,10 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
             contract::Problem::NoPrivilege { .. } => {
                 "grant the privilege named in the detail to the role quota runs as"
             }
+            contract::Problem::RequiredColumn { .. } => {
+                "give the column a default or make it nullable (the detail has the SQL); quota \
+                 never alters the application's tables"
+            }
             _ => "fix the application's table to match the contract (README \"Schema contract\"); quota never alters them",
         };
         f.fail(p.to_string(), hint);

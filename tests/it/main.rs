@@ -16,9 +16,10 @@ mod migrate;
 // checks and debugging
 mod checks;
 mod debug;
+mod pipes;
 mod pooler;
 mod race;
 mod real_conditions;
 mod sandbox;
 mod supabase;
-mod pipes;
+mod required_columns;

@@ -26,7 +26,8 @@ fn quota_into_closed_pipe(url: &str, args: &[&str]) -> Output {
         .expect("run sh");
     let mut out = child.stdout.take().expect("stdout is piped");
     let mut first = [0u8; 1];
-    out.read_exact(&mut first).expect("read the shell's first byte");
+    out.read_exact(&mut first)
+        .expect("read the shell's first byte");
     drop(out);
     child.wait_with_output().expect("wait for quota")
 }
