@@ -169,6 +169,12 @@ pub(crate) const SCRATCH_USER_DELETE_CLIPS: &str =
 pub(crate) const SCRATCH_USER_DELETE_USAGE: &str =
     include_str!("../sql/queries/scratch_user_delete_usage.sql");
 pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratch_user_delete.sql");
+// Scratch users where a signup trigger makes the profile (Supabase's handle_new_user).
+pub(crate) const SCRATCH_PARENT_SIGNUP_COLUMNS: &str =
+    include_str!("../sql/queries/scratch_parent_signup_columns.sql");
+pub(crate) const SCRATCH_USER_ADOPT: &str = include_str!("../sql/queries/scratch_user_adopt.sql");
+pub(crate) const SCRATCH_USAGE_ADOPT: &str =
+    include_str!("../sql/queries/scratch_usage_adopt.sql");
 
 // The sandbox: what it reports about its throwaway server.
 

@@ -23,3 +23,4 @@ mod real_conditions;
 mod sandbox;
 mod supabase;
 mod required_columns;
+mod signup;
