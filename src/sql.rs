@@ -173,8 +173,7 @@ pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratc
 pub(crate) const SCRATCH_PARENT_SIGNUP_COLUMNS: &str =
     include_str!("../sql/queries/scratch_parent_signup_columns.sql");
 pub(crate) const SCRATCH_USER_ADOPT: &str = include_str!("../sql/queries/scratch_user_adopt.sql");
-pub(crate) const SCRATCH_USAGE_ADOPT: &str =
-    include_str!("../sql/queries/scratch_usage_adopt.sql");
+pub(crate) const SCRATCH_USAGE_ADOPT: &str = include_str!("../sql/queries/scratch_usage_adopt.sql");
 
 // The sandbox: what it reports about its throwaway server.
 

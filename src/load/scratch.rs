@@ -282,8 +282,7 @@ pub(crate) async fn create_user(
             .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?;
     }
     if let Some(clips) = spec.clips {
-        let usage_failure =
-            |e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice);
+        let usage_failure = |e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice);
         let adopted = shape.parent.is_some()
             && db::query(sql::SCRATCH_USAGE_ADOPT)
                 .bind(id)

@@ -33,7 +33,9 @@ async fn tally(c: &mut PgConnection) -> Vec<(String, i64)> {
 fn runs() -> Vec<Vec<&'static str>> {
     vec![
         vec!["race", "--target", "rpc", "-n", "24", "--format", "json"],
-        vec!["race", "--target", "trigger", "-n", "24", "--format", "json"],
+        vec![
+            "race", "--target", "trigger", "-n", "24", "--format", "json",
+        ],
         vec![
             "bench",
             "--seconds",
@@ -199,7 +201,10 @@ async fn a_failing_signup_trigger_is_blamed_on_the_table_it_writes() {
     .await;
     let mut c = db.connect_admin().await;
     let before = tally(&mut c).await;
-    for args in [&["race", "--target", "rpc"][..], &["race", "--target", "trigger"]] {
+    for args in [
+        &["race", "--target", "rpc"][..],
+        &["race", "--target", "trigger"],
+    ] {
         let out = db.quota(args);
         assert_exit(&out, 4);
         let err = stderr(&out);
