@@ -46,9 +46,16 @@ fn assert_quiet_end(out: &Output, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn completions_into_a_closed_pipe_do_not_panic() {
-    for shell in ["bash", "zsh", "fish"] {
-        let out = quota_into_closed_pipe("postgres://unused@localhost/x", &["completions", shell]);
-        assert_quiet_end(&out, &format!("completions {shell}"));
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["completions", "fish"],
+        &["--help"],
+        &["migrate", "--help"],
+        &["--version"],
+    ] {
+        let out = quota_into_closed_pipe("postgres://unused@localhost/x", args);
+        assert_quiet_end(&out, &args.join(" "));
     }
 }
 
