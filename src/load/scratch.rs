@@ -36,7 +36,8 @@ const USER_COLUMNS: &[&str] = &[
 
 /// Columns of the referenced table (`auth.users`) a signup trigger reads,
 /// which a scratch row gets when they exist: the scratch e-mail, empty
-/// metadata, and the audience and role of a signed-up user.
+/// metadata, and the audience and role of a signed-up user (all but the
+/// e-mail only on a table shaped like Supabase Auth's).
 const SIGNUP_COLUMNS: &[&str] = &[
     "email",
     "raw_user_meta_data",
@@ -162,7 +163,14 @@ async fn signup(conn: &mut PgConnection, table: &str) -> Result<Signup> {
         names: Vec::new(),
         extras: Extras::default(),
     };
+    // Audience, role and metadata only where the table is shaped like
+    // Supabase Auth's (it has `raw_user_meta_data`): elsewhere a `role`
+    // column may mean something else, and keeps its default.
+    let gotrue = rows.iter().any(|(name, ..)| name == "raw_user_meta_data");
     for (name, ty, category, base) in rows {
+        if !gotrue && name != "email" {
+            continue;
+        }
         if let Some(value) = signup_value(&name, &ty, &category, &base) {
             out.names.push(name.clone());
             out.extras.columns.push(quoted_column(&name));

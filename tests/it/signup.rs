@@ -217,3 +217,32 @@ async fn a_failing_signup_trigger_is_blamed_on_the_table_it_writes() {
     }
     assert_eq!(tally(&mut c).await, before);
 }
+
+/// A referenced table that is not Supabase Auth's (no `raw_user_meta_data`):
+/// its scratch row gets the placeholder e-mail, and a `role` column meaning
+/// something else keeps its default instead of `authenticated`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_table_not_shaped_like_auth_users_keeps_its_role_default() {
+    let db = crate::common::installed_db().await;
+    db.exec(
+        "CREATE SCHEMA accounts;
+         CREATE TABLE accounts.people (
+           id uuid PRIMARY KEY,
+           email text UNIQUE CHECK (email LIKE '%@%'),
+           role text NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'owner')));
+         ALTER TABLE public.users ADD CONSTRAINT users_id_fkey
+           FOREIGN KEY (id) REFERENCES accounts.people (id) NOT VALID;",
+    )
+    .await;
+    let mut c = db.connect().await;
+    for target in ["rpc", "trigger"] {
+        let out = db.quota(&["race", "--target", target, "-n", "10", "--format", "json"]);
+        assert_success(&out);
+        assert_eq!(json(&out)["over_admitted"], 0);
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts.people")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the scratch rows are gone");
+}
