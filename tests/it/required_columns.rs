@@ -103,3 +103,34 @@ async fn generated_and_identity_columns_and_defaults_are_not_required() {
     .await;
     assert_success(&db.quota(&["check", "schema"]));
 }
+
+/// A BEFORE INSERT trigger on user_usage that fills the column: a warning
+/// naming the trigger (it may fill it), not a failure; apply goes ahead and
+/// the first clip of a new user works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_before_insert_trigger_that_may_fill_the_column_is_a_warning() {
+    let db = demo_db().await;
+    db.exec(ADD_ORG_ID).await;
+    db.exec(
+        "CREATE FUNCTION public.fill_org() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN NEW.org_id := coalesce(NEW.org_id, gen_random_uuid()); RETURN NEW; END $$;
+         CREATE TRIGGER fill_org BEFORE INSERT ON public.user_usage
+           FOR EACH ROW EXECUTE FUNCTION public.fill_org();",
+    )
+    .await;
+    let out = db.quota(&["check", "schema", "--format", "json"]);
+    assert_success(&out);
+    let text = json(&out).to_string();
+    assert!(text.contains("unless the BEFORE INSERT trigger fill_org"), "{text}");
+    assert_success(&db.quota(&["migrate", "apply", "-q"]));
+    assert_success(&db.quota(&["verify"]));
+    let mut c = db.connect().await;
+    let user = add_user(&mut c, 0, Some(5), "free").await;
+    c.execute(format!("INSERT INTO public.clips (user_id) VALUES ('{user}')").as_str())
+        .await
+        .expect("the trigger fills org_id");
+    // Disabled, it fills nothing: a failure again.
+    db.exec("ALTER TABLE public.user_usage DISABLE TRIGGER fill_org")
+        .await;
+    assert_exit(&db.quota(&["verify"]), 1);
+}
