@@ -121,7 +121,10 @@ async fn a_before_insert_trigger_that_may_fill_the_column_is_a_warning() {
     let out = db.quota(&["check", "schema", "--format", "json"]);
     assert_success(&out);
     let text = json(&out).to_string();
-    assert!(text.contains("unless the BEFORE INSERT trigger fill_org"), "{text}");
+    assert!(
+        text.contains("unless the BEFORE INSERT trigger fill_org"),
+        "{text}"
+    );
     assert_success(&db.quota(&["migrate", "apply", "-q"]));
     assert_success(&db.quota(&["verify"]));
     let mut c = db.connect().await;
