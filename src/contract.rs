@@ -38,6 +38,14 @@ pub const CONTRACT: &[ExpectedColumn] = &[
     col("clips", "user_id", "uuid"),
 ];
 
+/// The columns the clip trigger (V3, V4) names when it creates a user's
+/// counter row: `INSERT INTO public.user_usage (user_id, clips_this_month,
+/// clips_period_start) ... ON CONFLICT (user_id) DO UPDATE`. Every other
+/// column of `user_usage` gets its default, so a required one without a
+/// default fails every user's first clip. (`users` is only updated, and
+/// `clip_limits` is quota's own table.)
+pub const USAGE_INSERT_COLUMNS: &[&str] = &["user_id", "clips_this_month", "clips_period_start"];
+
 /// The contract's tables, in order of first mention.
 pub fn tables() -> Vec<&'static str> {
     let mut tables: Vec<&'static str> = Vec::new();
@@ -71,6 +79,17 @@ pub enum Problem {
         table: String,
         column: String,
     },
+    /// A column the clip trigger's insert leaves out (see
+    /// [`USAGE_INSERT_COLUMNS`]) that is NOT NULL without a default.
+    /// With BEFORE INSERT triggers on the table, which may fill it, only a
+    /// warning ([`Problem::is_warning`]).
+    RequiredColumn {
+        table: String,
+        column: String,
+        #[serde(rename = "type")]
+        column_type: String,
+        before_insert_triggers: Vec<String>,
+    },
     /// The table exists, but the role quota runs as may not read it.
     NoPrivilege {
         table: String,
@@ -92,10 +111,45 @@ impl std::fmt::Display for Problem {
                 f,
                 "public.{table}.{column} has no unique index (needed to keep one counter row per user)"
             ),
+            Problem::RequiredColumn {
+                table,
+                column,
+                column_type,
+                before_insert_triggers,
+            } => {
+                let quoted = db::quote_ident(column);
+                let unless = if before_insert_triggers.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (unless the BEFORE INSERT trigger {} on public.{table} fills it)",
+                        before_insert_triggers.join(", ")
+                    )
+                };
+                write!(
+                    f,
+                    "column public.{table}.{column} ({column_type}) is NOT NULL without a \
+                     default: the clip trigger creates a user's {table} row with only {}, so \
+                     every user without one would be refused their first clip{unless}; give it \
+                     a default (ALTER TABLE public.{table} ALTER COLUMN {quoted} SET DEFAULT \
+                     ...) or make it nullable (ALTER TABLE public.{table} ALTER COLUMN {quoted} \
+                     DROP NOT NULL)",
+                    USAGE_INSERT_COLUMNS.join(", ")
+                )
+            }
             Problem::NoPrivilege { table, role } => {
                 write!(f, "{}", crate::error::hint::contract_table_denied(table, role))
             }
         }
+    }
+}
+
+impl Problem {
+    /// A problem that may not be one (a trigger may fill the column):
+    /// `check schema` and `verify` warn, `migrate apply` goes ahead.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Problem::RequiredColumn { before_insert_triggers, .. }
+            if !before_insert_triggers.is_empty())
     }
 }
 
@@ -142,7 +196,45 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<Vec<Problem>> {
             });
         }
     }
+    if present("user_usage") {
+        problems.extend(required_by_insert(conn, "user_usage", USAGE_INSERT_COLUMNS).await?);
+    }
     Ok(problems)
+}
+
+/// The columns of `public.<table>` an insert naming only `given` cannot
+/// fill: NOT NULL, no default, not generated or identity.
+async fn required_by_insert(
+    conn: &mut PgConnection,
+    table: &str,
+    given: &[&str],
+) -> Result<Vec<Problem>> {
+    let rows: Vec<(String, String, String, String, String)> = db::query_as(sql::REQUIRED_COLUMNS)
+        .bind(format!("public.{table}"))
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("reading the required columns of public.{table}"))?;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|(name, ..)| !given.contains(&name.as_str()))
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let triggers: Vec<String> = db::query_scalar(sql::BEFORE_INSERT_TRIGGERS)
+        .bind(format!("public.{table}"))
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("reading the triggers of public.{table}"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, ty, ..)| Problem::RequiredColumn {
+            table: table.into(),
+            column: name,
+            column_type: ty,
+            before_insert_triggers: triggers.clone(),
+        })
+        .collect())
 }
 
 fn rows_has<'a>(

@@ -170,6 +170,8 @@ pub(crate) const BENCH_INSERT_TRIGGER: &str =
 // Scratch users on real schemas: the referenced `auth.users` row, required columns.
 
 pub(crate) const REQUIRED_COLUMNS: &str = include_str!("../sql/queries/required_columns.sql");
+pub(crate) const BEFORE_INSERT_TRIGGERS: &str =
+    include_str!("../sql/queries/before_insert_triggers.sql");
 pub(crate) const USERS_ID_PARENT: &str = include_str!("../sql/queries/users_id_parent.sql");
 pub(crate) const SCRATCH_PARENT_INSERT: &str =
     include_str!("../sql/queries/scratch_parent_insert.sql");
@@ -183,6 +185,11 @@ pub(crate) const SCRATCH_USER_DELETE_CLIPS: &str =
 pub(crate) const SCRATCH_USER_DELETE_USAGE: &str =
     include_str!("../sql/queries/scratch_user_delete_usage.sql");
 pub(crate) const SCRATCH_USER_DELETE: &str = include_str!("../sql/queries/scratch_user_delete.sql");
+// Scratch users where a signup trigger makes the profile (Supabase's handle_new_user).
+pub(crate) const SCRATCH_PARENT_SIGNUP_COLUMNS: &str =
+    include_str!("../sql/queries/scratch_parent_signup_columns.sql");
+pub(crate) const SCRATCH_USER_ADOPT: &str = include_str!("../sql/queries/scratch_user_adopt.sql");
+pub(crate) const SCRATCH_USAGE_ADOPT: &str = include_str!("../sql/queries/scratch_usage_adopt.sql");
 
 // The sandbox: what it reports about its throwaway server.
 

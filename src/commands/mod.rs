@@ -73,7 +73,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "quota", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics when stdout fails
+            // (`quota completions bash | head`); `output::emit_raw` does not.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "quota", &mut script);
+            crate::output::emit_raw(&script)?;
             Ok(())
         }
     }

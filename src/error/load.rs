@@ -31,6 +31,12 @@ fn server_message(e: &sqlx::Error) -> Option<String> {
     database_error(e).map(|d| d.message().to_string())
 }
 
+/// `schema.table` of the row the server refused, when it says.
+fn refusing_table(e: &sqlx::Error) -> Option<String> {
+    let pg = database_error(e)?.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    Some(format!("{}.{}", pg.schema()?, pg.table()?))
+}
+
 /// A race's clip insert that failed for another reason than the limit.
 pub(crate) fn clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
     match sqlstate(&e) {
@@ -53,12 +59,18 @@ pub(crate) fn scratch_insert_failure(
     advice: &str,
 ) -> anyhow::Error {
     let detail = server_message(&e).unwrap_or_else(|| e.to_string());
+    // The table the server names may be another one, written by a trigger
+    // on `table` (Supabase's signup trigger inserting the profile).
+    let culprit = match refusing_table(&e) {
+        Some(other) if other != table => format!("{other} (written by a trigger on {table})"),
+        _ => table.to_string(),
+    };
     let why = match sqlstate(&e).as_deref() {
         Some(state::FOREIGN_KEY_VIOLATION) => {
-            format!("{table} references a row quota could not create")
+            format!("{culprit} references a row quota could not create")
         }
         Some(code) if code == state::CHECK_VIOLATION || placeholder_refused(code) => {
-            format!("{table} requires values quota cannot make up for a scratch user")
+            format!("{culprit} requires values quota cannot make up for a scratch user")
         }
         Some(state::INSUFFICIENT_PRIVILEGE) => {
             return missing_privilege_or(e, table, role);
@@ -129,6 +141,6 @@ pub(crate) fn bench_scratch_left(e: anyhow::Error, schema: &str, tier: &str) -> 
     e.context(format!(
         "could not remove the bench's scratch objects: DROP SCHEMA {schema} CASCADE; DELETE \
          FROM public.clip_limits WHERE tier = '{tier}'; and users with e-mail \
-         quota-scratch-*@example.invalid"
+         quota-scratch-*@quota.invalid"
     ))
 }

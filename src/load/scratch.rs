@@ -3,12 +3,19 @@
 //! leaving a trace.
 //!
 //! A scratch user is an ordinary `public.users` row with a recognisable
-//! e-mail (`quota-scratch-<uuid>@example.invalid`) that is deleted with its
-//! counter row and clips afterwards. Real schemas are not the demo's: where
-//! `users.id` references another table (Supabase's `auth.users`), the
-//! referenced row is created first and removed last; required columns
-//! without defaults on `users`, `clips` and that table get placeholders by
-//! type (see [`placeholder`]).
+//! e-mail (`quota-scratch-<uuid>@quota.invalid`, a reserved domain) that is
+//! deleted with its counter row and clips afterwards. Real schemas are not
+//! the demo's: where `users.id` references another table (Supabase's
+//! `auth.users`), the referenced row is created first and removed last;
+//! required columns without defaults on `users`, `clips` and that table get
+//! placeholders by type (see [`placeholder`]).
+//!
+//! That referenced row is made as a signup makes it, because applications
+//! create the profile from it (Supabase's documented `handle_new_user`
+//! trigger): it gets the same e-mail, empty metadata and the `authenticated`
+//! audience and role ([`SIGNUP_COLUMNS`]). A profile or counter row such a
+//! trigger made is adopted (updated to what the run needs, a missing e-mail
+//! filled) instead of inserted again.
 
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
@@ -26,6 +33,26 @@ const USER_COLUMNS: &[&str] = &[
     "plan_limits_scrapes",
     "subscription_tier",
 ];
+
+/// Columns of the referenced table (`auth.users`) a signup trigger reads,
+/// which a scratch row gets when they exist: the scratch e-mail, empty
+/// metadata, and the audience and role of a signed-up user (all but the
+/// e-mail only on a table shaped like Supabase Auth's).
+const SIGNUP_COLUMNS: &[&str] = &[
+    "email",
+    "raw_user_meta_data",
+    "raw_app_meta_data",
+    "aud",
+    "role",
+];
+
+/// The reserved domain (RFC 2606) of scratch users' e-mails.
+const SCRATCH_DOMAIN: &str = "quota.invalid";
+
+/// The e-mail of scratch user `id`, in `public.users` and `auth.users`.
+fn scratch_email(id: Uuid) -> String {
+    format!("quota-scratch-{id}@{SCRATCH_DOMAIN}")
+}
 
 /// What a scratch user starts with.
 #[derive(Clone, Debug)]
@@ -93,11 +120,19 @@ impl Shape {
             .await
             .context("reading the foreign key of public.users.id")?;
         let parent = match parent {
-            Some((table, column)) => Some(Parent {
-                extras: extras(conn, &table, &[column.as_str()], advice).await?,
-                table,
-                column: quoted_column(&column),
-            }),
+            Some((table, column)) => {
+                let mut given = signup(conn, &table).await?;
+                let mut names: Vec<&str> = given.names.iter().map(String::as_str).collect();
+                names.push(column.as_str());
+                let required = extras(conn, &table, &names, advice).await?;
+                given.extras.columns.extend(required.columns);
+                given.extras.values.extend(required.values);
+                Some(Parent {
+                    extras: given.extras,
+                    table,
+                    column: quoted_column(&column),
+                })
+            }
             None => None,
         };
         Ok(Shape {
@@ -107,6 +142,56 @@ impl Shape {
             role,
         })
     }
+}
+
+/// The [`SIGNUP_COLUMNS`] `table` has, with their values (and names, so
+/// the required-column placeholders skip them).
+struct Signup {
+    names: Vec<String>,
+    extras: Extras,
+}
+
+async fn signup(conn: &mut PgConnection, table: &str) -> Result<Signup> {
+    let rows: Vec<(String, String, String, String)> =
+        db::query_as(sql::SCRATCH_PARENT_SIGNUP_COLUMNS)
+            .bind(table)
+            .bind(SIGNUP_COLUMNS)
+            .fetch_all(&mut *conn)
+            .await
+            .with_context(|| format!("reading the columns of {table}"))?;
+    let mut out = Signup {
+        names: Vec::new(),
+        extras: Extras::default(),
+    };
+    // Audience, role and metadata only where the table is shaped like
+    // Supabase Auth's (it has `raw_user_meta_data`): elsewhere a `role`
+    // column may mean something else, and keeps its default.
+    let gotrue = rows.iter().any(|(name, ..)| name == "raw_user_meta_data");
+    for (name, ty, category, base) in rows {
+        if !gotrue && name != "email" {
+            continue;
+        }
+        if let Some(value) = signup_value(&name, &ty, &category, &base) {
+            out.names.push(name.clone());
+            out.extras.columns.push(quoted_column(&name));
+            out.extras.values.push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// What a signup gives column `name` of type `ty` (`format_type()` output
+/// from the catalog, never user input): `None` when the type is not the
+/// expected one, and the column is left to its default.
+fn signup_value(name: &str, ty: &str, category: &str, base: &str) -> Option<String> {
+    Some(match (name, category, base) {
+        ("email", "S", _) => format!("('quota-scratch-' || $1::text || '@{SCRATCH_DOMAIN}')::{ty}"),
+        ("raw_user_meta_data" | "raw_app_meta_data", _, "json" | "jsonb") => {
+            format!("'{{}}'::{ty}")
+        }
+        ("aud" | "role", "S", _) => format!("'authenticated'::{ty}"),
+        _ => return None,
+    })
 }
 
 /// Placeholders for the required columns of `table` other than `given`.
@@ -179,22 +264,50 @@ pub(crate) async fn create_user(
             .await
             .map_err(|e| scratch_insert_failure(e, &parent.table, &shape.role, advice))?;
     }
-    db::query(&shape.users.fill(sql::SCRATCH_USER_INSERT))
-        .bind(id)
-        .bind(format!("quota-scratch-{id}@example.invalid"))
-        .bind(spec.usage)
-        .bind(spec.limit)
-        .bind(&spec.tier)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?;
-    if let Some(clips) = spec.clips {
-        db::query(sql::SCRATCH_USAGE_INSERT)
+    // A signup trigger on the referenced table may have made the profile
+    // (and the counter row): adopt them rather than insert a duplicate.
+    let adopted = shape.parent.is_some()
+        && db::query(sql::SCRATCH_USER_ADOPT)
             .bind(id)
-            .bind(clips)
+            .bind(scratch_email(id))
+            .bind(spec.usage)
+            .bind(spec.limit)
+            .bind(&spec.tier)
             .execute(&mut *tx)
             .await
-            .map_err(|e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice))?;
+            .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?
+            .rows_affected()
+            > 0;
+    if !adopted {
+        db::query(&shape.users.fill(sql::SCRATCH_USER_INSERT))
+            .bind(id)
+            .bind(scratch_email(id))
+            .bind(spec.usage)
+            .bind(spec.limit)
+            .bind(&spec.tier)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?;
+    }
+    if let Some(clips) = spec.clips {
+        let usage_failure = |e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice);
+        let adopted = shape.parent.is_some()
+            && db::query(sql::SCRATCH_USAGE_ADOPT)
+                .bind(id)
+                .bind(clips)
+                .execute(&mut *tx)
+                .await
+                .map_err(usage_failure)?
+                .rows_affected()
+                > 0;
+        if !adopted {
+            db::query(sql::SCRATCH_USAGE_INSERT)
+                .bind(id)
+                .bind(clips)
+                .execute(&mut *tx)
+                .await
+                .map_err(usage_failure)?;
+        }
     }
     tx.commit().await?;
     Ok(id)
@@ -257,6 +370,28 @@ mod tests {
             "gen_random_uuid()"
         );
         assert!(placeholder("point", "G", "b", "point").is_none());
+    }
+
+    #[test]
+    fn signup_values_by_name_and_type() {
+        assert_eq!(
+            signup_value("email", "character varying(255)", "S", "varchar").unwrap(),
+            "('quota-scratch-' || $1::text || '@quota.invalid')::character varying(255)"
+        );
+        assert_eq!(
+            signup_value("raw_user_meta_data", "jsonb", "U", "jsonb").unwrap(),
+            "'{}'::jsonb"
+        );
+        assert_eq!(
+            signup_value("aud", "character varying(255)", "S", "varchar").unwrap(),
+            "'authenticated'::character varying(255)"
+        );
+        assert!(signup_value("email", "integer", "N", "int4").is_none());
+        assert!(signup_value("raw_app_meta_data", "text", "S", "text").is_none());
+        assert_eq!(
+            scratch_email(Uuid::nil()),
+            "quota-scratch-00000000-0000-0000-0000-000000000000@quota.invalid"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::error;
 
 /// Refuses when the application's schema does not fit the contract.
 pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
-    let problems = contract::inspect(conn).await?;
+    let mut problems = contract::inspect(conn).await?;
+    problems.retain(|p| !p.is_warning());
     if problems.is_empty() {
         return Ok(());
     }

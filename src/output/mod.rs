@@ -78,6 +78,17 @@ pub fn emit(text: &str) -> std::io::Result<()> {
     }
 }
 
+/// Writes bytes as they are (the completion script clap generates) to
+/// stdout; a reader that went away is not an error, as in [`emit`].
+pub fn emit_raw(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// A table with the project's look.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -273,7 +273,7 @@ fn quota_in_zero_column_tty(db: &TestDb, args: &[&str]) -> String {
         line.push(' ');
         line.push_str(a);
     }
-    let out = Command::new("script")
+    let out = Command::new(crate::common::prereq::SCRIPT.path())
         .args(["-qec", &line, "/dev/null"])
         .env("DATABASE_URL", &db.url)
         // Colour on: a terminal that asks for it is where the width was used.
@@ -289,7 +289,7 @@ fn quota_in_zero_column_tty(db: &TestDb, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminal_with_zero_columns_gets_full_width_tables() {
     let db = installed_db().await;
-    let size = Command::new("script")
+    let size = Command::new(crate::common::prereq::SCRIPT.path())
         .args(["-qec", "stty size", "/dev/null"])
         .stdin(Stdio::null())
         .output()

@@ -22,7 +22,7 @@ fn psql(url: &str, sql: &str) -> Result<String> {
     let program = if bundled.is_file() {
         bundled
     } else {
-        PathBuf::from("psql")
+        crate::common::prereq::PSQL.path()
     };
     let out = Command::new(program)
         .args([

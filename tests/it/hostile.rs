@@ -771,8 +771,11 @@ async fn inserting_ones_own_profile_with_limits_fails_security() {
     .await;
     assert!(hint.contains("GRANT INSERT ("), "column-level: {hint}");
     // After the fix a new user can still create a profile, but not its limits.
+    // The fixture's signup trigger makes the profile; this project lets the
+    // user make it (the policy above), so the trigger's row goes again.
     db.exec_admin(
-        "INSERT INTO auth.users (id, aud, role, email) VALUES ('55555555-5555-4555-8555-555555555555', 'authenticated', 'authenticated', 'n@example.com')",
+        "INSERT INTO auth.users (id, aud, role, email) VALUES ('55555555-5555-4555-8555-555555555555', 'authenticated', 'authenticated', 'n@example.com');
+         DELETE FROM public.users WHERE id = '55555555-5555-4555-8555-555555555555';",
     )
     .await;
     let mut c = db.connect().await;

@@ -18,8 +18,12 @@ mod migrate;
 // checks and debugging
 mod checks;
 mod debug;
+mod pipes;
 mod pooler;
+mod prerequisites;
 mod race;
 mod real_conditions;
+mod required_columns;
 mod sandbox;
+mod signup;
 mod supabase;

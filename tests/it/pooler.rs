@@ -23,7 +23,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
+const PGBOUNCER: &str = crate::common::prereq::PGBOUNCER.program;
 
 /// PgBouncer's `pool_mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,10 +116,7 @@ fn free_port() -> u16 {
 }
 
 fn start(host: &str, server_port: u16, mode: Mode) -> Bouncer {
-    assert!(
-        Path::new(PGBOUNCER).exists(),
-        "{PGBOUNCER} is missing: install the Debian package pgbouncer (.ci/run does)"
-    );
+    crate::common::prereq::PGBOUNCER.path();
     let dir = std::env::temp_dir().join(format!(
         "quota-pgbouncer-{}-{}",
         std::process::id(),
@@ -214,7 +211,7 @@ fn write_auth_file(dir: &Path, users: &[(String, String)]) {
 /// SIGHUP makes PgBouncer re-read its configuration and auth_file.
 fn reload(dir: &Path) {
     let pid = std::fs::read_to_string(dir.join("pgbouncer.pid")).expect("pgbouncer's pid file");
-    let status = Command::new("kill")
+    let status = Command::new(crate::common::prereq::KILL.path())
         .args(["-HUP", pid.trim()])
         .status()
         .unwrap();

@@ -5,8 +5,9 @@
 //! REPLICATION, BYPASSRLS) and is NOT a superuser. Each database gets
 //! `tests/fixtures/supabase/schema.sql`: the `auth` schema owned by another
 //! role, `public.users.id` referencing `auth.users`, required columns without
-//! defaults, `updated_at` triggers, RLS policies with spaces in their names
-//! and Supabase's default privileges. One cluster per test binary (started on
+//! defaults, `updated_at` triggers, RLS policies with spaces in their names,
+//! Supabase's default privileges and its documented signup trigger
+//! (`handle_new_user` on `auth.users` making the profile in `public.users`). One cluster per test binary (started on
 //! first use, torn down at exit); one database per test.
 //!
 //! Roles are cluster-wide, and `check security` lists every role inheriting

@@ -66,7 +66,7 @@ fn service_role_claims() -> serde_json::Value {
 /// (~600 bytes), with `sub` the scratch user: what PostgREST parses on
 /// every request of that user.
 pub fn authenticated_claims(user: Uuid) -> serde_json::Value {
-    let email = format!("quota-scratch-{}@example.invalid", user.simple());
+    let email = format!("quota-scratch-{}@quota.invalid", user.simple());
     serde_json::json!({
         "aud": "authenticated",
         "exp": CLAIMS_IAT + 3600,

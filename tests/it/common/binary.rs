@@ -100,7 +100,7 @@ pub fn spawn_quota_async(url: &str, args: &[&str]) -> tokio::process::Child {
 
 /// Sends Ctrl-C (SIGINT) to `child` and waits for it to finish cleaning up.
 pub fn interrupt(child: Child) -> Output {
-    let kill = Command::new("kill")
+    let kill = Command::new(super::prereq::KILL.path())
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();

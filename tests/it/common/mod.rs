@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 mod binary;
+pub mod prereq;
 mod roles;
 
 pub use binary::*;
