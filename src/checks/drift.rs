@@ -253,7 +253,7 @@ mod tests {
                 def.body
             );
             assert!(!def.body.contains(tag));
-            assert_eq!(def.version, 4);
+            assert_eq!(def.version, 5);
             assert_eq!(def.config, ["search_path=pg_catalog, pg_temp"]);
         }
     }
@@ -267,6 +267,20 @@ mod tests {
         assert_eq!(trigger_fn.version, 3);
         assert_eq!(embedded_trigger(3), (3, false));
         assert_eq!(embedded_trigger(4), (4, true));
+        // V5 redefines both functions and leaves V4's trigger.
+        assert_eq!(
+            embedded_definition("$increment_usage_if_allowed$", 4)
+                .unwrap()
+                .version,
+            4
+        );
+        assert_eq!(
+            embedded_definition("$enforce_clip_limit$", 5)
+                .unwrap()
+                .version,
+            5
+        );
+        assert_eq!(embedded_trigger(5), (4, true));
     }
 
     #[test]
