@@ -260,7 +260,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     )
     .await;
     assert!(
-        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V4"),
+        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V5"),
         "{report}"
     );
     assert!(check(&report, "drift")["hint"]
@@ -279,7 +279,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     assert_success(&out);
     let repaired = json(&out);
     assert_eq!(repaired["command"], "repair");
-    assert_eq!(repaired["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(repaired["steps"].as_array().unwrap().len(), 5);
     let (code, report) = verify(&db);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(snapshot(&mut c).await, before, "repair leaves data alone");
@@ -287,7 +287,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    assert_eq!(history, 4);
+    assert_eq!(history, 5);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -464,14 +464,14 @@ async fn out_of_range_targets_follow_one_rule() {
 
     // A version no migration has: a usage error for both commands.
     for args in [
-        &["migrate", "rollback", "--yes", "--target", "5"][..],
-        &["migrate", "apply", "--target", "5"],
+        &["migrate", "rollback", "--yes", "--target", "6"][..],
+        &["migrate", "apply", "--target", "6"],
     ] {
         let out = db.quota(args);
         assert_refused(&out, 2);
         assert_eq!(
             stderr(&out).trim(),
-            "error: --target 5 is beyond the newest migration (V4)",
+            "error: --target 6 is beyond the newest migration (V5)",
             "{args:?}"
         );
     }

@@ -46,8 +46,8 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
     let out = db.quota(&["migrate", "apply", "--format", "json"]);
     assert_success(&out);
     let report = json(&out);
-    assert_eq!(report["database_version"], 4);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(report["database_version"], 5);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 5);
     assert_eq!(installed_objects(&db).await.len(), 6);
     assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
 
