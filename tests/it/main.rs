@@ -16,6 +16,7 @@ mod migrate;
 // checks and debugging
 mod checks;
 mod debug;
+mod periods;
 mod pooler;
 mod race;
 mod real_conditions;

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 mod binary;
+pub mod faketime;
 mod roles;
 
 pub use binary::*;
