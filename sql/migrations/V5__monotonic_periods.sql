@@ -144,11 +144,12 @@ BEGIN
   -- Refused. The figures go only to the user being charged, service_role
   -- and a direct session (no role switched, no JWT); the sub is read both
   -- ways PostgREST passes it, as the RPC's guard reads it. Anyone else
-  -- inserting a clip for this user learns only that it was refused.
+  -- inserting a clip for this user learns only that it was refused. No sub
+  -- under an API role is "anyone else": the test is never NULL (fails closed).
   v_sub := COALESCE(NULLIF(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
                     NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.json ->> 'sub');
   IF NOT (pg_catalog.current_setting('role') = 'service_role'
-          OR pg_catalog.lower(v_sub) = NEW.user_id::pg_catalog.text
+          OR COALESCE(pg_catalog.lower(v_sub) = NEW.user_id::pg_catalog.text, false)
           OR (v_sub IS NULL
               AND pg_catalog.current_setting('role') = 'none'
               AND NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '') IS NULL

@@ -15,6 +15,7 @@ mod hostile;
 mod migrate;
 // checks and debugging
 mod checks;
+mod clip_disclosure;
 mod debug;
 mod periods;
 mod pooler;
