@@ -14,6 +14,7 @@ mod faults;
 mod hostile;
 mod migrate;
 // checks and debugging
+mod ahead;
 mod checks;
 mod clip_disclosure;
 mod debug;
