@@ -18,6 +18,7 @@ mod ahead;
 mod checks;
 mod clip_disclosure;
 mod debug;
+mod install_state;
 mod periods;
 mod pooler;
 mod race;
