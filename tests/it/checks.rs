@@ -97,8 +97,9 @@ async fn verify_passes_on_a_fresh_install_with_a_stable_json_shape() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_fails_before_install_and_says_to_apply() {
     let db = demo_db().await;
+    // Nothing of quota installed: exit 4 (a precondition), the report printed.
     let (code, report) = verify(&db);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(4));
     let failed = failing(&report);
     for name in ["routine", "trigger", "grants", "security", "drift"] {
         assert!(failed.contains(&name.to_string()), "{report}");

@@ -319,7 +319,7 @@ async fn hostile_arguments_are_usage_errors_and_change_nothing() {
         &["migrate", "apply", "--target", ""],
         &["migrate", "apply", "--target", "３"],
         &["migrate", "apply", "--target", "99999999999999999999"],
-        &["migrate", "apply", "--target", "5"],
+        &["migrate", "apply", "--target", "6"],
         &["migrate", "apply", "--lock-timeout", "0"],
         &["migrate", "apply", "--lock-timeout", "600001"],
         &["migrate", "apply", "--retries", "-5"],
