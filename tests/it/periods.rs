@@ -72,6 +72,62 @@ const USAGE_MARKER: &str = "SELECT usage_period_start::text FROM public.users \
 const CLIP_MARKER: &str = "SELECT clips_period_start::text FROM public.user_usage \
                            WHERE user_id = '11111111-1111-4111-8111-111111111111'";
 
+async fn backend_pid(conn: &mut PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// Waits (without a deadline that a loaded machine could miss: up to a
+/// minute) until backend `pid` waits for a lock.
+async fn until_waiting_for_a_lock(db: &TestDb, pid: i32) {
+    let mut c = db.connect().await;
+    for _ in 0..1200 {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock')",
+        )
+        .bind(pid)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        if waiting {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the old transaction never waited for the counter's row lock");
+}
+
+/// The first round with real concurrency: a new-month transaction writes
+/// first and holds the row lock, the old transaction's write waits for it,
+/// then goes on against the committed new-month row. Returns admissions.
+async fn blocked_round(db: &TestDb, mut old: PgConnection, clips: bool) -> i32 {
+    let mut holder = db.connect().await;
+    holder.execute("BEGIN").await.unwrap();
+    let mut admitted = if clips {
+        i32::from(insert_clip(&mut holder).await)
+    } else {
+        i32::from(call(&mut holder).await)
+    };
+    let pid = backend_pid(&mut old).await;
+    let waiter = tokio::spawn(async move {
+        let ok = if clips {
+            insert_clip(&mut old).await
+        } else {
+            call(&mut old).await
+        };
+        old.execute(if ok { "COMMIT" } else { "ROLLBACK" })
+            .await
+            .unwrap();
+        ok
+    });
+    until_waiting_for_a_lock(db, pid).await;
+    holder.execute("COMMIT").await.unwrap();
+    admitted += i32::from(waiter.await.unwrap());
+    admitted
+}
+
 /// Opens a transaction whose now() is the clock's present.
 async fn open_old(db: &TestDb) -> PgConnection {
     let mut c = db.connect().await;
@@ -86,9 +142,11 @@ async fn open_old(db: &TestDb) -> PgConnection {
 
 /// Installs up to `version` on a cluster whose clock reads 23:59 on 31
 /// January (UTC), opens old transactions, moves the clock past midnight,
-/// and runs, for the RPC and then for the trigger: for each old
-/// transaction, one call in the new month, then the old transaction's call
-/// and its COMMIT; then new-month calls until one is refused.
+/// and runs, for the RPC and then for the trigger: one round where an old
+/// transaction's write waits for a new-month transaction's row lock; then,
+/// for each other old transaction, one call in the new month, then the old
+/// transaction's call and its COMMIT; then new-month calls until one is
+/// refused. The marker is read after each old transaction ends.
 async fn across_the_boundary(version: &str) -> Boundary {
     let clock =
         tokio::task::spawn_blocking(|| FakeClock::start(utc(2031, Month::January, 31, 23, 59, 0)))
@@ -111,6 +169,8 @@ async fn across_the_boundary(version: &str) -> Boundary {
         old_rpc.push(open_old(&db).await);
         old_clips.push(open_old(&db).await);
     }
+    let blocked_rpc = open_old(&db).await;
+    let blocked_clip = open_old(&db).await;
 
     clock.set(utc(2031, Month::February, 1, 0, 0, 30));
     let mut new = db.connect().await;
@@ -125,8 +185,8 @@ async fn across_the_boundary(version: &str) -> Boundary {
         .unwrap();
     assert_eq!(old_now, "2031-01-31", "an old transaction's now() stays");
 
-    let mut rpc_admitted = 0;
-    let mut rpc_markers = Vec::new();
+    let mut rpc_admitted = blocked_round(&db, blocked_rpc, false).await;
+    let mut rpc_markers = vec![marker(&mut new, USAGE_MARKER).await];
     for old in &mut old_rpc {
         rpc_admitted += i32::from(call(&mut new).await);
         rpc_admitted += i32::from(call(old).await);
@@ -138,8 +198,8 @@ async fn across_the_boundary(version: &str) -> Boundary {
         assert!(rpc_admitted < 100, "the RPC never refuses");
     }
 
-    let mut clips_admitted = 0;
-    let mut clip_markers = Vec::new();
+    let mut clips_admitted = blocked_round(&db, blocked_clip, true).await;
+    let mut clip_markers = vec![marker(&mut new, CLIP_MARKER).await];
     for old in &mut old_clips {
         clips_admitted += i32::from(insert_clip(&mut new).await);
         if insert_clip(old).await {
