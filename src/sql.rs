@@ -18,6 +18,7 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
     ),
     (3, include_str!("../sql/revert/V3__clip_limit.sql")),
     (4, include_str!("../sql/revert/V4__harden_functions.sql")),
+    (5, include_str!("../sql/revert/V5__monotonic_periods.sql")),
 ];
 
 /// The demo schema `quota sandbox` and the tests install.

@@ -105,13 +105,28 @@ impl Check {
     }
 }
 
-/// Runs one check.
+/// Runs one check. While versions are pending, `--repair` (which re-runs
+/// only the applied ones) cannot fix a definition: the hint says `apply`.
 pub async fn run_one(conn: &mut PgConnection, check: Check) -> Result<CheckResult> {
-    let findings = check
+    let mut findings = check
         .findings(conn)
         .await
         .with_context(|| format!("running the {} check", check.name()))?;
+    if versions_pending(conn).await? {
+        findings.repair_means_apply();
+    }
     Ok(findings.into_result(check.name()))
+}
+
+/// Whether this build has versions the database has not applied. Read in a
+/// savepoint: a role that cannot read the history gets `false` and the
+/// checks' transaction goes on.
+pub(crate) async fn versions_pending(conn: &mut PgConnection) -> Result<bool> {
+    use sqlx::Connection;
+    let mut savepoint = conn.begin().await.context("starting a savepoint")?;
+    let status = crate::migrate::status(&mut savepoint).await;
+    savepoint.rollback().await.context("ending a savepoint")?;
+    Ok(status.is_ok_and(|s| s.pending().next().is_some()))
 }
 
 /// Runs every check, in order.
@@ -129,6 +144,9 @@ pub const HINT_APPLY: &str =
 /// The hint for installed objects that were changed by hand.
 pub const HINT_REPAIR: &str =
     "run `quota migrate apply --repair` to reinstall the migrations' definitions";
+/// What replaces [`HINT_REPAIR`] while versions are pending.
+pub const HINT_APPLY_PENDING: &str = "run `quota migrate apply`: the pending versions install the \
+     current definitions (re-running the applied ones cannot)";
 
 /// What a check found: notes (fine), warnings and failures, each with a hint.
 #[derive(Debug, Default)]
@@ -153,6 +171,15 @@ impl Findings {
 
     pub(crate) fn has_failures(&self) -> bool {
         !self.failures.is_empty()
+    }
+
+    /// Every [`HINT_REPAIR`] becomes [`HINT_APPLY_PENDING`].
+    fn repair_means_apply(&mut self) {
+        for (_, hint) in self.failures.iter_mut().chain(self.warnings.iter_mut()) {
+            if hint == HINT_REPAIR {
+                *hint = HINT_APPLY_PENDING.to_string();
+            }
+        }
     }
 
     /// Failures first, then warnings; notes only when all is well. Hints are

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{run_all, run_one, Check, CheckResult};
+use super::{function_oid, run_all, run_one, Check, CheckResult, RPC, TRIGGER_FUNCTION};
 use crate::db;
+use sqlx::Connection;
 
 /// What `verify` and `check` print: `{"passed": bool, "checks": [...]}`.
 #[derive(Serialize)]
@@ -20,6 +21,9 @@ pub struct Verdict {
     /// How long the checks took, for JUnit's `time`.
     #[serde(skip)]
     pub elapsed: Duration,
+    /// `verify` found nothing of quota installed (exit 4, not 1).
+    #[serde(skip)]
+    pub nothing_installed: bool,
 }
 
 impl Verdict {
@@ -29,6 +33,7 @@ impl Verdict {
             checks,
             suite,
             elapsed,
+            nothing_installed: false,
         }
     }
 
@@ -50,8 +55,25 @@ pub async fn verify(database: &db::Database) -> Result<Verdict> {
     // the function as hostile callers would, and nothing of that may stay.
     let mut tx = db.begin().await?;
     let results = run_all(&mut tx).await?;
+    let nothing_installed = nothing_installed(&mut tx).await?;
     tx.rollback().await?;
-    Ok(Verdict::new("quota verify", results, started.elapsed()))
+    let mut verdict = Verdict::new("quota verify", results, started.elapsed());
+    verdict.nothing_installed = nothing_installed;
+    Ok(verdict)
+}
+
+/// No version recorded and neither function present. A history this role
+/// cannot read counts as installed: the checks have said what they could.
+async fn nothing_installed(conn: &mut sqlx::PgConnection) -> Result<bool> {
+    for signature in [RPC, TRIGGER_FUNCTION] {
+        if function_oid(conn, signature).await?.is_some() {
+            return Ok(false);
+        }
+    }
+    let mut savepoint = conn.begin().await?;
+    let status = crate::migrate::status(&mut savepoint).await;
+    savepoint.rollback().await?;
+    Ok(status.is_ok_and(|s| s.database_version == 0))
 }
 
 /// One check.

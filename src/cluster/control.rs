@@ -70,6 +70,7 @@ impl Cluster {
             .arg(&self.log)
             .arg("-o")
             .arg(format!("-p {}", self.port));
+        cmd.envs(self.server_env.iter().map(|(k, v)| (k, v)));
         // The postmaster redirects its output to the log, so these pipes
         // close when pg_ctl exits.
         let out = cmd.output().context("could not run pg_ctl")?;

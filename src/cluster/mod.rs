@@ -60,6 +60,10 @@ pub struct ClusterOptions {
     /// Generate a self-signed certificate with `openssl` and set `ssl = on`,
     /// to exercise TLS code paths. Fails if `openssl` is not installed.
     pub ssl: bool,
+    /// Extra environment of the server processes (given to `pg_ctl start`,
+    /// which the postmaster and every backend inherit), e.g. `LD_PRELOAD`
+    /// of libfaketime so a test can move the server's clock.
+    pub server_env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -69,6 +73,7 @@ impl Default for ClusterOptions {
             superuser_password: random_hex(16),
             extra_settings: Vec::new(),
             ssl: false,
+            server_env: Vec::new(),
         }
     }
 }
@@ -81,6 +86,7 @@ impl fmt::Debug for ClusterOptions {
             .field("superuser_password", &"<redacted>")
             .field("extra_settings", &self.extra_settings)
             .field("ssl", &self.ssl)
+            .field("server_env", &self.server_env)
             .finish()
     }
 }
@@ -98,6 +104,8 @@ pub struct Cluster {
     password: String,
     /// Unprivileged user the server runs as when we are root.
     run_as: Option<RunAs>,
+    /// Extra environment of the server, see [`ClusterOptions::server_env`].
+    server_env: Vec<(String, String)>,
     reaper: Option<Reaper>,
     torn_down: bool,
 }
@@ -137,6 +145,7 @@ impl Cluster {
             superuser: opts.superuser.clone(),
             password: opts.superuser_password.clone(),
             run_as,
+            server_env: opts.server_env.clone(),
             reaper: None,
             torn_down: false,
         };

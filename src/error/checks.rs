@@ -27,3 +27,13 @@ pub fn guard_refusal(e: &sqlx::Error) -> GuardAnswer {
         GuardAnswer::Other { code, message }
     }
 }
+
+/// `quota verify` on a database where nothing of quota is installed: exit
+/// 4 (a precondition, as the README's exit codes say), after the report.
+pub fn not_installed() -> anyhow::Error {
+    super::precondition(
+        "quota is not installed in this database (no version recorded, neither \
+         public.increment_usage_if_allowed nor public.enforce_clip_limit exists): run `quota \
+         check schema`, then `quota migrate apply`",
+    )
+}

@@ -66,6 +66,18 @@ pub(crate) async fn ownership_hint(db: &mut Session) -> String {
     }
 }
 
+/// The history records a version this build does not embed: a newer quota
+/// upgraded the database. Nothing drifted; this binary is too old to apply
+/// or roll back, and says which one can.
+pub(crate) fn database_ahead(database_version: u32, latest: u32) -> anyhow::Error {
+    error::precondition(format!(
+        "the database is at version {database_version}, newer than this quota (knows up to \
+         {latest}); install a newer quota (one that knows version {database_version}) to apply \
+         or roll back; read-only commands (`migrate status`, `verify`, `check`, `user`, `users`, \
+         `report`) still work on versions 1-{latest}"
+    ))
+}
+
 /// Why the history could not be read, and what to do about it.
 pub(crate) async fn history_unreadable(conn: &mut PgConnection, e: sqlx::Error) -> anyhow::Error {
     let msg = server_message(&e);

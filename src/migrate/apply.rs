@@ -7,7 +7,7 @@ use refinery::Migration;
 use sqlx::{Executor, PgConnection};
 
 use super::busy;
-use super::gate::{refuse_troubles, require_contract};
+use super::gate::{refuse_ahead, refuse_troubles, require_contract};
 use super::lock::LockPolicy;
 use super::outcome::{Outcome, Step};
 use super::status::{read_status, status, StatusReport};
@@ -34,6 +34,7 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
     require_contract(&mut tx).await?;
     if opts.dry_run {
         let before = status(&mut tx).await?;
+        refuse_ahead(&before)?;
         refuse_troubles(&before)?;
         adoption::refuse(&mut tx, &before, target).await?;
         let steps = pending_steps(&before, target, true);
@@ -58,6 +59,7 @@ async fn plan_under_lock(
     let (before, prepared) = {
         let mut tx = step::planning_transaction(db, policy, ui).await?;
         let before = status(&mut tx).await?;
+        refuse_ahead(&before)?;
         refuse_troubles(&before)?;
         adoption::refuse(&mut tx, &before, target).await?;
         let prepared = match history::prepare_in(&mut tx).await {

@@ -85,4 +85,28 @@ mod tests {
         assert!(revert.contains("SET search_path = ''"));
         assert!(revert.contains("BEFORE INSERT ON public.clips"));
     }
+
+    #[test]
+    fn reverting_v5_restores_v4_verbatim() {
+        let all = migrations();
+        let sql = |v: u32| {
+            all.iter()
+                .find(|m| m.version() == v)
+                .and_then(|m| m.sql())
+                .unwrap()
+        };
+        let revert = revert_sql(5).unwrap();
+        let v4 = sql(4);
+        // Everything from the first function to the end of the second
+        // one's COMMENT, byte for byte.
+        let functions = |s: &str| -> String {
+            let start = s.find("CREATE OR REPLACE FUNCTION").unwrap();
+            let end = s.rfind("limit';").unwrap() + "limit';".len();
+            s[start..end].to_string()
+        };
+        assert_eq!(functions(revert), functions(v4));
+        // V5 leaves the trigger alone, so its revert does too.
+        assert!(!revert.contains("TRIGGER enforce_clip_limit_trigger"));
+        assert!(!sql(5).contains("TRIGGER enforce_clip_limit_trigger"));
+    }
 }

@@ -22,6 +22,19 @@ pub async fn require_contract(conn: &mut PgConnection) -> Result<()> {
     )))
 }
 
+/// Refuses to change a database a newer quota upgraded (its history records
+/// a version this build does not embed), before anything else is said about
+/// the history: nothing drifted, this binary is too old.
+pub(crate) fn refuse_ahead(status: &StatusReport) -> Result<()> {
+    if status.is_ahead() {
+        return Err(error::migrate::database_ahead(
+            status.database_version,
+            status.latest_version,
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses to apply on a database whose history this build cannot vouch for.
 pub(crate) fn refuse_troubles(status: &StatusReport) -> Result<()> {
     let troubles = status.troubles();

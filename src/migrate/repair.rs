@@ -15,7 +15,7 @@ use refinery::Migration;
 use sqlx::{Executor, PgConnection};
 
 use super::busy;
-use super::gate::require_contract;
+use super::gate::{refuse_ahead, require_contract};
 use super::lock::LockPolicy;
 use super::outcome::{Outcome, Step};
 use super::status::{self, read_status, State, StatusReport};
@@ -39,6 +39,8 @@ pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Ou
     require_contract(&mut tx).await?;
     let before = status::status(&mut tx).await?;
     tx.commit().await?;
+    // Re-running this build's files would undo what the newer versions changed.
+    refuse_ahead(&before)?;
     if opts.dry_run {
         let steps = plan(&before, ui);
         return Ok(Outcome::unchanged(true, steps, before.database_version));

@@ -7,6 +7,7 @@ use refinery::Migration;
 use sqlx::{Executor, PgConnection};
 
 use super::busy;
+use super::gate::refuse_ahead;
 use super::limits::{self, EditedLimit};
 use super::lock::LockPolicy;
 use super::outcome::{Outcome, Step};
@@ -70,6 +71,7 @@ pub async fn plan(db: &mut Session, opts: RollbackOptions, ui: &Ui) -> Result<Ro
 /// The versions a rollback to `target` would revert, newest first.
 pub fn versions_to_revert(status: &StatusReport, target: Option<u32>) -> Result<Vec<Step>> {
     advice::check_rollback(target)?;
+    refuse_ahead(status)?;
     let applied: Vec<&VersionStatus> = status
         .migrations
         .iter()
@@ -82,8 +84,7 @@ pub fn versions_to_revert(status: &StatusReport, target: Option<u32>) -> Result<
     });
     let mut plan: Vec<Step> = Vec::new();
     for m in applied.iter().rev().filter(|m| m.version > target) {
-        let sql = embedded::revert_sql(m.version)
-            .ok_or_else(|| no_revert_script(&format!("V{}__{}", m.version, m.name)))?;
+        let sql = embedded::revert_sql(m.version).ok_or_else(|| ahead(m.version))?;
         plan.push(Step {
             version: m.version,
             name: m.name.clone(),
@@ -154,7 +155,7 @@ async fn revert_next(
             .find(|m| m.version() == newest)
             .map(|m| m.name().to_string());
         let (Some(sql), Some(name)) = (embedded::revert_sql(newest), name) else {
-            return Err(StepError::Stop(no_revert_script(&format!("V{newest}"))));
+            return Err(StepError::Stop(ahead(newest)));
         };
         let step = Step {
             version: newest,
@@ -169,12 +170,9 @@ async fn revert_next(
     step::locked_step(db, policy, ui, work).await
 }
 
-/// A version (`V9` or `V9__name`) this build has no revert script for.
-fn no_revert_script(version: &str) -> anyhow::Error {
-    error::precondition(format!(
-        "{version} was applied by a newer quota and this build has no revert script for it; \
-         roll it back with that version of quota"
-    ))
+/// `version` has no revert script here: a newer quota applied it.
+fn ahead(version: u32) -> anyhow::Error {
+    error::migrate::database_ahead(version, embedded::latest_version())
 }
 
 #[cfg(test)]
@@ -233,5 +231,10 @@ mod tests {
         let s = st(&[(1, State::Applied), (9, State::Unknown)]);
         let err = versions_to_revert(&s, Some(0)).unwrap_err();
         assert_eq!(error::kind_of(&err), error::ExitKind::Precondition);
+        assert!(
+            err.to_string()
+                .starts_with("the database is at version 9, newer than this quota (knows up to 3)"),
+            "{err}"
+        );
     }
 }

@@ -20,7 +20,8 @@ pub enum State {
     Pending,
     /// Applied, but from a file whose checksum differs from the embedded one.
     Drifted,
-    /// Recorded in the database, unknown to this build (a newer quota applied it).
+    /// Recorded in the database, unknown to this build (a newer quota
+    /// applied it): the database is ahead of this binary.
     Unknown,
 }
 
@@ -30,7 +31,8 @@ impl State {
             State::Applied => "applied",
             State::Pending => "pending",
             State::Drifted => "drifted",
-            State::Unknown => "unknown",
+            // JSON keeps "unknown" (serde); people read what it means.
+            State::Unknown => "newer than this binary",
         }
     }
 }
@@ -64,6 +66,11 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
+    /// A newer quota upgraded the database past what this build embeds.
+    pub fn is_ahead(&self) -> bool {
+        self.database_version > self.latest_version
+    }
+
     pub fn pending(&self) -> impl Iterator<Item = &VersionStatus> {
         self.migrations.iter().filter(|m| m.state == State::Pending)
     }

@@ -11,8 +11,8 @@ impl Status for State {
     fn tone(&self) -> Tone {
         match self {
             State::Applied => Tone::Good,
-            State::Pending => Tone::Attention,
-            State::Drifted | State::Unknown => Tone::Bad,
+            State::Pending | State::Unknown => Tone::Attention,
+            State::Drifted => Tone::Bad,
         }
     }
 }
@@ -28,8 +28,13 @@ impl Report for StatusReport {
                 Cell::new(or_missing(m.applied_on.as_deref().map(to_seconds))),
             ]);
         }
+        let ahead = if self.is_ahead() {
+            "; the database is newer than this quota: install a newer quota to apply or roll back"
+        } else {
+            ""
+        };
         format!(
-            "{t}\ndatabase at V{}, newest V{}",
+            "{t}\ndatabase at V{}, newest V{}{ahead}",
             self.database_version, self.latest_version
         )
     }
@@ -171,6 +176,7 @@ mod tests {
     #[test]
     fn states_keep_their_words() {
         assert_eq!(State::Drifted.to_string(), "drifted");
+        assert_eq!(State::Unknown.to_string(), "newer than this binary");
         assert_eq!(State::Pending.tone(), Tone::Attention);
         assert_eq!(
             serde_json::to_value(State::Unknown).unwrap(),

@@ -151,6 +151,7 @@ mod tests {
             checks,
             suite: "quota verify",
             elapsed: std::time::Duration::from_millis(1234),
+            nothing_installed: false,
         }
     }
 

@@ -97,8 +97,9 @@ async fn verify_passes_on_a_fresh_install_with_a_stable_json_shape() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_fails_before_install_and_says_to_apply() {
     let db = demo_db().await;
+    // Nothing of quota installed: exit 4 (a precondition), the report printed.
     let (code, report) = verify(&db);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(4));
     let failed = failing(&report);
     for name in ["routine", "trigger", "grants", "security", "drift"] {
         assert!(failed.contains(&name.to_string()), "{report}");
@@ -260,7 +261,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     )
     .await;
     assert!(
-        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V4"),
+        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V5"),
         "{report}"
     );
     assert!(check(&report, "drift")["hint"]
@@ -279,7 +280,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     assert_success(&out);
     let repaired = json(&out);
     assert_eq!(repaired["command"], "repair");
-    assert_eq!(repaired["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(repaired["steps"].as_array().unwrap().len(), 5);
     let (code, report) = verify(&db);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(snapshot(&mut c).await, before, "repair leaves data alone");
@@ -287,7 +288,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    assert_eq!(history, 4);
+    assert_eq!(history, 5);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -250,9 +250,10 @@ async fn failing_commands_print_one_json_error_document() {
         "{e}"
     );
 
-    // A failed verify prints its verdict, and only that.
+    // A failed verify prints its verdict, and only that (exit 4: quota is
+    // not installed here).
     let out = db.quota(&["verify", "--format", "json"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 4);
     let doc = json(&out);
     assert_eq!(doc["passed"], false);
     assert!(doc.get("error").is_none(), "{doc}");
@@ -464,14 +465,14 @@ async fn out_of_range_targets_follow_one_rule() {
 
     // A version no migration has: a usage error for both commands.
     for args in [
-        &["migrate", "rollback", "--yes", "--target", "5"][..],
-        &["migrate", "apply", "--target", "5"],
+        &["migrate", "rollback", "--yes", "--target", "6"][..],
+        &["migrate", "apply", "--target", "6"],
     ] {
         let out = db.quota(args);
         assert_refused(&out, 2);
         assert_eq!(
             stderr(&out).trim(),
-            "error: --target 5 is beyond the newest migration (V4)",
+            "error: --target 6 is beyond the newest migration (V5)",
             "{args:?}"
         );
     }
@@ -491,17 +492,17 @@ async fn out_of_range_targets_follow_one_rule() {
 async fn attempts_count_transactions_for_apply_rollback_and_repair() {
     let db = demo_db().await;
     let apply = json(&db.quota(&["migrate", "apply", "--format", "json"]));
-    assert_eq!(apply["attempts"], 4, "{apply}");
+    assert_eq!(apply["attempts"], 5, "{apply}");
     let again = json(&db.quota(&["migrate", "apply", "--format", "json"]));
     assert_eq!(again["attempts"], 0, "nothing to do: {again}");
     let repair = json(&db.quota(&["migrate", "apply", "--repair", "--format", "json"]));
     // Repair re-runs every applied version in one transaction.
     assert_eq!(repair["attempts"], 1, "{repair}");
-    assert_eq!(repair["steps"].as_array().unwrap().len(), 4, "{repair}");
+    assert_eq!(repair["steps"].as_array().unwrap().len(), 5, "{repair}");
     let rollback = json(&db.quota(&[
         "migrate", "rollback", "--yes", "--target", "1", "--format", "json",
     ]));
-    assert_eq!(rollback["attempts"], 3, "{rollback}");
+    assert_eq!(rollback["attempts"], 4, "{rollback}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -173,11 +173,13 @@ async fn pg_temp_domains_do_not_run_inside_the_rpc() {
     let db = supabase_installed_db_adding_roles().await;
     let call = format!("SELECT * FROM public.increment_usage_if_allowed('{FREE_USER}')");
     back_to_v3(&db);
-    // Reverting V4 restores V3 exactly: drift compares with V3's definitions
-    // and finds only V4 pending; the trigger check expects V3's BEFORE.
+    // Reverting V5 and V4 restores V3 exactly: drift compares with V3's
+    // definitions and finds only V4 and V5 pending; the trigger check
+    // expects V3's BEFORE.
     let drift = json(&db.quota(&["check", "drift", "--format", "json"]));
     assert_eq!(
-        drift["checks"][0]["detail"], "V4__harden_functions is not applied",
+        drift["checks"][0]["detail"],
+        "V4__harden_functions is not applied; V5__monotonic_periods is not applied",
         "{drift}"
     );
     assert_success(&db.quota(&["check", "trigger"]));
@@ -426,7 +428,7 @@ async fn an_older_installs_history_is_moved_by_apply() {
     .await;
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     assert_eq!(
-        status["database_version"], 4,
+        status["database_version"], 5,
         "status reads the old place: {status}"
     );
     let out = db.quota(&["check", "security", "--format", "json"]);
@@ -455,7 +457,7 @@ async fn an_older_installs_history_is_moved_by_apply() {
     .await
     .unwrap();
     assert!(!old, "moved, not copied");
-    assert_eq!(rows, 4);
+    assert_eq!(rows, 5);
     let read = request(
         &mut c,
         Some("anon"),

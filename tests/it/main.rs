@@ -16,8 +16,12 @@ mod hostile_clips;
 mod hostile_round2;
 mod migrate;
 // checks and debugging
+mod ahead;
 mod checks;
+mod clip_disclosure;
 mod debug;
+mod install_state;
+mod periods;
 mod pipes;
 mod pooler;
 mod prerequisites;

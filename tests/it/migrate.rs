@@ -46,10 +46,10 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
     let out = db.quota(&["migrate", "apply", "--format", "json"]);
     assert_success(&out);
     let report = json(&out);
-    assert_eq!(report["database_version"], 4);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(report["database_version"], 5);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 5);
     assert_eq!(installed_objects(&db).await.len(), 6);
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
 
     let again = db.quota(&["migrate", "apply"]);
     assert_success(&again);
@@ -58,7 +58,7 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         "{}",
         stdout(&again)
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
 
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     let states: Vec<&str> = status["migrations"]
@@ -67,7 +67,10 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, vec!["applied", "applied", "applied", "applied"]);
+    assert_eq!(
+        states,
+        vec!["applied", "applied", "applied", "applied", "applied"]
+    );
     assert!(status["migrations"][0]["applied_on"].is_string());
 }
 
@@ -135,7 +138,7 @@ async fn rollback_to_zero_removes_everything_and_keeps_rows_intact() {
         .iter()
         .map(|s| s["version"].as_i64().unwrap())
         .collect();
-    assert_eq!(reverted, vec![4, 3, 2, 1]);
+    assert_eq!(reverted, vec![5, 4, 3, 2, 1]);
     assert!(
         installed_objects(&db).await.is_empty(),
         "{:?}",
@@ -153,13 +156,16 @@ async fn rollback_defaults_to_one_step_and_needs_yes_without_a_tty() {
     let db = installed_db().await;
     let refused = db.quota(&["migrate", "rollback"]);
     assert_exit_with(&refused, 2, "--yes");
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
 
     let dry = db.quota(&["migrate", "rollback", "--dry-run"]);
     assert_success(&dry);
-    assert!(stdout(&dry).contains("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger"));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
+    assert!(stdout(&dry).contains("-- Revert V5"));
+    assert!(!stdout(&dry).contains("-- Revert V4"));
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
 
+    assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
     assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
     assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
     assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
@@ -191,10 +197,10 @@ async fn eight_concurrent_appliers_serialise() {
         applied_steps += json(out)["steps"].as_array().unwrap().len();
     }
     assert_eq!(
-        applied_steps, 4,
+        applied_steps, 5,
         "each version applied by exactly one process"
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
+    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
     let mut c = db.connect().await;
     let (functions, triggers, limits): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_proc WHERE proname IN ('increment_usage_if_allowed', 'enforce_clip_limit')),

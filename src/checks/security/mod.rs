@@ -20,7 +20,9 @@ use crate::sql;
 use anyhow::{Context, Result};
 use sqlx::PgConnection;
 
-use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC, TRIGGER_FUNCTION};
+use super::{
+    function_oid, Findings, HINT_APPLY, HINT_APPLY_PENDING, HINT_REPAIR, RPC, TRIGGER_FUNCTION,
+};
 
 mod clips;
 mod guard;
@@ -37,8 +39,10 @@ pub(crate) const EMPTY_SEARCH_PATH: &str = "search_path=\"\"";
 
 pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     let mut f = Findings::default();
+    // Behind this build, the fix of a function's settings is `apply`.
+    let pending = super::versions_pending(conn).await?;
     for signature in [RPC, TRIGGER_FUNCTION] {
-        definer(conn, signature, &mut f).await?;
+        definer(conn, signature, pending, &mut f).await?;
     }
     if function_oid(conn, RPC).await?.is_some() {
         guard(conn, &mut f).await?;
@@ -137,7 +141,12 @@ pub(crate) fn search_path_flaw(setting: &str) -> Option<String> {
 }
 
 /// SECURITY DEFINER, `search_path` pinned with pg_temp last, owned by no API role.
-async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> Result<()> {
+async fn definer(
+    conn: &mut PgConnection,
+    signature: &str,
+    pending: bool,
+    f: &mut Findings,
+) -> Result<()> {
     let Some(oid) = function_oid(conn, signature).await? else {
         f.fail(format!("{signature} is not installed"), HINT_APPLY);
         return Ok(());
@@ -148,7 +157,11 @@ async fn definer(conn: &mut PgConnection, signature: &str, f: &mut Findings) -> 
             .fetch_one(&mut *conn)
             .await
             .with_context(|| format!("reading the settings of {signature}"))?;
-    let pin_hint = format!("`ALTER FUNCTION {signature} SET search_path = pg_catalog, pg_temp`");
+    let pin_hint = if pending {
+        HINT_APPLY_PENDING.to_string()
+    } else {
+        format!("`ALTER FUNCTION {signature} SET search_path = pg_catalog, pg_temp`")
+    };
     let search_path = config.iter().find(|c| c.starts_with("search_path="));
     let mut pinned = String::new();
     match search_path {

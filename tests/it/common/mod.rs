@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 mod binary;
+pub mod faketime;
 pub mod prereq;
 mod roles;
 
@@ -255,7 +256,8 @@ pub async fn objects_by_version(conn: &mut PgConnection) -> Vec<(i32, String, bo
            (3, 'enforce_clip_limit()', to_regprocedure('public.enforce_clip_limit()') IS NOT NULL),
            (3, 'enforce_clip_limit_trigger', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass)),
            (4, 'enforce_clip_limit_trigger AFTER INSERT', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass AND tgtype & 2 = 0)),
-           (4, 'search_path with pg_temp last', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND proconfig = ARRAY['search_path=pg_catalog, pg_temp']))
+           (4, 'search_path with pg_temp last', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND proconfig = ARRAY['search_path=pg_catalog, pg_temp'])),
+           (5, 'monotonic period markers', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND prosrc LIKE '%GREATEST(u.usage_period_start, v_period)%'))
          ) AS x(v, o, present) ORDER BY v, o",
     )
     .fetch_all(&mut *conn)
