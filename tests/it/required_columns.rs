@@ -112,7 +112,8 @@ async fn a_before_insert_trigger_that_may_fill_the_column_is_a_warning() {
     let db = demo_db().await;
     db.exec(ADD_ORG_ID).await;
     db.exec(
-        "CREATE FUNCTION public.fill_org() RETURNS trigger LANGUAGE plpgsql AS $$
+        "CREATE FUNCTION public.fill_org() RETURNS trigger LANGUAGE plpgsql
+           SET search_path = pg_catalog, pg_temp AS $$
          BEGIN NEW.org_id := coalesce(NEW.org_id, gen_random_uuid()); RETURN NEW; END $$;
          CREATE TRIGGER fill_org BEFORE INSERT ON public.user_usage
            FOR EACH ROW EXECUTE FUNCTION public.fill_org();",
