@@ -151,6 +151,17 @@ pub enum MigrateCommand {
     },
     /// List versions: applied (when), pending, drifted, unknown.
     Status,
+    /// Write each version as a Supabase migration file (for `supabase db reset` and
+    /// preview branches); files already there are kept, only new versions are added.
+    Export {
+        /// The Supabase migrations directory, e.g. supabase/migrations.
+        #[arg(long, value_name = "DIR")]
+        supabase: std::path::PathBuf,
+        /// Number new files after this version (YYYYMMDDHHMMSS) instead of after the
+        /// newest migration in DIR.
+        #[arg(long, value_name = "TIMESTAMP", value_parser = parse_timestamp)]
+        after: Option<crate::migrate::export::Timestamp>,
+    },
     /// Run revert scripts, newest first, down to a version (default: one step back).
     Rollback {
         /// Version to end at; 0 removes everything quota installed.
@@ -252,6 +263,14 @@ fn non_negative_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
         _ => Err(format!("\"{s}\" is not a number of seconds in [0, 3600]")),
     }
+}
+
+/// Parses a Supabase migration version: 14 digits, YYYYMMDDHHMMSS.
+fn parse_timestamp(s: &str) -> Result<crate::migrate::export::Timestamp, String> {
+    crate::migrate::export::Timestamp::parse(s.trim()).ok_or_else(|| {
+        let shown: String = s.chars().take(40).collect();
+        format!("\"{shown}\" is not a migration timestamp YYYYMMDDHHMMSS, e.g. 20240101120000")
+    })
 }
 
 /// Parses a UUID argument with a clear message.

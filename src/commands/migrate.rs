@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
-use crate::migrate::limits;
 use crate::migrate::repair::{self, RepairOptions};
 use crate::migrate::rollback::{self, RollbackPlan};
 use crate::migrate::{self, ApplyOptions, LockPolicy, RollbackOptions};
+use crate::migrate::{export, limits};
 use crate::output::{self, migrate::OutcomeView};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
@@ -27,6 +27,13 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             ..
         } => apply(ctx, dry_run, target, policy(lock)).await,
         MigrateCommand::Status => status(ctx).await,
+        MigrateCommand::Export { supabase, after } => {
+            let opts = export::ExportOptions {
+                dir: supabase,
+                after,
+            };
+            output::print(&export::export(&opts)?, ctx.format)
+        }
         MigrateCommand::Rollback {
             target,
             dry_run,

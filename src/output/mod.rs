@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod error;
+pub mod export;
 pub mod migrate;
 pub mod race;
 pub mod report;
