@@ -10,6 +10,7 @@ mod cluster;
 mod common;
 mod conditions;
 mod enforcement;
+mod export;
 mod faults;
 mod hostile;
 mod migrate;
