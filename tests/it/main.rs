@@ -12,6 +12,7 @@ mod conditions;
 mod enforcement;
 mod export;
 mod faults;
+mod fleet;
 mod hostile;
 mod migrate;
 // checks and debugging
