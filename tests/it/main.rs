@@ -23,3 +23,4 @@ mod race;
 mod real_conditions;
 mod sandbox;
 mod supabase;
+mod workflows;
