@@ -10,6 +10,10 @@ BEGIN;
 
 -- quota's migration lock, so a concurrent `quota migrate` waits for this file.
 SELECT pg_catalog.pg_advisory_xact_lock({lock_key});
+-- On a live database the DDL below waits at most this long for a table lock
+-- (the application's inserts queue behind a waiting ALTER): on a busy
+-- `clips` table the file fails whole and can simply be applied again.
+SET LOCAL lock_timeout = '10s';
 
 {history_prepare}
 DO $quota_export$
