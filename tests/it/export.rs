@@ -233,3 +233,37 @@ async fn exported_files_install_on_supabase_as_postgres() {
     let out = db.quota(&["check", "security"]);
     assert_success(&out);
 }
+
+/// The Supabase CLI sends each file's statements as one batch on one
+/// connection (one implicit transaction, then its own history row). The
+/// same here: each file as one multi-statement message. The explicit
+/// `BEGIN`/`COMMIT` inside keep a file whole; a refused one leaves nothing.
+#[tokio::test]
+async fn exported_files_sent_as_one_batch_each_install_too() {
+    use sqlx::Executor;
+    let db = demo_db().await;
+    let dir = Dir::new();
+    assert_success(&export(&dir, &["--after", "20240101000000"]));
+    let mut conn = db.connect().await;
+    for (name, bytes) in dir.files() {
+        let sql = String::from_utf8(bytes).unwrap();
+        conn.execute(sqlx::raw_sql(&sql))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert_installed(&db.url);
+    let snapshot = objects_by_version(&mut conn).await;
+    let (name, v3) = &dir.files()[2];
+    let err = conn
+        .execute(sqlx::raw_sql(std::str::from_utf8(v3).unwrap()))
+        .await
+        .expect_err("a file applied twice refuses");
+    assert!(
+        err.to_string().contains("quota V3 is already recorded"),
+        "{name}: {err}"
+    );
+    drop(conn);
+    let mut conn = db.connect().await;
+    assert_eq!(objects_by_version(&mut conn).await, snapshot);
+    assert_eq!(recorded_versions(&mut conn).await, [1, 2, 3, 4]);
+}
