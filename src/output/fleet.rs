@@ -58,7 +58,7 @@ impl<R: Section> Report for Fleet<R> {
         }
         let count = |o: Outcome| self.databases.iter().filter(|e| e.outcome == o).count();
         let mut summary = format!(
-            "{} databases: {} ok, {} failed, {} could not be checked",
+            "{} databases: {} ok, {} failed, {} with an error",
             self.databases.len(),
             count(Outcome::Ok),
             count(Outcome::Failed),
