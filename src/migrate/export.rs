@@ -215,8 +215,13 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport> {
     }
     if !missing.is_empty() {
         let base = base(opts, &found, &files)?;
-        for (i, m) in missing.iter().enumerate() {
-            let file = file_name(base.plus(i as u32 + 1), m);
+        let new: Vec<(String, &Migration)> = missing
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (file_name(base.plus(i as u32 + 1), m), *m))
+            .collect();
+        refuse_taken_versions(&new, &found)?;
+        for (file, m) in new {
             write_new(&dir.join(&file), &render(m))?;
             files.push(exported(m, &file, FileState::Written));
         }
@@ -247,6 +252,23 @@ fn base(opts: &ExportOptions, found: &[Existing], files: &[ExportedFile]) -> Res
             ))
         }),
     }
+}
+
+/// Supabase keys its history on the digits: a new file may not reuse
+/// those of a migration already there (possible with `--after`).
+fn refuse_taken_versions(new: &[(String, &Migration)], found: &[Existing]) -> Result<()> {
+    let digits = |f: &str| f.split('_').next().unwrap_or_default().to_string();
+    for (file, _) in new {
+        if let Some(taken) = found.iter().find(|e| digits(&e.file) == digits(file)) {
+            return Err(error::usage(format!(
+                "{file} would have the version {} of {}; nothing was written: give --after a \
+                 timestamp after your newest migration, or leave it out",
+                digits(file),
+                taken.file
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn exported(m: &Migration, file: &str, state: FileState) -> ExportedFile {

@@ -207,6 +207,13 @@ async fn export_refuses_edited_files_gaps_and_no_place() {
     assert_refused_with(&out, 4, "not V2");
     assert_eq!(dir.files().len(), 2);
 
+    // A new file may not take the version (digits) of a migration already there.
+    let other = Dir::new();
+    std::fs::write(other.0.join("20240101000002_app_later.sql"), "SELECT 1;\n").unwrap();
+    let out = export(&other, &["--after", "20240101000000"]);
+    assert_refused_with(&out, 2, "would have the version 20240101000002");
+    assert_eq!(other.names(), ["20240101000002_app_later.sql"]);
+
     // Bad input: exit 2.
     assert_refused_with(
         &export(&dir, &["--after", "2024-01-01"]),
