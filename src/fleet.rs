@@ -196,12 +196,10 @@ where
     }
     let mut results: Vec<Option<Result<R>>> = databases.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((i, r)) => results[i] = Some(r),
-            Err(e) => {
-                // A task that panicked: its slot stays empty and says so below.
-                let _ = e;
-            }
+        // A task that panicked leaves its slot empty: reported below as an
+        // unexpected error of that database, the others keep their results.
+        if let Ok((i, r)) = joined {
+            results[i] = Some(r);
         }
     }
     let secrets = secrets(databases);
@@ -209,7 +207,11 @@ where
         .iter()
         .zip(results)
         .map(|(d, r)| {
-            let r = r.unwrap_or_else(|| Err(anyhow::anyhow!("the check of this database stopped")));
+            let r = r.unwrap_or_else(|| {
+                Err(anyhow::anyhow!(
+                    "the run on this database stopped unexpectedly"
+                ))
+            });
             entry(d, &secrets, r, &failed)
         })
         .collect();
