@@ -29,8 +29,9 @@ pub struct Cli {
 pub struct Global {
     /// Database URL, e.g. postgres://postgres:PASSWORD@db.xyz.supabase.co:5432/postgres?sslmode=require.
     /// Without it, libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE are used.
+    /// `verify`, `check`, `migrate status` and `migrate apply --all` take it more than once.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Vec<String>,
 
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
@@ -57,12 +58,17 @@ pub enum Command {
 
     // --- checks and debugging ---
     /// Run every check (routine, schema, trigger, grants, security, drift); exit 1 if any fails.
-    Verify,
+    Verify {
+        #[command(flatten)]
+        many: ManyArgs,
+    },
 
     /// Run one check.
     Check {
         #[arg(value_enum)]
         name: crate::checks::Check,
+        #[command(flatten)]
+        many: ManyArgs,
     },
 
     /// A test call of increment_usage_if_allowed; rolled back unless --commit.
@@ -146,11 +152,28 @@ pub enum MigrateCommand {
         /// the installed functions, trigger and grants; data and history stay as they are.
         #[arg(long, conflicts_with = "target")]
         repair: bool,
+        /// With more than one --database-url: apply to each in turn, stopping at the first failure.
+        #[arg(long, conflicts_with = "repair")]
+        all: bool,
         #[command(flatten)]
         lock: LockArgs,
     },
     /// List versions: applied (when), pending, drifted, unknown.
-    Status,
+    Status {
+        #[command(flatten)]
+        many: ManyArgs,
+    },
+    /// Write each version as a Supabase migration file (for `supabase db reset` and
+    /// preview branches); files already there are kept, only new versions are added.
+    Export {
+        /// The Supabase migrations directory, e.g. supabase/migrations.
+        #[arg(long, value_name = "DIR")]
+        supabase: std::path::PathBuf,
+        /// Number new files after this version (YYYYMMDDHHMMSS) instead of after the
+        /// newest migration in DIR.
+        #[arg(long, value_name = "TIMESTAMP", value_parser = parse_timestamp)]
+        after: Option<crate::migrate::export::Timestamp>,
+    },
     /// Run revert scripts, newest first, down to a version (default: one step back).
     Rollback {
         /// Version to end at; 0 removes everything quota installed.
@@ -165,6 +188,14 @@ pub enum MigrateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+}
+
+/// Checking many databases (`--database-url` given more than once).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ManyArgs {
+    /// Databases checked at the same time when --database-url is given more than once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
 }
 
 /// How DDL waits for table locks.
@@ -252,6 +283,14 @@ fn non_negative_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
         _ => Err(format!("\"{s}\" is not a number of seconds in [0, 3600]")),
     }
+}
+
+/// Parses a Supabase migration version: 14 digits, YYYYMMDDHHMMSS.
+fn parse_timestamp(s: &str) -> Result<crate::migrate::export::Timestamp, String> {
+    crate::migrate::export::Timestamp::parse(s.trim()).ok_or_else(|| {
+        let shown: String = s.chars().take(40).collect();
+        format!("\"{shown}\" is not a migration timestamp YYYYMMDDHHMMSS, e.g. 20240101120000")
+    })
 }
 
 /// Parses a UUID argument with a clear message.

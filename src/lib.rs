@@ -18,6 +18,7 @@ pub(crate) mod commands;
 pub(crate) mod contract;
 pub(crate) mod db;
 pub(crate) mod error;
+pub(crate) mod fleet;
 pub(crate) mod interrupt;
 pub(crate) mod load;
 pub(crate) mod migrate;

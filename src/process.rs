@@ -35,7 +35,9 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e, &secrets, requested_format(std::env::args())),
     };
     let format = cli.global.format;
-    if format == Format::Junit && !matches!(cli.command, Command::Verify | Command::Check { .. }) {
+    if format == Format::Junit
+        && !matches!(cli.command, Command::Verify { .. } | Command::Check { .. })
+    {
         let line = "--format junit is only for `quota verify` and `quota check`; use --format \
                     json or table";
         return fail(ExitKind::Usage, line, format, "quota");
@@ -45,7 +47,8 @@ pub fn main() -> ExitCode {
     } else {
         "quota verify"
     };
-    let role = db::Database::new(cli.global.database_url.clone(), Default::default()).role();
+    let role =
+        db::Database::new(cli.global.database_url.first().cloned(), Default::default()).role();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,11 +63,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, outermost context first, never a password.
-            let mut line = error::line::describe(&err);
-            if let Some(denied) = error::cause::unexplained_permission_denied(&err, &line) {
-                line = format!("{line}; {}", error::permission_hint(&denied, &role));
-            }
-            let line = error::line::redact(&error::line::one_line(&line), &secrets);
+            let line = error::final_line(&err, &role, &secrets);
             fail(error::kind_of(&err), &line, format, suite)
         }
     }

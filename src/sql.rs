@@ -195,3 +195,9 @@ pub(crate) const SCRATCH_USAGE_ADOPT: &str = include_str!("../sql/queries/scratc
 // The sandbox: what it reports about its throwaway server.
 
 pub(crate) const SERVER_VERSION: &str = include_str!("../sql/queries/server_version.sql");
+
+// `migrate export --supabase`: one Supabase migration file per version (the
+// version's SQL between the migration lock, the history checks and its
+// history row). Its placeholders are filled from constants of the build.
+
+pub(crate) const EXPORT_SUPABASE: &str = include_str!("../sql/export/supabase.sql");

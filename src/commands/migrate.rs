@@ -6,14 +6,26 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::{LockArgs, MigrateCommand};
-use crate::migrate::limits;
+use crate::db::Database;
+use crate::fleet;
 use crate::migrate::repair::{self, RepairOptions};
 use crate::migrate::rollback::{self, RollbackPlan};
 use crate::migrate::{self, ApplyOptions, LockPolicy, RollbackOptions};
+use crate::migrate::{export, limits};
 use crate::output::{self, migrate::OutcomeView};
 
 pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
     match cmd {
+        MigrateCommand::Apply { repair: true, .. } if !ctx.databases.is_empty() => Err(
+            crate::error::usage("--repair runs on one database at a time; give one --database-url"),
+        ),
+        MigrateCommand::Apply { all: false, .. } if !ctx.databases.is_empty() => {
+            Err(crate::error::usage(format!(
+                "migrate apply was given {} databases; add --all to apply to each in turn \
+                 (it stops at the first failure)",
+                ctx.databases.len()
+            )))
+        }
         MigrateCommand::Apply {
             dry_run,
             repair: true,
@@ -25,8 +37,29 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             target,
             lock,
             ..
+        } if !ctx.databases.is_empty() => apply_all(ctx, dry_run, target, policy(lock)).await,
+        MigrateCommand::Apply {
+            dry_run,
+            target,
+            lock,
+            ..
         } => apply(ctx, dry_run, target, policy(lock)).await,
-        MigrateCommand::Status => status(ctx).await,
+        MigrateCommand::Status { many } if !ctx.databases.is_empty() => {
+            let work =
+                |d: Database| async move { migrate::read_status(&mut d.connect().await?).await };
+            let report =
+                fleet::concurrently(&ctx.databases, many.jobs as usize, work, |_| false).await;
+            output::print(&report, ctx.format)?;
+            report.verdict("migrate status")
+        }
+        MigrateCommand::Status { .. } => status(ctx).await,
+        MigrateCommand::Export { supabase, after } => {
+            let opts = export::ExportOptions {
+                dir: supabase,
+                after,
+            };
+            output::print(&export::export(&opts)?, ctx.format)
+        }
         MigrateCommand::Rollback {
             target,
             dry_run,
@@ -57,7 +90,35 @@ async fn apply(
     target: Option<u32>,
     policy: LockPolicy,
 ) -> Result<()> {
-    let mut db = ctx.database.connect().await?;
+    let outcome = apply_to(ctx, &ctx.database, dry_run, target, policy).await?;
+    output::print(&OutcomeView::new("apply", outcome), ctx.format)
+}
+
+/// `apply --all`: each database in turn, stopping at the first failure.
+async fn apply_all(
+    ctx: &Context,
+    dry_run: bool,
+    target: Option<u32>,
+    policy: LockPolicy,
+) -> Result<()> {
+    let work = async |d: &Database| {
+        ctx.ui.info(&format!("applying to {}", d.label()));
+        let outcome = apply_to(ctx, d, dry_run, target, policy).await?;
+        Ok(OutcomeView::new("apply", outcome))
+    };
+    let report = fleet::one_by_one(&ctx.databases, work, |_| false).await;
+    output::print(&report, ctx.format)?;
+    report.verdict("migrate apply")
+}
+
+async fn apply_to(
+    ctx: &Context,
+    database: &Database,
+    dry_run: bool,
+    target: Option<u32>,
+    policy: LockPolicy,
+) -> Result<migrate::Outcome> {
+    let mut db = database.connect().await?;
     let spinner = ctx.ui.spinner("applying migrations");
     let outcome = migrate::apply(
         &mut db,
@@ -72,7 +133,7 @@ async fn apply(
     spinner.finish_and_clear();
     let outcome = outcome?;
     warn_past_target(ctx, "apply", outcome.database_version, target);
-    output::print(&OutcomeView::new("apply", outcome), ctx.format)
+    Ok(outcome)
 }
 
 /// The database is already past `--target` in this command's direction.

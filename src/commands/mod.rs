@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, MigrateCommand};
 use crate::db;
 use crate::output::Format;
 use crate::ui::Ui;
@@ -23,17 +23,26 @@ use crate::ui::Ui;
 /// What every command gets: where the database is, how to print, how to talk.
 pub struct Context {
     pub database: db::Database,
+    /// Every `--database-url` given, when more than one was (`verify`,
+    /// `check`, `migrate status`, `migrate apply --all`); else empty.
+    pub databases: Vec<db::Database>,
     pub format: Format,
     pub ui: Ui,
 }
 
 impl Context {
     pub fn from_cli(cli: &Cli) -> Self {
+        let timeout = Duration::from_secs(cli.global.connect_timeout);
+        let urls = &cli.global.database_url;
         Context {
-            database: db::Database::new(
-                cli.global.database_url.clone(),
-                Duration::from_secs(cli.global.connect_timeout),
-            ),
+            database: db::Database::new(urls.first().cloned(), timeout),
+            databases: match urls.len() {
+                0 | 1 => Vec::new(),
+                _ => urls
+                    .iter()
+                    .map(|u| db::Database::new(Some(u.clone()), timeout))
+                    .collect(),
+            },
             format: cli.global.format,
             ui: Ui {
                 quiet: cli.global.quiet,
@@ -43,14 +52,34 @@ impl Context {
     }
 }
 
+/// Commands that run on many databases in one go.
+fn takes_many(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Verify { .. }
+            | Command::Check { .. }
+            | Command::Migrate(MigrateCommand::Status { .. } | MigrateCommand::Apply { .. })
+    )
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Context::from_cli(&cli);
+    if !ctx.databases.is_empty() {
+        if !takes_many(&cli.command) {
+            return Err(crate::error::usage(format!(
+                "--database-url is given {} times; only verify, check, migrate status and \
+                 migrate apply --all take more than one",
+                ctx.databases.len()
+            )));
+        }
+        crate::fleet::check_urls(&ctx.databases)?;
+    }
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         // checks and debugging
-        Command::Verify => verify::verify(&ctx).await,
-        Command::Check { name } => verify::check(&ctx, name).await,
+        Command::Verify { many } => verify::verify(&ctx, many).await,
+        Command::Check { name, many } => verify::check(&ctx, name, many).await,
         Command::Call { user, commit } => user::call(&ctx, user, commit).await,
         Command::User { user } => user::show(&ctx, user).await,
         Command::Users { under_limit, limit } => user::list(&ctx, under_limit, limit).await,

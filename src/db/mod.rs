@@ -88,6 +88,29 @@ impl Database {
         }
     }
 
+    /// The URL without its password (and without a `password` query
+    /// parameter), naming this database among many; without a URL, the
+    /// server as [`Database::describe`] says it.
+    pub fn label(&self) -> String {
+        let Some(raw) = &self.url else {
+            return self.describe();
+        };
+        let Ok(mut url) = url::Url::parse(raw) else {
+            return self.describe();
+        };
+        let _ = url.set_password(None);
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !k.to_ascii_lowercase().contains("password"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !kept.is_empty() {
+            url.query_pairs_mut().extend_pairs(kept);
+        }
+        url.to_string()
+    }
+
     /// Opens one connection, bounded by the connect timeout.
     pub async fn connect(&self) -> Result<Session> {
         Ok(Session {

@@ -118,6 +118,17 @@ pub fn failed(message: impl Into<String>) -> anyhow::Error {
     new(ExitKind::Failed, message)
 }
 
+/// The one line a failure is shown as: outermost context first, what to
+/// grant (naming `role`) for a "permission denied" nothing explained yet,
+/// on one line, every secret replaced by `***`.
+pub fn final_line(err: &anyhow::Error, role: &str, secrets: &[String]) -> String {
+    let mut line = line::describe(err);
+    if let Some(denied) = cause::unexplained_permission_denied(err, &line) {
+        line = format!("{line}; {}", permission_hint(&denied, role));
+    }
+    line::redact(&line::one_line(&line), secrets)
+}
+
 /// The exit kind of an error: the first classified cause wins; an
 /// unclassified "permission denied" from the server is a precondition
 /// (grant the privilege and run again), anything else is internal.

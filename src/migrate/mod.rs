@@ -19,12 +19,14 @@
 //! | `history.rs`, `embedded.rs` | the history table and its rows in refinery's format, the runner and the revert scripts |
 //! | `adoption.rs`, `limits.rs`, `advice.rs` | never adopting the application's objects, limits a rollback drops, the `--target` rule |
 //! | `roles.rs` | the roles a "permission denied" hint names |
+//! | `export.rs` | the versions as Supabase migration files (`migrate export --supabase`) |
 
 pub mod adoption;
 pub mod advice;
 pub mod apply;
 pub mod busy;
 pub mod embedded;
+pub mod export;
 pub mod gate;
 pub mod history;
 pub mod limits;

@@ -4,6 +4,8 @@
 
 pub mod bench;
 pub mod error;
+pub mod export;
+pub mod fleet;
 pub mod migrate;
 pub mod race;
 pub mod report;

@@ -51,24 +51,44 @@ impl Report for Verdict {
 /// the detail and the hint, a warning is `<skipped>` (not a failure, but
 /// visible), a passing check's detail goes to `<system-out>`.
 fn junit(v: &Verdict) -> String {
-    let count = |s: Status| v.checks.iter().filter(|c| c.status == s).count();
-    let (tests, failures, skipped) = (v.checks.len(), count(Status::Fail), count(Status::Warn));
-    let secs = format!("{:.3}", v.elapsed.as_secs_f64());
-    let suite = xml_escape(v.suite);
+    let suite = junit_suite(v, v.suite);
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
-        "<testsuites name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
-         skipped=\"{skipped}\" time=\"{secs}\">\n"
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" \
+         time=\"{:.3}\">\n",
+        xml_escape(v.suite),
+        suite.tests,
+        suite.failures,
+        suite.skipped,
+        v.elapsed.as_secs_f64()
     ));
-    xml.push_str(&format!(
-        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
-         skipped=\"{skipped}\" time=\"{secs}\">\n"
-    ));
-    for c in &v.checks {
-        xml.push_str(&junit_case(v.suite, c));
-    }
-    xml.push_str("  </testsuite>\n</testsuites>");
+    xml.push_str(&suite.xml);
+    xml.push_str("</testsuites>");
     xml
+}
+
+/// One `<testsuite>` named `name` with a `<testcase>` per check (the test
+/// cases' class name is the suite's name too).
+pub(super) fn junit_suite(v: &Verdict, name: &str) -> super::fleet::Suite {
+    let count = |s: Status| v.checks.iter().filter(|c| c.status == s).count();
+    let (tests, failures, skipped) = (v.checks.len(), count(Status::Fail), count(Status::Warn));
+    let mut xml = format!(
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
+         skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        xml_escape(name),
+        v.elapsed.as_secs_f64()
+    );
+    for c in &v.checks {
+        xml.push_str(&junit_case(name, c));
+    }
+    xml.push_str("  </testsuite>\n");
+    super::fleet::Suite {
+        xml,
+        tests,
+        failures,
+        errors: 0,
+        skipped,
+    }
 }
 
 fn junit_case(suite: &str, c: &CheckResult) -> String {
@@ -109,6 +129,16 @@ fn with_hint(detail: &str, hint: &str, sep: &str) -> String {
 pub fn annotate(verdict: &Verdict) {
     if super::in_github_actions() {
         for line in annotations(verdict.suite, &verdict.checks) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// [`annotate`] for one of many databases: its URL (without password) in the title.
+pub fn annotate_as(verdict: &Verdict, database: &str) {
+    if super::in_github_actions() {
+        let suite = format!("{} {database}", verdict.suite);
+        for line in annotations(&suite, &verdict.checks) {
             eprintln!("{line}");
         }
     }
