@@ -105,11 +105,6 @@ pub(crate) const RESET_SCRAPES_PERIOD: &str =
     include_str!("../sql/queries/reset_scrapes_period.sql");
 pub(crate) const RLS_HIDES_USERS: &str = include_str!("../sql/queries/rls_hides_users.sql");
 /// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
-pub(crate) const REPORT_SUMMARY: &str = concat!(
-    include_str!("../sql/queries/report_base.sql"),
-    include_str!("../sql/queries/report_summary.sql")
-);
-/// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
 pub(crate) const REPORT_AT_LIMIT: &str = concat!(
     include_str!("../sql/queries/report_base.sql"),
     include_str!("../sql/queries/report_at_limit.sql")

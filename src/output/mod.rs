@@ -4,6 +4,8 @@
 
 pub mod bench;
 pub mod error;
+pub mod limits;
+pub mod metrics;
 pub mod migrate;
 pub mod race;
 pub mod report;
