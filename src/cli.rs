@@ -365,8 +365,9 @@ pub fn parse_tier(s: &str) -> Result<String, String> {
 pub fn parse_email(s: &str) -> Result<String, String> {
     let t = s.trim();
     let ok = t.len() <= 320
-        && t.split_once('@')
-            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !t.chars().any(char::is_control));
+        && t.split_once('@').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && !t.chars().any(char::is_control)
+        });
     if ok {
         Ok(t.to_string())
     } else {

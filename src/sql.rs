@@ -179,16 +179,14 @@ pub(crate) const METER_TIERS: &str = concat!(
     include_str!("../sql/queries/report_base.sql"),
     include_str!("../sql/queries/meter_tiers.sql")
 );
-pub(crate) const TIERS_WITHOUT_LIMIT: &str =
-    include_str!("../sql/queries/tiers_without_limit.sql");
+pub(crate) const TIERS_WITHOUT_LIMIT: &str = include_str!("../sql/queries/tiers_without_limit.sql");
 pub(crate) const CLIP_TIER_OWN: &str = include_str!("../sql/queries/clip_tier_own.sql");
 pub(crate) const LIMITS_SET_CLIPS: &str = include_str!("../sql/queries/limits_set_clips.sql");
 pub(crate) const LIMITS_SET_SCRAPES: &str = include_str!("../sql/queries/limits_set_scrapes.sql");
 pub(crate) const USER_BY_EMAIL: &str = include_str!("../sql/queries/user_by_email.sql");
 pub(crate) const USAGE_ROW_INSERT: &str = include_str!("../sql/queries/usage_row_insert.sql");
 pub(crate) const SAVED_LIMITS_SAVE: &str = include_str!("../sql/queries/saved_limits_save.sql");
-pub(crate) const SAVED_LIMITS_EXISTS: &str =
-    include_str!("../sql/queries/saved_limits_exists.sql");
+pub(crate) const SAVED_LIMITS_EXISTS: &str = include_str!("../sql/queries/saved_limits_exists.sql");
 pub(crate) const SAVED_LIMITS_ROWS: &str = include_str!("../sql/queries/saved_limits_rows.sql");
 pub(crate) const SAVED_LIMITS_RESTORE: &str =
     include_str!("../sql/queries/saved_limits_restore.sql");

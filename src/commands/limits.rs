@@ -36,9 +36,7 @@ async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> 
         ctx.database.describe()
     );
     if !ctx.ui.confirm(&question, yes)? {
-        return Err(error::usage(
-            "limits set cancelled; nothing was changed",
-        ));
+        return Err(error::usage("limits set cancelled; nothing was changed"));
     }
     let mut report = limits::set(&mut db, meter, tier, limit).await?;
     if meter == Meter::Clips {

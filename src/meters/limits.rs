@@ -196,6 +196,8 @@ pub async fn set(db: &mut Session, meter: Meter, tier: &str, limit: i32) -> Resu
             }
         }
     };
-    tx.commit().await.with_context(|| format!("committing: {doing}"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing: {doing}"))?;
     Ok(report)
 }

@@ -131,7 +131,8 @@ pub(crate) async fn unlimited_tiers(conn: &mut PgConnection) -> Result<Vec<Unlim
 }
 
 /// The hint for a tier without a limit of its own.
-pub const HINT_TIER: &str = "correct the users' subscription_tier, or give the tier a limit of its \
+pub const HINT_TIER: &str =
+    "correct the users' subscription_tier, or give the tier a limit of its \
      own: quota limits set TIER N --meter clips";
 
 #[cfg(test)]

@@ -194,7 +194,10 @@ mod tests {
         ]);
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].meter.as_str(), s[0].subjects), ("scrapes", 6));
-        assert_eq!((s[0].limit, s[0].without_limit, s[0].at_limit), (Some(10), 1, 3));
+        assert_eq!(
+            (s[0].limit, s[0].without_limit, s[0].at_limit),
+            (Some(10), 1, 3)
+        );
         assert_eq!((s[1].limit, s[1].without_limit), (Some(50), 4));
     }
 

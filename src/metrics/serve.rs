@@ -142,7 +142,10 @@ enum Route {
 
 fn route(head: &str) -> Route {
     let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     if method != "GET" && method != "HEAD" {
         return Route::BadMethod;
     }

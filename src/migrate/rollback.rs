@@ -111,9 +111,8 @@ pub async fn rollback(
         .map_or(u32::MAX, |v| v - 1);
     let mut trying: Option<Step> = None;
     let mut saved: Vec<limits::SavedLimit> = Vec::new();
-    let next = async |db: &mut Session| {
-        revert_next(db, floor, policy, ui, &mut trying, &mut saved).await
-    };
+    let next =
+        async |db: &mut Session| revert_next(db, floor, policy, ui, &mut trying, &mut saved).await;
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {

@@ -12,7 +12,9 @@ mod conditions;
 mod enforcement;
 mod faults;
 mod hostile;
+mod metrics;
 mod migrate;
+mod ops;
 // checks and debugging
 mod checks;
 mod debug;
