@@ -290,6 +290,20 @@ async fn alert_rules_and_dashboard_use_only_what_quota_emits() {
             );
         }
     }
+    // The verdict follows verify: a disabled trigger fails it.
+    db.exec("ALTER TABLE public.clips DISABLE TRIGGER enforce_clip_limit_trigger")
+        .await;
+    let text = stdout(&db.quota(&["metrics", "--verify"]));
+    assert!(text.lines().any(|l| l == "quota_verify_ok 0"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "quota_verify_check_ok{check=\"trigger\"} 0"),
+        "{text}"
+    );
+    assert!(text
+        .lines()
+        .any(|l| l == "quota_verify_check_ok{check=\"schema\"} 1"));
+
     // Before install: a clear error, nothing printed.
     let bare = demo_db().await;
     let out = bare.quota(&["metrics"]);
