@@ -534,3 +534,45 @@ async fn edited_limits_survive_rollback_and_apply() {
     assert_eq!(saved, None, "the copy is gone once restored");
     assert_success(&db.quota(&["verify"]));
 }
+
+/// `limits set` on a terminal (a pseudo-terminal from util-linux `script`):
+/// it asks, naming before and after; "n" changes nothing, "y" sets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_set_asks_on_a_terminal() {
+    let db = installed_db().await;
+    let on_a_terminal = |answer: &str| {
+        let command = format!("{} limits set pro 1500", env!("CARGO_BIN_EXE_quota"));
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("DATABASE_URL", &db.url)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux script");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    };
+    let out = on_a_terminal("n\n");
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("Set the clips limit of tier 'pro' to 1500 (now 1000; 1 user(s) on it)"),
+        "{shown}"
+    );
+    assert!(shown.contains("cancelled"), "{shown}");
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    let mut c = db.connect().await;
+    assert!(clip_limits(&mut c)
+        .await
+        .contains(&("pro".to_string(), 1000)));
+    let out = on_a_terminal("y\n");
+    assert_success(&out);
+    assert!(clip_limits(&mut c)
+        .await
+        .contains(&("pro".to_string(), 1500)));
+}
