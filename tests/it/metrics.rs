@@ -147,20 +147,15 @@ fn get(addr: &str, path: &str) -> (u16, String, String) {
     (code, head.to_string(), body.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn listen_serves_scrapes_and_a_failed_one_is_a_503_that_keeps_serving() {
-    let db = supabase::supabase_installed_db().await;
-    let url = pooler::through(&db.url, Mode::Transaction);
-    let mut child = spawn_quota(
-        &url,
-        &[
-            "metrics",
-            "--listen",
-            "127.0.0.1:0",
-            "--statement-timeout",
-            "300",
-        ],
-    );
+/// `quota metrics --listen 127.0.0.1:0 ARGS` started; the address it
+/// serves (read from its stderr) and a thread collecting the rest of stderr.
+fn listen(
+    url: &str,
+    args: &[&str],
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let mut all = vec!["metrics", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut child = spawn_quota(url, &all);
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
@@ -175,6 +170,33 @@ async fn listen_serves_scrapes_and_a_failed_one_is_a_503_that_keeps_serving() {
         err.read_to_string(&mut rest).ok();
         rest
     });
+    (child, addr, drain)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scrape_of_an_unreachable_database_is_a_503_without_the_password() {
+    let url = "postgres://postgres:scrape-secret-pw@127.0.0.1:1/postgres";
+    let (child, addr, drain) = listen(url, &["--connect-timeout", "5"]);
+    let (code, _, body) = tokio::task::spawn_blocking(move || get(&addr, "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body.lines().count(), 1, "{body}");
+    assert!(body.starts_with("quota: scrape failed: "), "{body}");
+    let out = crate::common::interrupt_async(child).await;
+    assert_eq!(out.status.code(), Some(0));
+    let rest = drain.join().unwrap();
+    assert!(
+        !body.contains("scrape-secret-pw") && !rest.contains("scrape-secret-pw"),
+        "{rest}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_serves_scrapes_and_a_failed_one_is_a_503_that_keeps_serving() {
+    let db = supabase::supabase_installed_db().await;
+    let url = pooler::through(&db.url, Mode::Transaction);
+    let (child, addr, drain) = listen(&url, &["--statement-timeout", "300"]);
 
     let (code, head, body) = tokio::task::spawn_blocking({
         let addr = addr.clone();
