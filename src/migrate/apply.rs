@@ -37,6 +37,19 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
         refuse_troubles(&before)?;
         adoption::refuse(&mut tx, &before, target).await?;
         let steps = pending_steps(&before, target, true);
+        if steps
+            .iter()
+            .any(|s| s.version == limits::CLIP_LIMITS_VERSION)
+        {
+            let kept = limits::saved(&mut tx).await?;
+            if !kept.is_empty() {
+                ui.info(&format!(
+                    "note: applying V3 restores the clip limits a rollback kept in \
+                     quota.saved_clip_limits ({})",
+                    limits::listed(&kept)
+                ));
+            }
+        }
         return Ok(Outcome::unchanged(true, steps, before.database_version));
     }
     tx.commit().await?;

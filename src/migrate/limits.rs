@@ -90,7 +90,7 @@ pub(crate) async fn restore(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, 
 }
 
 /// The rows of `quota.saved_clip_limits`; empty when there is no such table.
-async fn saved(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, sqlx::Error> {
+pub(crate) async fn saved(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, sqlx::Error> {
     let exists: bool = db::query_scalar(sql::SAVED_LIMITS_EXISTS)
         .fetch_one(&mut *conn)
         .await?;

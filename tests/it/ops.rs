@@ -514,6 +514,13 @@ async fn edited_limits_survive_rollback_and_apply() {
     .unwrap();
     assert!(!reachable);
 
+    let dry = db.quota(&["migrate", "apply", "--dry-run"]);
+    assert_success(&dry);
+    let said = stderr(&dry);
+    assert!(
+        said.contains("applying V3 restores the clip limits"),
+        "{said}"
+    );
     let out = db.quota(&["migrate", "apply"]);
     assert_success(&out);
     assert!(
