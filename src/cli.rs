@@ -57,7 +57,7 @@ pub enum Command {
     Migrate(MigrateCommand),
 
     // --- checks and debugging ---
-    /// Run every check (routine, schema, trigger, grants, security, drift); exit 1 if any fails.
+    /// Run every check (routine, schema, trigger, grants, security, drift, tiers); exit 1 if any fails.
     Verify {
         #[command(flatten)]
         many: ManyArgs,
@@ -82,8 +82,11 @@ pub enum Command {
 
     /// The debug view of one user: usage, limit, plan, clips, period.
     User {
-        #[arg(value_parser = parse_uuid, value_name = "UUID")]
-        user: Uuid,
+        #[arg(value_parser = parse_uuid, value_name = "UUID", required_unless_present = "email")]
+        user: Option<Uuid>,
+        /// Find the user by e-mail address (exact, else ignoring case); shown by id.
+        #[arg(long, value_name = "ADDRESS", conflicts_with = "user", value_parser = parse_email)]
+        email: Option<String>,
     },
 
     /// List users to test with (ids, plans, usage; --under-limit for ones with room).
@@ -96,7 +99,7 @@ pub enum Command {
         limit: i64,
     },
 
-    /// Set a user's counters to 0 (both by default), showing before and after.
+    /// Set a user's counters to 0, or to N with --to (both by default), showing before and after.
     ResetUser {
         #[arg(value_parser = parse_uuid, value_name = "UUID")]
         user: Uuid,
@@ -106,16 +109,24 @@ pub enum Command {
         /// Reset user_usage.clips_this_month (the clip counter).
         #[arg(long)]
         clips: bool,
+        /// The value to set instead of 0: lower than the usage to grant, higher to take back.
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)), allow_negative_numbers = true)]
+        to: i64,
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
     },
 
-    /// Monitoring queries: users at their limit, free users near it, a summary (default).
+    /// Each meter's limit per tier with the users on it; `limits set` changes one.
+    Limits(LimitsArgs),
+
+    /// Monitoring queries: users at their limit, near it, a summary per meter and tier (default).
     Report {
         #[command(subcommand)]
         report: Option<ReportCommand>,
     },
+    /// OpenMetrics text per meter and tier (no per-user series); --listen serves /metrics.
+    Metrics(MetricsArgs),
     // --- end of checks and debugging ---
     /// Fire concurrent admission attempts at one user over real connections and
     /// count what got through; exits 1 on any over-admission.
@@ -306,15 +317,15 @@ pub fn parse_uuid(s: &str) -> Result<Uuid, String> {
 pub enum ReportCommand {
     /// Users at their clip limit (tier limit from public.clip_limits) or scrape limit.
     AtLimit,
-    /// Free-tier users at or above a share of the clip limit, but not at it.
+    /// Users at or above a share of a limit but not at it: every meter, every tier.
     NearLimit {
         /// Share of the limit, in (0, 1].
         #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
-    /// Counts: users, at the scrape limit, at and near the clip limit, per tier.
+    /// Counts per meter and tier: users, at the limit, near it, usage.
     Summary {
-        /// Share of the clip limit that counts as near it, in (0, 1].
+        /// Share of a limit that counts as near it, in (0, 1].
         #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
@@ -327,5 +338,78 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "\"{s}\" is not a share of the limit between 0 and 1, e.g. 0.9"
         )),
+    }
+}
+
+/// `quota limits`.
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    #[command(subcommand)]
+    pub set: Option<LimitsCommand>,
+    /// Only this meter's limits.
+    #[arg(long, value_enum)]
+    pub meter: Option<crate::meters::Meter>,
+}
+
+/// `quota limits set`.
+#[derive(Debug, Subcommand)]
+pub enum LimitsCommand {
+    /// Set a tier's limit, showing before and after (clips: the tier's row in
+    /// public.clip_limits, created for a new tier; scrapes: plan_limits_scrapes
+    /// of every user on the tier).
+    Set {
+        #[arg(value_parser = parse_tier)]
+        tier: String,
+        /// The new limit: 0 or more.
+        #[arg(value_name = "N", value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)), allow_negative_numbers = true)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = crate::meters::Meter::Clips)]
+        meter: crate::meters::Meter,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// `quota metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Serve the metrics at http://ADDR/metrics (e.g. 127.0.0.1:9187) instead of printing them once.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Share of a limit that counts as near it, in (0, 1].
+    #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
+    pub threshold: f64,
+    /// Milliseconds each scrape's queries may take before the scrape fails.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub statement_timeout: u64,
+    /// Also run every check of `verify` (in its own rolled-back transaction) and export
+    /// quota_verify_ok and quota_verify_check.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// A tier name: not empty, at most 100 characters, no control characters.
+pub fn parse_tier(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        let shown: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
+        return Err(format!(
+            "\"{shown}\" is not a tier name (1 to 100 characters, no control characters)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An e-mail address to look a user up by: something@something.
+pub fn parse_email(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let ok = t.len() <= 320
+        && t.split_once('@').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && !t.chars().any(char::is_control)
+        });
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err("that is not an e-mail address (expected e.g. someone@example.com)".to_string())
     }
 }

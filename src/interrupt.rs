@@ -46,6 +46,11 @@ impl Interrupt {
         *self.rx.borrow()
     }
 
+    /// Resolves once the user asked to stop (a server's accept loop).
+    pub async fn wait(&mut self) {
+        let _ = self.rx.wait_for(|set| *set).await;
+    }
+
     /// An error between stages when the user asked to stop.
     pub fn check(&self, cleaned_up: &str) -> Result<()> {
         if self.is_set() {

@@ -1,147 +1,169 @@
 //! `quota report at-limit | near-limit | summary`: who is at or near a
-//! limit this month, with limits read from `public.clip_limits` and the
-//! monthly rollover respected (the counting rule is `report_base.sql`).
+//! limit this month, every meter and every tier, with limits read as the
+//! function and trigger read them and the monthly rollover respected (the
+//! counting rule is `report_base.sql`). JSON gives one entry per meter.
 
 use anyhow::Result;
 use serde::Serialize;
+use sqlx::PgConnection;
 
+use crate::meters::{self, Meter, TierRow};
 use crate::{db, error, sql};
 
-/// A user at a limit, once per counter at its limit.
+/// A user at or near a limit, on one meter.
 #[derive(Serialize, sqlx::FromRow)]
-pub struct AtLimit {
+pub struct UserAt {
+    /// The meter, as the query names it; grouped by it in output.
+    #[serde(skip)]
+    pub meter: String,
     pub user_id: String,
     pub tier: Option<String>,
-    /// "clips" or "scrapes".
-    pub counter: String,
     pub used: i32,
     pub limit: Option<i32>,
 }
 
+/// One meter's users.
 #[derive(Serialize)]
-pub struct AtLimitReport {
-    pub report: &'static str,
-    pub users: Vec<AtLimit>,
+pub struct MeterUsers {
+    pub meter: Meter,
+    pub users: Vec<UserAt>,
 }
 
-impl AtLimitReport {
-    /// How many users are at a limit: one user may be at both.
+/// `at-limit` or `near-limit`: users per meter, and tiers in use without a
+/// clip limit of their own.
+#[derive(Serialize)]
+pub struct UsersReport {
+    pub report: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub meters: Vec<MeterUsers>,
+    pub notes: Vec<String>,
+}
+
+impl UsersReport {
+    /// How many distinct users are listed: one user may be on both meters.
     pub fn distinct_users(&self) -> usize {
-        let mut ids: Vec<&str> = self.users.iter().map(|u| u.user_id.as_str()).collect();
+        let mut ids: Vec<&str> = self
+            .meters
+            .iter()
+            .flat_map(|m| m.users.iter().map(|u| u.user_id.as_str()))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids.len()
     }
 }
 
-/// A free-tier user at `threshold` or more of the clip limit.
-#[derive(Serialize, sqlx::FromRow)]
-pub struct NearLimit {
-    pub user_id: String,
-    pub tier: Option<String>,
-    pub used: i32,
-    pub limit: Option<i32>,
-}
-
+/// One meter's tiers and totals.
 #[derive(Serialize)]
-pub struct NearLimitReport {
-    pub report: &'static str,
-    pub threshold: f64,
-    pub users: Vec<NearLimit>,
+pub struct MeterSummary {
+    pub meter: Meter,
+    pub subjects: i64,
+    pub at_limit: i64,
+    pub near_limit: i64,
+    pub usage: i64,
+    /// Per tier (scrapes: per tier and limit, the limit being a column of
+    /// each user row).
+    pub tiers: Vec<TierRow>,
 }
 
-/// One tier's counts.
-#[derive(Serialize, sqlx::FromRow)]
-pub struct TierCounts {
-    pub tier: Option<String>,
-    pub clip_limit: Option<i32>,
-    pub users: i64,
-    pub at_scrape_limit: i64,
-    pub at_clip_limit: i64,
-    pub near_clip_limit: i64,
-}
-
-/// Every tier's counts and their totals.
+/// Every meter's counts per tier.
 #[derive(Serialize)]
 pub struct Summary {
     pub report: &'static str,
     pub threshold: f64,
     pub users: i64,
-    pub at_scrape_limit: i64,
-    pub at_clip_limit: i64,
-    pub near_clip_limit: i64,
-    pub tiers: Vec<TierCounts>,
+    pub meters: Vec<MeterSummary>,
+    pub notes: Vec<String>,
 }
 
-impl Summary {
-    fn new(threshold: f64, tiers: Vec<TierCounts>) -> Self {
-        let sum = |f: fn(&TierCounts) -> i64| tiers.iter().map(f).sum();
-        Summary {
-            report: "summary",
-            threshold,
-            users: sum(|t| t.users),
-            at_scrape_limit: sum(|t| t.at_scrape_limit),
-            at_clip_limit: sum(|t| t.at_clip_limit),
-            near_clip_limit: sum(|t| t.near_clip_limit),
-            tiers,
-        }
-    }
+/// Users at a limit this month, per meter.
+pub async fn at_limit(database: &db::Database) -> Result<UsersReport> {
+    let doing = "reading users at their limit";
+    users(database, "at-limit", sql::REPORT_AT_LIMIT, None, doing).await
 }
 
-/// Users at a limit this month.
-pub async fn at_limit(database: &db::Database) -> Result<AtLimitReport> {
-    let users = rows(
-        database,
-        sql::REPORT_AT_LIMIT,
-        None,
-        "reading users at their limit",
-    )
-    .await?;
-    Ok(AtLimitReport {
-        report: "at-limit",
-        users,
-    })
+/// Users at `threshold` (0–1) or more of a limit but not at it, per meter.
+pub async fn near_limit(database: &db::Database, threshold: f64) -> Result<UsersReport> {
+    let doing = "reading users near their limit";
+    let q = sql::REPORT_NEAR_LIMIT;
+    users(database, "near-limit", q, Some(threshold), doing).await
 }
 
-/// Free-tier users at `threshold` (0–1) or more of their clip limit.
-pub async fn near_limit(database: &db::Database, threshold: f64) -> Result<NearLimitReport> {
-    let doing = "reading users near their clip limit";
-    let users = rows(database, sql::REPORT_NEAR_LIMIT, Some(threshold), doing).await?;
-    Ok(NearLimitReport {
-        report: "near-limit",
-        threshold,
-        users,
-    })
-}
-
-/// Counts per tier: users, at the scrape limit, at and near the clip limit.
+/// Counts per meter and tier: users, at the limit, near it, usage.
 pub async fn summary(database: &db::Database, threshold: f64) -> Result<Summary> {
-    let doing = "counting users at and near their limits";
-    let tiers = rows(database, sql::REPORT_SUMMARY, Some(threshold), doing).await?;
-    Ok(Summary::new(threshold, tiers))
+    let mut db = database.connect().await?;
+    let mut tx = db.read_only().await?;
+    let rows = meters::tiers(&mut tx, threshold).await?;
+    let notes = notes(&mut tx).await?;
+    tx.commit().await?;
+    let meters: Vec<MeterSummary> = Meter::ALL
+        .into_iter()
+        .map(|meter| {
+            let tiers: Vec<TierRow> = rows
+                .iter()
+                .filter(|r| r.meter() == Some(meter))
+                .cloned()
+                .collect();
+            let sum = |f: fn(&TierRow) -> i64| tiers.iter().map(f).sum();
+            MeterSummary {
+                meter,
+                subjects: sum(|t| t.subjects),
+                at_limit: sum(|t| t.at_limit),
+                near_limit: sum(|t| t.near_limit),
+                usage: sum(|t| t.usage),
+                tiers,
+            }
+        })
+        .collect();
+    Ok(Summary {
+        report: "summary",
+        threshold,
+        users: meters.first().map_or(0, |m| m.subjects),
+        meters,
+        notes,
+    })
 }
 
-/// The rows of one report query, in a read-only transaction; `threshold`
-/// is its parameter when it takes one.
-async fn rows<T>(
+/// The users of one report query, grouped per meter, in a read-only
+/// transaction; `threshold` is its parameter when it takes one.
+async fn users(
     database: &db::Database,
+    report: &'static str,
     query: &str,
     threshold: Option<f64>,
     doing: &str,
-) -> Result<Vec<T>>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
+) -> Result<UsersReport> {
     let mut db = database.connect().await?;
     let mut tx = db.read_only().await?;
     let mut statement = db::query_as(query);
     if let Some(threshold) = threshold {
         statement = statement.bind(threshold);
     }
-    let rows = statement
+    let mut rows: Vec<UserAt> = statement
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| error::users::explain(e, doing))?;
+    let notes = notes(&mut tx).await?;
     tx.commit().await?;
-    Ok(rows)
+    let meters = Meter::ALL
+        .into_iter()
+        .map(|meter| {
+            let (mine, rest) = rows.drain(..).partition(|u| u.meter == meter.name());
+            rows = rest;
+            MeterUsers { meter, users: mine }
+        })
+        .collect();
+    Ok(UsersReport {
+        report,
+        threshold,
+        meters,
+        notes,
+    })
+}
+
+/// Tiers in use without a clip limit of their own.
+async fn notes(conn: &mut PgConnection) -> Result<Vec<String>> {
+    let unlimited = meters::unlimited_tiers(conn).await?;
+    Ok(unlimited.iter().map(meters::Unlimited::describe).collect())
 }

@@ -120,11 +120,6 @@ pub(crate) const RESET_SCRAPES_PERIOD: &str =
     include_str!("../sql/queries/reset_scrapes_period.sql");
 pub(crate) const RLS_HIDES_USERS: &str = include_str!("../sql/queries/rls_hides_users.sql");
 /// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
-pub(crate) const REPORT_SUMMARY: &str = concat!(
-    include_str!("../sql/queries/report_base.sql"),
-    include_str!("../sql/queries/report_summary.sql")
-);
-/// `report_base.sql` (the counter as the function sees it this month) and the report's own part.
 pub(crate) const REPORT_AT_LIMIT: &str = concat!(
     include_str!("../sql/queries/report_base.sql"),
     include_str!("../sql/queries/report_at_limit.sql")
@@ -201,3 +196,25 @@ pub(crate) const SERVER_VERSION: &str = include_str!("../sql/queries/server_vers
 // history row). Its placeholders are filled from constants of the build.
 
 pub(crate) const EXPORT_SUPABASE: &str = include_str!("../sql/export/supabase.sql");
+
+// Operations: limits per meter and tier (`limits`, `report summary`,
+// `metrics`), tiers without a limit of their own (`check tiers`, notes in
+// `user` and `report`), finding a user by e-mail, grants and refunds
+// (`reset-user --to`), and edited limits kept across rollback + apply.
+
+/// `report_base.sql` and the per-meter, per-tier aggregate.
+pub(crate) const METER_TIERS: &str = concat!(
+    include_str!("../sql/queries/report_base.sql"),
+    include_str!("../sql/queries/meter_tiers.sql")
+);
+pub(crate) const TIERS_WITHOUT_LIMIT: &str = include_str!("../sql/queries/tiers_without_limit.sql");
+pub(crate) const CLIP_TIER_OWN: &str = include_str!("../sql/queries/clip_tier_own.sql");
+pub(crate) const LIMITS_SET_CLIPS: &str = include_str!("../sql/queries/limits_set_clips.sql");
+pub(crate) const LIMITS_SET_SCRAPES: &str = include_str!("../sql/queries/limits_set_scrapes.sql");
+pub(crate) const USER_BY_EMAIL: &str = include_str!("../sql/queries/user_by_email.sql");
+pub(crate) const USAGE_ROW_INSERT: &str = include_str!("../sql/queries/usage_row_insert.sql");
+pub(crate) const SAVED_LIMITS_SAVE: &str = include_str!("../sql/queries/saved_limits_save.sql");
+pub(crate) const SAVED_LIMITS_EXISTS: &str = include_str!("../sql/queries/saved_limits_exists.sql");
+pub(crate) const SAVED_LIMITS_ROWS: &str = include_str!("../sql/queries/saved_limits_rows.sql");
+pub(crate) const SAVED_LIMITS_RESTORE: &str =
+    include_str!("../sql/queries/saved_limits_restore.sql");

@@ -14,7 +14,8 @@ WITH month AS (
          x.plan_limits_scrapes AS scrape_limit,
          CASE WHEN uu.clips_period_start < month.start THEN 0
               ELSE COALESCE(uu.clips_this_month, 0) END AS clips,
-         COALESCE(cl.monthly_limit, free.monthly_limit) AS clip_limit
+         COALESCE(cl.monthly_limit, free.monthly_limit) AS clip_limit,
+         cl.tier IS NOT NULL AS own_clip_limit
     FROM public.users AS x
    CROSS JOIN month
     LEFT JOIN public.user_usage AS uu ON uu.user_id = x.id

@@ -1,1 +1,1 @@
-UPDATE public.users SET usage_this_month = 0 WHERE id = $1
+UPDATE public.users SET usage_this_month = $2 WHERE id = $1

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod routine;
 pub mod schema;
 pub mod security;
+pub mod tiers;
 pub mod trigger;
 pub mod verdict;
 
@@ -70,16 +71,19 @@ pub enum Check {
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,
+    /// Every tier users are on has a clip limit of its own (a typo such as 'Pro' gets the free limit): a warning.
+    Tiers,
 }
 
 impl Check {
-    pub const ALL: [Check; 6] = [
+    pub const ALL: [Check; 7] = [
         Check::Routine,
         Check::Schema,
         Check::Trigger,
         Check::Grants,
         Check::Security,
         Check::Drift,
+        Check::Tiers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +94,7 @@ impl Check {
             Check::Grants => "grants",
             Check::Security => "security",
             Check::Drift => "drift",
+            Check::Tiers => "tiers",
         }
     }
 
@@ -101,6 +106,7 @@ impl Check {
             Check::Grants => grants::run(conn).await,
             Check::Security => security::run(conn).await,
             Check::Drift => drift::run(conn).await,
+            Check::Tiers => tiers::run(conn).await,
         }
     }
 }

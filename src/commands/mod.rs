@@ -2,6 +2,8 @@
 //! module that does the work and hands the report to `output::print`.
 
 mod bench;
+mod limits;
+mod metrics;
 mod migrate;
 // checks and debugging
 mod race;
@@ -81,22 +83,20 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Verify { many } => verify::verify(&ctx, many).await,
         Command::Check { name, many } => verify::check(&ctx, name, many).await,
         Command::Call { user, commit } => user::call(&ctx, user, commit).await,
-        Command::User { user } => user::show(&ctx, user).await,
+        Command::User { user, email } => user::show(&ctx, user, email).await,
         Command::Users { under_limit, limit } => user::list(&ctx, under_limit, limit).await,
         Command::ResetUser {
             user,
             scrapes,
             clips,
+            to,
             yes,
         } => {
-            user::reset(
-                &ctx,
-                user,
-                crate::users::reset::Counters::pick(scrapes, clips),
-                yes,
-            )
-            .await
+            let counters = crate::users::reset::Counters::pick(scrapes, clips);
+            user::reset(&ctx, user, counters, to, yes).await
         }
+        Command::Limits(args) => limits::run(&ctx, args).await,
+        Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Report { report } => report::run(&ctx, report).await,
         Command::Race(args) => race::run(&ctx, args).await,
         Command::Bench(args) => bench::run(&ctx, args).await,

@@ -27,6 +27,12 @@ pub fn describe(err: &anyhow::Error) -> String {
     line
 }
 
+/// The error as one line without any of `secrets`, for a place other
+/// than the final error line (a metrics scrape's 503).
+pub fn shown(err: &anyhow::Error, secrets: &[String]) -> String {
+    redact(&one_line(&describe(err)), secrets)
+}
+
 /// Keeps the error on one line whatever the server or a value contained.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

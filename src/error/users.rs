@@ -51,3 +51,25 @@ pub fn hidden_user(user: Uuid, role: &str) -> anyhow::Error {
          {role}; connect as the table's owner (on Supabase: postgres) or a role with BYPASSRLS"
     ))
 }
+
+/// No row of `public.users` has the e-mail address given (it is not
+/// repeated: an address is personal data).
+pub fn no_email(hidden: bool) -> anyhow::Error {
+    let tail = if hidden {
+        "; row level security filters public.users for the role quota connects as, so connect as \
+         the table's owner (on Supabase: postgres) or a role with BYPASSRLS"
+    } else {
+        "; check the address, or find the user's id in your application"
+    };
+    super::precondition(format!(
+        "no user in public.users has that e-mail address{tail}"
+    ))
+}
+
+/// Several users match the e-mail address ignoring case, none exactly.
+pub fn several_emails() -> anyhow::Error {
+    super::precondition(
+        "several users in public.users have that e-mail address when case is ignored, none \
+         exactly as given; give the address exactly as stored, or the user's id",
+    )
+}

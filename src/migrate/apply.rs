@@ -12,7 +12,7 @@ use super::lock::LockPolicy;
 use super::outcome::{Outcome, Step};
 use super::status::{read_status, status, StatusReport};
 use super::step::{self, StepError};
-use super::{adoption, advice, embedded, history};
+use super::{adoption, advice, embedded, history, limits};
 use crate::db::Session;
 use crate::error;
 use crate::ui::Ui;
@@ -38,6 +38,19 @@ pub async fn apply(db: &mut Session, opts: ApplyOptions, ui: &Ui) -> Result<Outc
         refuse_troubles(&before)?;
         adoption::refuse(&mut tx, &before, target).await?;
         let steps = pending_steps(&before, target, true);
+        if steps
+            .iter()
+            .any(|s| s.version == limits::CLIP_LIMITS_VERSION)
+        {
+            let kept = limits::saved(&mut tx).await?;
+            if !kept.is_empty() {
+                ui.info(&format!(
+                    "note: applying V3 restores the clip limits a rollback kept in \
+                     quota.saved_clip_limits ({})",
+                    limits::listed(&kept)
+                ));
+            }
+        }
         return Ok(Outcome::unchanged(true, steps, before.database_version));
     }
     tx.commit().await?;
@@ -101,7 +114,10 @@ async fn apply_pending(
         policy.retries
     ));
     let mut trying: Option<(u32, String)> = None;
-    let next = async |db: &mut Session| apply_next(db, target, policy, ui, &mut trying).await;
+    let mut restored: Vec<limits::SavedLimit> = Vec::new();
+    let next = async |db: &mut Session| {
+        apply_next(db, target, policy, ui, &mut trying, &mut restored).await
+    };
     let (ran, attempts) = match busy::until_done(db, policy, ui, "apply", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -112,6 +128,12 @@ async fn apply_pending(
             return Err(e.explained(explain).await);
         }
     };
+    if !restored.is_empty() {
+        ui.info(&format!(
+            "note: restored the clip limits a rollback kept in quota.saved_clip_limits ({})",
+            limits::listed(&restored)
+        ));
+    }
     let after = read_status(db).await?;
     Ok(Outcome {
         dry_run: false,
@@ -129,13 +151,15 @@ async fn apply_pending(
 /// the lock, so a version a concurrent process applied (or a rollback
 /// removed) meanwhile is seen as it is now and each version runs exactly
 /// once, in order. `None` when nothing is pending; `trying` names the
-/// version being applied.
+/// version being applied; `restored` gets the clip limits a rollback kept
+/// and V3's step put back.
 async fn apply_next(
     db: &mut Session,
     target: u32,
     policy: LockPolicy,
     ui: &Ui,
     trying: &mut Option<(u32, String)>,
+    restored: &mut Vec<limits::SavedLimit>,
 ) -> Result<Option<u32>, StepError> {
     *trying = None;
     let work = async |tx: &mut PgConnection, recorded: &[Migration]| {
@@ -149,6 +173,9 @@ async fn apply_next(
         (&mut *tx)
             .execute(sqlx::raw_sql(migration.sql().unwrap_or_default()))
             .await?;
+        if migration.version() == limits::CLIP_LIMITS_VERSION {
+            *restored = limits::restore(tx).await?;
+        }
         history::record(tx, &migration).await?;
         Ok(Some(migration.version()))
     };

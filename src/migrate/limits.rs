@@ -1,17 +1,19 @@
-//! What a rollback discards besides definitions: reverting V3 drops
+//! What a rollback would discard besides definitions: reverting V3 drops
 //! `public.clip_limits`, and with it every limit edited since install.
-//! `rollback --dry-run` and the confirmation prompt list them.
+//! `rollback --dry-run` and the confirmation prompt list them; the revert
+//! step keeps them in `quota.saved_clip_limits` ([`save`]) and the next
+//! apply of V3 puts them back ([`restore`]).
 
 use crate::db;
 use crate::sql;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{Executor, PgConnection};
 
 use super::Step;
 
 /// The version whose revert drops `public.clip_limits`.
-const CLIP_LIMITS_VERSION: u32 = 3;
+pub(crate) const CLIP_LIMITS_VERSION: u32 = 3;
 
 /// One row of `public.clip_limits` that differs from the seeded defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -58,10 +60,62 @@ pub fn warning(edited: &[EditedLimit]) -> String {
     }
     let list: Vec<String> = edited.iter().map(|e| e.to_string()).collect();
     format!(
-        "; this drops public.clip_limits with limits edited since install: {} (note them to set \
-         them again after a re-apply)",
+        "; this drops public.clip_limits with limits edited since install: {} (they are kept in \
+         quota.saved_clip_limits and the next `quota migrate apply` restores them)",
         list.join(", ")
     )
+}
+
+/// In V3's revert step, before the revert drops `public.clip_limits`: when
+/// limits were edited since install, keeps the whole table in
+/// `quota.saved_clip_limits` and returns what was kept (empty otherwise).
+pub(crate) async fn save(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, sqlx::Error> {
+    (&mut *conn)
+        .execute(sqlx::raw_sql(sql::SAVED_LIMITS_SAVE))
+        .await?;
+    saved(conn).await
+}
+
+/// In V3's apply step, after V3 seeded `public.clip_limits`: when a
+/// rollback saved edited limits, makes the table exactly what it saved,
+/// drops the copy, and returns the limits restored (empty otherwise).
+pub(crate) async fn restore(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, sqlx::Error> {
+    let rows = saved(conn).await?;
+    if !rows.is_empty() {
+        (&mut *conn)
+            .execute(sqlx::raw_sql(sql::SAVED_LIMITS_RESTORE))
+            .await?;
+    }
+    Ok(rows)
+}
+
+/// The rows of `quota.saved_clip_limits`; empty when there is no such table.
+pub(crate) async fn saved(conn: &mut PgConnection) -> Result<Vec<SavedLimit>, sqlx::Error> {
+    let exists: bool = db::query_scalar(sql::SAVED_LIMITS_EXISTS)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    db::query_as(sql::SAVED_LIMITS_ROWS)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// One limit kept across a rollback.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SavedLimit {
+    pub tier: String,
+    pub monthly_limit: i32,
+}
+
+/// "free=10, enterprise=10000" for a note on stderr.
+pub fn listed(limits: &[SavedLimit]) -> String {
+    let list: Vec<String> = limits
+        .iter()
+        .map(|l| format!("{}={}", l.tier, l.monthly_limit))
+        .collect();
+    list.join(", ")
 }
 
 #[cfg(test)]

@@ -111,7 +111,9 @@ pub async fn rollback(
         .min()
         .map_or(u32::MAX, |v| v - 1);
     let mut trying: Option<Step> = None;
-    let next = async |db: &mut Session| revert_next(db, floor, policy, ui, &mut trying).await;
+    let mut saved: Vec<limits::SavedLimit> = Vec::new();
+    let next =
+        async |db: &mut Session| revert_next(db, floor, policy, ui, &mut trying, &mut saved).await;
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -125,6 +127,13 @@ pub async fn rollback(
             return Err(e.explained(explain).await);
         }
     };
+    if !saved.is_empty() {
+        ui.info(&format!(
+            "note: kept the clip limits edited since install in quota.saved_clip_limits ({}); the next \
+             `quota migrate apply` restores them",
+            limits::listed(&saved)
+        ));
+    }
     let after = read_status(db).await?;
     Ok(Outcome {
         dry_run: false,
@@ -136,13 +145,15 @@ pub async fn rollback(
 
 /// Reverts the newest recorded version if it is above `floor`, and removes
 /// its history row, in one locked step; `None` when nothing above `floor`
-/// is recorded any more. `trying` names the version being reverted.
+/// is recorded any more. `trying` names the version being reverted;
+/// `saved` gets the edited clip limits V3's revert kept.
 async fn revert_next(
     db: &mut Session,
     floor: u32,
     policy: LockPolicy,
     ui: &Ui,
     trying: &mut Option<Step>,
+    saved: &mut Vec<limits::SavedLimit>,
 ) -> Result<Option<Step>, StepError> {
     *trying = None;
     let work = async |tx: &mut PgConnection, recorded: &[Migration]| {
@@ -163,6 +174,9 @@ async fn revert_next(
             sql: None,
         };
         *trying = Some(step.clone());
+        if newest == limits::CLIP_LIMITS_VERSION {
+            *saved = limits::save(tx).await?;
+        }
         (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
         history::forget(tx, newest).await?;
         Ok(Some(step))

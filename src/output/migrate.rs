@@ -83,7 +83,8 @@ impl OutcomeView {
             Some(l) if !l.is_empty() => {
                 let list: Vec<String> = l.iter().map(|e| e.to_string()).collect();
                 format!(
-                    "public.clip_limits {verb} with limits edited since install: {}",
+                    "public.clip_limits {verb} with limits edited since install: {} (kept in \
+                     quota.saved_clip_limits; the next `quota migrate apply` restores them)",
                     list.join(", ")
                 )
             }

@@ -6,6 +6,8 @@ pub mod bench;
 pub mod error;
 pub mod export;
 pub mod fleet;
+pub mod limits;
+pub mod metrics;
 pub mod migrate;
 pub mod race;
 pub mod report;

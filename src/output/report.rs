@@ -1,88 +1,98 @@
-//! How `quota report` looks.
+//! How `quota report` looks: one table per meter.
 
 use super::{or_missing, table, Report};
-use crate::monitor::{AtLimitReport, NearLimitReport, Summary};
+use crate::monitor::{Summary, UsersReport};
 
-impl Report for AtLimitReport {
+impl Report for UsersReport {
     fn to_table(&self) -> String {
-        if self.users.is_empty() {
-            return "no user is at a limit this month".to_string();
+        let near = self.threshold.map(|t| format!("{:.0}%", t * 100.0));
+        let mut parts = Vec::new();
+        for m in &self.meters {
+            if m.users.is_empty() {
+                parts.push(match &near {
+                    None => format!("{}: no user is at the limit this month", m.meter),
+                    Some(n) => format!("{}: no user is at {n} or more of the limit", m.meter),
+                });
+                continue;
+            }
+            let mut t = table(&["user", "tier", "used", "limit"]);
+            for u in &m.users {
+                t.add_row(vec![
+                    u.user_id.clone(),
+                    or_missing(u.tier.as_ref()),
+                    u.used.to_string(),
+                    u.limit
+                        .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
+                ]);
+            }
+            let what = match &near {
+                None => "at the limit this month".to_string(),
+                Some(n) => format!("at {n} or more of the limit, not at it"),
+            };
+            parts.push(format!("{}: {} {what}\n{t}", m.meter, users(m.users.len())));
         }
-        let mut t = table(&["user", "tier", "counter", "used", "limit"]);
-        for u in &self.users {
-            t.add_row(vec![
-                u.user_id.clone(),
-                or_missing(u.tier.as_ref()),
-                u.counter.clone(),
-                u.used.to_string(),
-                u.limit
-                    .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
-            ]);
+        if self.distinct_users() > 0 && near.is_none() {
+            parts.push(format!(
+                "{} at a limit this month",
+                users(self.distinct_users())
+            ));
         }
-        format!(
-            "{t}\n{} at a limit this month",
-            users(self.distinct_users())
-        )
-    }
-}
-
-impl Report for NearLimitReport {
-    fn to_table(&self) -> String {
-        if self.users.is_empty() {
-            return format!(
-                "no free-tier user is at {:.0}% or more of the clip limit",
-                self.threshold * 100.0
-            );
-        }
-        let mut t = table(&["user", "tier", "clips used", "clip limit"]);
-        for u in &self.users {
-            t.add_row(vec![
-                u.user_id.clone(),
-                or_missing(u.tier.as_ref()),
-                u.used.to_string(),
-                or_missing(u.limit),
-            ]);
-        }
-        format!(
-            "{t}\n{} on the free tier at {:.0}% or more of the clip limit",
-            users(self.users.len()),
-            self.threshold * 100.0
-        )
+        parts.extend(self.notes.iter().map(|n| format!("note: {n}")));
+        parts.join("\n")
     }
 }
 
 impl Report for Summary {
     fn to_table(&self) -> String {
         let mut t = table(&[
+            "meter",
             "tier",
-            "clip limit",
+            "limit",
             "users",
-            "at scrape limit",
-            "at clip limit",
-            "near clip limit",
+            "at limit",
+            "near limit",
+            "usage",
         ]);
-        for r in &self.tiers {
+        for m in &self.meters {
+            for r in &m.tiers {
+                t.add_row(vec![
+                    m.meter.to_string(),
+                    r.tier.clone().unwrap_or_else(|| "(none)".to_string()),
+                    r.limit.map_or_else(
+                        || "none".to_string(),
+                        |l| {
+                            if r.own_limit {
+                                l.to_string()
+                            } else {
+                                format!("{l} (free's)")
+                            }
+                        },
+                    ),
+                    r.subjects.to_string(),
+                    r.at_limit.to_string(),
+                    r.near_limit.to_string(),
+                    r.usage.to_string(),
+                ]);
+            }
             t.add_row(vec![
-                or_missing(r.tier.as_ref()),
-                or_missing(r.clip_limit),
-                r.users.to_string(),
-                r.at_scrape_limit.to_string(),
-                r.at_clip_limit.to_string(),
-                r.near_clip_limit.to_string(),
+                m.meter.to_string(),
+                "all".to_string(),
+                String::new(),
+                m.subjects.to_string(),
+                m.at_limit.to_string(),
+                m.near_limit.to_string(),
+                m.usage.to_string(),
             ]);
         }
-        t.add_row(vec![
-            "all".to_string(),
-            String::new(),
-            self.users.to_string(),
-            self.at_scrape_limit.to_string(),
-            self.at_clip_limit.to_string(),
-            self.near_clip_limit.to_string(),
-        ]);
-        format!(
-            "{t}\nnear = free tier at {:.0}% or more of the clip limit",
+        let mut out = format!(
+            "{t}\nnear = at {:.0}% or more of the limit, not at it; a missing limit admits nothing \
+             and counts as at it",
             self.threshold * 100.0
-        )
+        );
+        for n in &self.notes {
+            out.push_str(&format!("\nnote: {n}"));
+        }
+        out
     }
 }
 

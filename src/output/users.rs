@@ -80,7 +80,12 @@ impl Report for UserView {
         for (k, v) in rows {
             t.add_row(vec![k.to_string(), v]);
         }
-        t.to_string()
+        let notes: Vec<String> = self.notes.iter().map(|n| format!("note: {n}")).collect();
+        if notes.is_empty() {
+            t.to_string()
+        } else {
+            format!("{t}\n{}", notes.join("\n"))
+        }
     }
 }
 
@@ -116,10 +121,10 @@ impl Report for ResetReport {
             counter(b.clips_this_month, &b.clips_period_start),
             counter(a.clips_this_month, &a.clips_period_start),
         ]);
-        let note = if self.changed {
-            "reset"
-        } else {
-            "nothing to change"
+        let note = match (self.changed, self.to) {
+            (false, _) => "nothing to change".to_string(),
+            (true, 0) => "reset".to_string(),
+            (true, n) => format!("set to {n}"),
         };
         format!("{t}\n{note}: user {}", self.user_id)
     }

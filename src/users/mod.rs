@@ -7,6 +7,7 @@
 //! shows counters as they see them.
 
 pub(crate) mod call;
+pub(crate) mod email;
 pub(crate) mod list;
 pub(crate) mod reset;
 pub(crate) mod view;

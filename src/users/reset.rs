@@ -1,5 +1,6 @@
-//! `quota reset-user`: sets a user's counters to 0 and their periods to
-//! this month, under the row locks the function and trigger take.
+//! `quota reset-user`: sets a user's counters to 0 (or to N with `--to`:
+//! below the usage grants, above takes back) and their periods to this
+//! month, under the row locks the function and trigger take.
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -54,6 +55,8 @@ pub struct CounterState {
 #[derive(Serialize)]
 pub struct ResetReport {
     pub user_id: String,
+    /// The value the counters were set to.
+    pub to: i32,
     pub before: CounterState,
     pub after: CounterState,
     pub changed: bool,
@@ -68,29 +71,42 @@ pub async fn require_user(db: &mut Session, user: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Resets `counters` of `user` in one transaction, holding the rows' locks.
-pub async fn reset(db: &mut Session, user: Uuid, counters: Counters) -> Result<ResetReport> {
+/// Sets `counters` of `user` to `to` in one transaction, holding the rows' locks.
+pub async fn reset(
+    db: &mut Session,
+    user: Uuid,
+    counters: Counters,
+    to: i32,
+) -> Result<ResetReport> {
     let mut tx = db.begin().await?;
     let Some((before, user_periods, usage_periods)) = locked_state(&mut tx, user).await? else {
         return Err(super::no_user_seen_by(&mut tx, user).await);
     };
     if counters.scrapes {
         let column = "usage_this_month";
-        exec(&mut tx, sql::RESET_SCRAPES, user, column).await?;
+        exec(&mut tx, sql::RESET_SCRAPES, user, Some(to), column).await?;
         if user_periods {
             exec(
                 &mut tx,
                 sql::RESET_SCRAPES_PERIOD,
                 user,
+                None,
                 "usage_period_start",
             )
             .await?;
         }
     }
     if counters.clips {
-        exec(&mut tx, sql::RESET_CLIPS, user, "clips_this_month").await?;
+        // No user_usage row yet: a count other than 0 needs one.
+        if before.clips_this_month.is_none() && to > 0 {
+            let doing = "user_usage (a new row)";
+            exec(&mut tx, sql::USAGE_ROW_INSERT, user, None, doing).await?;
+        }
+        let column = "clips_this_month";
+        exec(&mut tx, sql::RESET_CLIPS, user, Some(to), column).await?;
         if usage_periods {
-            exec(&mut tx, sql::RESET_CLIPS_PERIOD, user, "clips_period_start").await?;
+            let column = "clips_period_start";
+            exec(&mut tx, sql::RESET_CLIPS_PERIOD, user, None, column).await?;
         }
     }
     let (after, _, _) = locked_state(&mut tx, user)
@@ -100,6 +116,7 @@ pub async fn reset(db: &mut Session, user: Uuid, counters: Counters) -> Result<R
     let changed = before != after;
     Ok(ResetReport {
         user_id: user.to_string(),
+        to,
         before,
         after,
         changed,
@@ -137,13 +154,23 @@ async fn locked_state(
     Ok(Some((state, user_periods, usage_periods)))
 }
 
-/// Runs one reset statement for `user`; `column` names it in errors.
-async fn exec(conn: &mut PgConnection, sql: &str, user: Uuid, column: &str) -> Result<()> {
-    db::query(sql)
-        .bind(user)
+/// Runs one reset statement for `user` (and the value `to`, when it takes
+/// one); `column` names it in errors.
+async fn exec(
+    conn: &mut PgConnection,
+    sql: &str,
+    user: Uuid,
+    to: Option<i32>,
+    column: &str,
+) -> Result<()> {
+    let mut statement = db::query(sql).bind(user);
+    if let Some(to) = to {
+        statement = statement.bind(to);
+    }
+    statement
         .execute(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, &format!("resetting {column}")))?;
+        .map_err(|e| error::users::explain(e, &format!("setting {column}")))?;
     Ok(())
 }
 

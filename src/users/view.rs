@@ -28,6 +28,18 @@ pub struct UserView {
     pub clips_period_start: Option<String>,
     /// The current period: first day of this month in UTC.
     pub period: String,
+    /// What deserves a look, e.g. a tier without a clip limit of its own.
+    pub notes: Vec<String>,
+}
+
+/// `user --email`: the user found by e-mail, in one read-only transaction.
+pub async fn show_by_email(database: &db::Database, email: &str) -> Result<UserView> {
+    let mut db = database.connect().await?;
+    let mut tx = db.read_only().await?;
+    let user = super::email::find(&mut tx, email).await?;
+    let view = user_view(&mut tx, user).await?;
+    tx.commit().await?;
+    Ok(view)
 }
 
 /// `user` in one read-only transaction.
@@ -52,6 +64,11 @@ pub(crate) async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<Use
     let usage = usage.unwrap_or(Value::Null);
     let tier = text(&u, "subscription_tier");
     let (has_limits, clip_limit) = clip_limit(conn, tier.as_deref()).await?;
+    let notes = if has_limits {
+        tier_notes(conn, tier.as_deref()).await?
+    } else {
+        Vec::new()
+    };
     let usage_this_month = this_month(&u, "usage_this_month", "usage_period_start", &month);
     let limit = int(&u, "plan_limits_scrapes");
     let clips = this_month(&usage, "clips_this_month", "clips_period_start", &month);
@@ -70,7 +87,30 @@ pub(crate) async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<Use
         clip_limit_reached: has_limits.then(|| clip_limit.is_none_or(|l| clips >= i64::from(l))),
         clips_period_start: text(&usage, "clips_period_start"),
         period: month,
+        notes,
     })
+}
+
+/// A note when the user's tier has no clip limit of its own (the free
+/// limit applies: a typo such as 'Pro' gives a paying user the free limit).
+async fn tier_notes(conn: &mut PgConnection, tier: Option<&str>) -> Result<Vec<String>> {
+    let Some(tier) = tier else {
+        return Ok(vec![
+            "no subscription_tier: the free clip limit applies".to_string()
+        ]);
+    };
+    let (own, similar): (bool, Option<String>) = db::query_as(sql::CLIP_TIER_OWN)
+        .bind(tier)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| error::users::explain(e, "reading public.clip_limits"))?;
+    if own {
+        return Ok(Vec::new());
+    }
+    Ok(vec![format!(
+        "tier '{tier}' has no clip limit of its own: the free limit applies{}",
+        crate::meters::did_you_mean(similar.as_deref())
+    )])
 }
 
 /// Whether `public.clip_limits` exists, and the clip limit of `tier` in it.

@@ -72,7 +72,7 @@ async fn verify_passes_on_a_fresh_install_with_a_stable_json_shape() {
         .collect();
     assert_eq!(
         names,
-        ["routine", "schema", "trigger", "grants", "security", "drift"]
+        ["routine", "schema", "trigger", "grants", "security", "drift", "tiers"]
     );
     for c in report["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "pass", "{c}");

@@ -112,7 +112,7 @@ async fn the_readme_github_actions_job_runs_as_written() {
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        vec!["routine", "schema", "trigger", "grants", "security", "drift"]
+        vec!["routine", "schema", "trigger", "grants", "security", "drift", "tiers"]
     );
     assert!(cases.iter().all(|c| c.failure.is_none()), "{cases:?}");
     assert!(
@@ -372,11 +372,11 @@ async fn null_scrape_limits_are_at_the_limit_in_reports() {
     assert_eq!(user["limit_reached"], true, "{user}");
 
     let at = json(&db.quota(&["report", "at-limit", "--format", "json"]));
-    let row = at["users"]
+    let row = at["meters"][0]["users"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|u| u["user_id"] == FREE_USER && u["counter"] == "scrapes")
+        .find(|u| u["user_id"] == FREE_USER && at["meters"][0]["meter"] == "scrapes")
         .unwrap_or_else(|| panic!("the blocked user is at its limit: {at}"));
     assert!(row["limit"].is_null(), "{row}");
     let table = stdout(&db.quota(&["report", "at-limit"]));
@@ -384,7 +384,8 @@ async fn null_scrape_limits_are_at_the_limit_in_reports() {
 
     let summary = json(&db.quota(&["report", "summary", "--format", "json"]));
     // The demo's limited user (5 of 5) and the NULL-limit user.
-    assert_eq!(summary["at_scrape_limit"], 2, "{summary}");
+    assert_eq!(summary["meters"][0]["meter"], "scrapes", "{summary}");
+    assert_eq!(summary["meters"][0]["at_limit"], 2, "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -211,15 +211,17 @@ async fn reset_user_refuses_unknown_and_malformed_users() {
 async fn reports_use_the_limits_table_and_the_month() {
     let db = installed_db().await;
     let at = json(&db.quota(&["report", "at-limit", "--format", "json"]));
-    let mut rows: Vec<(String, String)> = at["users"]
+    let mut rows: Vec<(String, String)> = at["meters"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            (
-                u["user_id"].as_str().unwrap().into(),
-                u["counter"].as_str().unwrap().into(),
-            )
+        .flat_map(|m| {
+            m["users"].as_array().unwrap().iter().map(move |u| {
+                (
+                    u["user_id"].as_str().unwrap().to_string(),
+                    m["meter"].as_str().unwrap().to_string(),
+                )
+            })
         })
         .collect();
     rows.sort();
@@ -232,7 +234,7 @@ async fn reports_use_the_limits_table_and_the_month() {
     );
 
     let near = json(&db.quota(&["report", "near-limit", "--format", "json"]));
-    let near_ids: Vec<&str> = near["users"]
+    let near_ids: Vec<&str> = near["meters"][1]["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -252,13 +254,16 @@ async fn reports_use_the_limits_table_and_the_month() {
         "--format",
         "json",
     ]));
-    assert!(near["users"].as_array().unwrap().is_empty(), "46 < 47.5");
+    assert!(
+        near["meters"][1]["users"].as_array().unwrap().is_empty(),
+        "46 < 47.5"
+    );
 
     // Limits come from public.clip_limits, not from code.
     db.exec("UPDATE public.clip_limits SET monthly_limit = 46 WHERE tier = 'free'")
         .await;
     let at = json(&db.quota(&["report", "at-limit", "--format", "json"]));
-    assert!(at["users"]
+    assert!(at["meters"][1]["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -272,19 +277,25 @@ async fn reports_use_the_limits_table_and_the_month() {
     .await;
     let at = json(&db.quota(&["report", "at-limit", "--format", "json"]));
     assert!(
-        !at["users"]
+        !at["meters"]
             .as_array()
             .unwrap()
             .iter()
+            .flat_map(|m| m["users"].as_array().unwrap().iter())
             .any(|u| u["user_id"] == LIMITED_USER),
         "{at}"
     );
 
     let summary = json(&db.quota(&["report", "summary", "--format", "json"]));
     assert_eq!(summary["users"], 4);
-    assert_eq!(summary["at_clip_limit"], 1);
-    assert_eq!(summary["at_scrape_limit"], 0);
-    let tiers: Vec<&str> = summary["tiers"]
+    let (scrapes, clips) = (&summary["meters"][0], &summary["meters"][1]);
+    assert_eq!(
+        (scrapes["meter"].as_str(), clips["meter"].as_str()),
+        (Some("scrapes"), Some("clips"))
+    );
+    assert_eq!(clips["at_limit"], 1);
+    assert_eq!(scrapes["at_limit"], 0);
+    let tiers: Vec<&str> = clips["tiers"]
         .as_array()
         .unwrap()
         .iter()
@@ -293,7 +304,7 @@ async fn reports_use_the_limits_table_and_the_month() {
     assert_eq!(tiers, vec!["free", "pro"]);
     let table = db.quota(&["report"]);
     assert_success(&table);
-    assert!(stdout(&table).contains("at clip limit"));
+    assert!(stdout(&table).contains("near limit"));
 
     assert_exit(
         &db.quota(&["report", "near-limit", "--threshold", "1.5"]),

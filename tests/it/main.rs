@@ -16,7 +16,9 @@ mod fleet;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;
+mod metrics;
 mod migrate;
+mod ops;
 // checks and debugging
 mod ahead;
 mod checks;

@@ -65,8 +65,25 @@ pub const FAKETIME: Prerequisite = Prerequisite {
     server_bindir: false,
 };
 
+pub const PROMTOOL: Prerequisite = Prerequisite {
+    program: "promtool",
+    package: "prometheus",
+    needed_by: "the metrics tests (promtool checks the output and the alert rules)",
+    server_bindir: false,
+};
+/// PyYAML is a module, not a program: `.ci/check-workflows` names it when
+/// the import fails; python3 itself comes with it.
+pub const PYYAML: Prerequisite = Prerequisite {
+    program: "python3",
+    package: "python3-yaml",
+    needed_by: "the workflow test (.ci/check-workflows parses YAML)",
+    server_bindir: false,
+};
+
 /// Every prerequisite, in the README's order.
-pub const ALL: &[Prerequisite] = &[POSTGRESQL, PSQL, PGBOUNCER, OPENSSL, KILL, SCRIPT, FAKETIME];
+pub const ALL: &[Prerequisite] = &[
+    POSTGRESQL, PSQL, PGBOUNCER, OPENSSL, KILL, SCRIPT, FAKETIME, PROMTOOL, PYYAML,
+];
 
 impl Prerequisite {
     /// Where the program is; panics naming the package when it is missing.

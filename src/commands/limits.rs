@@ -1,0 +1,57 @@
+//! `quota limits` and `quota limits set`.
+
+use anyhow::Result;
+
+use super::Context;
+use crate::cli::{LimitsArgs, LimitsCommand};
+use crate::meters::{self, limits, Meter};
+use crate::{error, output};
+
+pub async fn run(ctx: &Context, args: LimitsArgs) -> Result<()> {
+    match args.set {
+        None => output::print(&limits::list(&ctx.database, args.meter).await?, ctx.format),
+        Some(LimitsCommand::Set {
+            tier,
+            limit,
+            meter,
+            yes,
+        }) => set(ctx, meter, &tier, limit, yes).await,
+    }
+}
+
+async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> Result<()> {
+    let limit = i32::try_from(limit).map_err(|_| error::usage("the limit is too large"))?;
+    let mut db = ctx.database.connect().await?;
+    // Read first: an unknown scrape tier is an error before any question.
+    let now = limits::current(&mut db, meter, tier).await?;
+    let before = if now.limits.is_empty() {
+        "none: a new tier".to_string()
+    } else {
+        let shown: Vec<String> = now.limits.iter().map(|l| output::or_missing(*l)).collect();
+        format!("now {}", shown.join(", "))
+    };
+    let question = format!(
+        "Set the {meter} limit of tier '{tier}' to {limit} ({before}; {} user(s) on it) on {}?",
+        now.subjects,
+        ctx.database.describe()
+    );
+    if !ctx.ui.confirm(&question, yes)? {
+        return Err(error::usage("limits set cancelled; nothing was changed"));
+    }
+    let mut report = limits::set(&mut db, meter, tier, limit).await?;
+    if meter == Meter::Clips {
+        report.subjects = now.subjects;
+        if report.created && now.subjects == 0 {
+            ctx.ui.warn(&format!(
+                "created a limit for tier '{tier}', which no user is on yet{}",
+                meters::did_you_mean(now.similar.as_deref())
+            ));
+        }
+    } else {
+        ctx.ui.info(
+            "note: scrape limits are users.plan_limits_scrapes of each user row: users who join \
+             the tier later get what your application writes there",
+        );
+    }
+    output::print(&report, ctx.format)
+}
