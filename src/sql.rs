@@ -18,6 +18,10 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
     ),
     (3, include_str!("../sql/revert/V3__clip_limit.sql")),
     (4, include_str!("../sql/revert/V4__harden_functions.sql")),
+    (
+        6,
+        include_str!("../sql/revert/V6__api_table_privileges.sql"),
+    ),
 ];
 
 /// The demo schema `quota sandbox` and the tests install.
@@ -86,6 +90,10 @@ pub(crate) const CHECK_TRIGGER: &str = include_str!("../sql/queries/check_trigge
 pub(crate) const FUNCTION_OID: &str = include_str!("../sql/queries/function_oid.sql");
 pub(crate) const SET_LOCAL_SETTING: &str = include_str!("../sql/queries/set_local_setting.sql");
 pub(crate) const CALL_RPC_ROWS: &str = include_str!("../sql/queries/call_rpc_rows.sql");
+// Table locks by API roles, and the one rule for the columns a hint or V6 may grant UPDATE on.
+pub(crate) const CHECK_TABLE_LOCKS: &str = include_str!("../sql/queries/check_table_locks.sql");
+pub(crate) const SAFE_UPDATE_COLUMNS: &str =
+    include_str!("../sql/queries/safe_update_columns.sql");
 
 // Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
 

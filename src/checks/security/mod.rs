@@ -5,7 +5,8 @@
 //! `anon`, `authenticated`, or a role inheriting either — can write a
 //! counter, a period marker, a limit or a tier by any route: column
 //! privileges with policies, inserting or deleting its own row, TRUNCATE,
-//! TRIGGER, REFERENCES, or an updatable view that runs as its owner.
+//! TRIGGER, REFERENCES, or an updatable view that runs as its owner; nor
+//! lock a table quota writes (`locks.rs`).
 //!
 //! Every hint is runnable SQL with quoted identifiers, and the least
 //! destructive fix: a column-level grant keeps profile edits working.
@@ -18,6 +19,7 @@ use sqlx::PgConnection;
 use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC, TRIGGER_FUNCTION};
 
 mod guard;
+mod locks;
 mod writes;
 
 use guard::guard;
@@ -45,6 +47,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     counter_writes(conn, &roles, &mut f).await?;
     table_privileges(conn, &roles, &mut f).await?;
     definer_views(conn, &roles, &mut f).await?;
+    locks::table_locks(conn, &roles, &mut f).await?;
     history_exposure(conn, &roles, &mut f).await?;
     Ok(f)
 }
