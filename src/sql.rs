@@ -62,6 +62,11 @@ pub(crate) const HISTORY_TABLE_EXISTS: &str =
     include_str!("../sql/queries/history_table_exists.sql");
 pub(crate) const MIGRATION_ROLE_AND_DATABASE: &str =
     include_str!("../sql/queries/migration_role_and_database.sql");
+/// A server-side-only setup (no EXECUTE for authenticated) survives `--repair`.
+pub(crate) const RPC_SERVER_SIDE_ONLY: &str =
+    include_str!("../sql/queries/rpc_server_side_only.sql");
+pub(crate) const RPC_REVOKE_AUTHENTICATED: &str =
+    include_str!("../sql/queries/rpc_revoke_authenticated.sql");
 
 // The schema contract: the application's tables and columns the migrations rely on.
 
@@ -92,8 +97,7 @@ pub(crate) const SET_LOCAL_SETTING: &str = include_str!("../sql/queries/set_loca
 pub(crate) const CALL_RPC_ROWS: &str = include_str!("../sql/queries/call_rpc_rows.sql");
 // Table locks by API roles, and the one rule for the columns a hint or V6 may grant UPDATE on.
 pub(crate) const CHECK_TABLE_LOCKS: &str = include_str!("../sql/queries/check_table_locks.sql");
-pub(crate) const SAFE_UPDATE_COLUMNS: &str =
-    include_str!("../sql/queries/safe_update_columns.sql");
+pub(crate) const SAFE_UPDATE_COLUMNS: &str = include_str!("../sql/queries/safe_update_columns.sql");
 
 // Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
 
