@@ -21,3 +21,6 @@ mod race;
 mod real_conditions;
 mod sandbox;
 mod supabase;
+// acl: day one on stock Supabase, table locks, what quota treats as intended
+mod acl;
+mod intended;
