@@ -25,6 +25,10 @@
 -- On plain PostgreSQL (no anon/authenticated) nothing is revoked: PUBLIC's
 -- privileges there are the application's business.
 
+-- quota creates its schema before any migration runs (with the history);
+-- named here too so this file also runs on its own (psql, lint).
+CREATE SCHEMA IF NOT EXISTS quota;
+
 CREATE TABLE IF NOT EXISTS quota.api_acl_found (
   rel text NOT NULL,
   col text NOT NULL DEFAULT '', -- '' is the table itself (relacl), else a column (attacl)
@@ -187,4 +191,7 @@ BEGIN
 END
 $acl$;
 
+-- The rule's function was created above in this same transaction; no
+-- client can have used it.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION quota.safe_update_columns(text);
