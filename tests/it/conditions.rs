@@ -186,13 +186,10 @@ async fn a_hand_edited_history_is_reported_never_silently_reapplied() {
         assert_refused_with(&out, 4, "malformed row");
         assert!(stderr(&out).contains("V2"), "{}", stderr(&out));
     }
-    assert_eq!(
-        objects_by_version(&mut c)
-            .await
-            .iter()
-            .filter(|o| o.2)
-            .count(),
-        8
+    let objects = objects_by_version(&mut c).await;
+    assert!(
+        objects.iter().all(|o| o.2),
+        "all still installed: {objects:?}"
     );
 }
 
