@@ -273,12 +273,24 @@ async fn plain_postgres_without_supabase_roles_installs_cleanly() {
                                     usage_this_month integer, plan_limits_scrapes integer, subscription_tier text);
          CREATE TABLE public.user_usage (user_id uuid PRIMARY KEY REFERENCES public.users, clips_this_month integer);
          CREATE TABLE public.clips (id serial PRIMARY KEY, user_id uuid);
-         INSERT INTO public.users VALUES ('11111111-1111-4111-8111-111111111111', 'a@b', 'FREE', 'none', 0, 2, 'free');",
+         INSERT INTO public.users VALUES ('11111111-1111-4111-8111-111111111111', 'a@b', 'FREE', 'none', 0, 2, 'free');
+         GRANT UPDATE, TRUNCATE ON public.users TO PUBLIC;",
     )
     .await
     .unwrap();
+    let users_acl = "SELECT relacl::text FROM pg_class WHERE oid = 'public.users'::regclass";
+    let acl_before: String = sqlx::query_scalar(users_acl)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
     let out = quota_with_url(&url, &["migrate", "apply"]);
     assert_success(&out);
+    // No API roles: V6 records the ACLs and takes nothing from PUBLIC.
+    let acl_after: String = sqlx::query_scalar(users_acl)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(acl_after, acl_before);
     let allowed: Vec<bool> = sqlx::query_scalar(
         "SELECT (increment_usage_if_allowed('11111111-1111-4111-8111-111111111111')).allowed FROM generate_series(1, 3)",
     )
