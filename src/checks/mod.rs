@@ -64,9 +64,9 @@ pub enum Check {
     Schema,
     /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each row, enabled.
     Trigger,
-    /// service_role/authenticated can execute the function; PUBLIC/anon cannot.
+    /// service_role/authenticated can execute the function (authenticated without it: server-side only, passes); PUBLIC/anon cannot.
     Grants,
-    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits.
+    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits, no API role able to lock the tables quota writes.
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,

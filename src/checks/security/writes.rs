@@ -56,8 +56,9 @@ pub(super) fn quote_rel(rel: &str) -> String {
 /// found able to use it). For a column write, the least destructive fix:
 /// take the table-wide privilege away and grant back the other columns, so
 /// profile edits keep working (not to anon: it has no profile).
-/// `safe`: for UPDATE, the columns the one rule allows
-/// (`safe_update_columns.sql`); a column outside it is never granted back.
+/// `safe`: the columns the one rule allows (`safe_update_columns.sql`; for
+/// an INSERT into users also its key); a column outside it is never
+/// granted back.
 fn write_fix(first: &WriteRow, roles: &[String], public: bool, safe: Option<&[String]>) -> String {
     let rel = quote_rel(&first.rel);
     if let Some(reason) = &first.rls_bypass {
@@ -168,8 +169,16 @@ pub(super) async fn counter_writes(
                 public |= r.public_holds;
             }
         }
+        // Column grants follow the one rule; a new profile row also needs
+        // its key, which the INSERT policy ties to the caller (auth.uid()).
         let safe = match first.cmd.as_str() {
-            "UPDATE" => Some(super::locks::safe_update_columns(conn, &first.rel).await?),
+            "UPDATE" | "INSERT" => {
+                let mut safe = super::locks::safe_update_columns(conn, &first.rel).await?;
+                if first.cmd == "INSERT" && first.rel == "public.users" {
+                    safe.push("id".to_string());
+                }
+                Some(safe)
+            }
             _ => None,
         };
         f.fail(
