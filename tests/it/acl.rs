@@ -94,8 +94,11 @@ fn hint_statements(report: &serde_json::Value) -> Vec<String> {
 async fn try_lock(url: &str, rel: &str) -> Result<(), String> {
     let mut c = PgConnection::connect(url).await.unwrap();
     let mut tx = c.begin().await.unwrap();
+    // Not NOWAIT: an autovacuum on the table would make it fail; the
+    // privilege is checked before any wait.
+    tx.execute("SET LOCAL lock_timeout = '30s'").await.unwrap();
     let out = tx
-        .execute(format!("LOCK TABLE {rel} IN ACCESS EXCLUSIVE MODE NOWAIT").as_str())
+        .execute(format!("LOCK TABLE {rel} IN ACCESS EXCLUSIVE MODE").as_str())
         .await
         .map(|_| ())
         .map_err(|e| {
