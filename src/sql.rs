@@ -19,6 +19,10 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
     (3, include_str!("../sql/revert/V3__clip_limit.sql")),
     (4, include_str!("../sql/revert/V4__harden_functions.sql")),
     (5, include_str!("../sql/revert/V5__monotonic_periods.sql")),
+    (
+        6,
+        include_str!("../sql/revert/V6__api_table_privileges.sql"),
+    ),
 ];
 
 /// The demo schema `quota sandbox` and the tests install.
@@ -59,6 +63,11 @@ pub(crate) const HISTORY_TABLE_EXISTS: &str =
     include_str!("../sql/queries/history_table_exists.sql");
 pub(crate) const MIGRATION_ROLE_AND_DATABASE: &str =
     include_str!("../sql/queries/migration_role_and_database.sql");
+/// A server-side-only setup (no EXECUTE for authenticated) survives `--repair`.
+pub(crate) const RPC_SERVER_SIDE_ONLY: &str =
+    include_str!("../sql/queries/rpc_server_side_only.sql");
+pub(crate) const RPC_REVOKE_AUTHENTICATED: &str =
+    include_str!("../sql/queries/rpc_revoke_authenticated.sql");
 
 // The schema contract: the application's tables and columns the migrations rely on.
 
@@ -101,6 +110,9 @@ pub(crate) const CHECK_COUNTER_MATVIEWS: &str = concat!(
     include_str!("../sql/queries/view_closure.sql"),
     include_str!("../sql/queries/check_counter_matviews.sql")
 );
+// Table locks by API roles, and the one rule for the columns a hint or V6 may grant UPDATE on.
+pub(crate) const CHECK_TABLE_LOCKS: &str = include_str!("../sql/queries/check_table_locks.sql");
+pub(crate) const SAFE_UPDATE_COLUMNS: &str = include_str!("../sql/queries/safe_update_columns.sql");
 
 // Limits, counters and users: `call`, `user`, `users`, `reset-user`, `report`.
 

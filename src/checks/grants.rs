@@ -1,6 +1,7 @@
 //! `quota check grants`: `service_role` and `authenticated` can execute the
 //! RPC; `PUBLIC` and `anon` cannot. A role that does not exist (plain
-//! PostgreSQL) is reported, never failed.
+//! PostgreSQL) is reported, never failed. `authenticated` without EXECUTE
+//! is a server-side-only setup: intended, passes with a note.
 
 use crate::db;
 use crate::sql;
@@ -12,6 +13,9 @@ use super::{function_oid, Findings, HINT_APPLY, HINT_REPAIR, RPC};
 /// Roles that must be able to call the RPC, and the one that must not.
 const CALLERS: [&str; 2] = ["service_role", "authenticated"];
 const ANON: &str = "anon";
+/// The caller whose EXECUTE may be revoked on purpose: a server-side-only
+/// setup calls the RPC through service_role alone.
+const SERVER_SIDE_ONLY: &str = "authenticated";
 
 pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     let mut f = Findings::default();
@@ -54,6 +58,13 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     for role in CALLERS {
         match can(Some(role)) {
             Some(true) => allowed.push(role),
+            // Intended: a backend that calls the RPC through service_role
+            // only. Safer, and `--repair` keeps it (see docs/checks.md).
+            Some(false) if role == SERVER_SIDE_ONLY => f.note(format!(
+                "{role} cannot execute: server-side only (signed-in users' requests cannot call \
+                 the RPC; if the application calls it as the user: GRANT EXECUTE ON FUNCTION \
+                 {RPC} TO {role})"
+            )),
             Some(false) => f.fail(
                 format!("{role} cannot execute the RPC: its calls fail with permission denied"),
                 HINT_REPAIR,

@@ -65,9 +65,9 @@ pub enum Check {
     Schema,
     /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each row, enabled.
     Trigger,
-    /// service_role/authenticated can execute the function; PUBLIC/anon cannot.
+    /// service_role/authenticated can execute the function (authenticated without it: server-side only, passes); PUBLIC/anon cannot.
     Grants,
-    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits, application triggers inside quota's writes pinned, no clip inserts for other users, no login inheriting an API role.
+    /// search_path pinned with pg_temp last, SECURITY DEFINER, cross-user guard on every JWT path, no API write path to counters or limits, application triggers inside quota's writes pinned, no clip inserts for other users, no login inheriting an API role, no API role able to lock the tables quota writes.
     Security,
     /// Installed function and trigger match the embedded migrations.
     Drift,

@@ -35,6 +35,25 @@ pub(crate) fn refuse_ahead(status: &StatusReport) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a rollback when a table of the contract is missing: the reverts
+/// work on those tables, and checking first means no version is reverted
+/// before one fails (a newer version's revert may not need the table).
+pub async fn require_tables(conn: &mut PgConnection) -> Result<()> {
+    let missing: Vec<String> = contract::inspect(conn)
+        .await?
+        .iter()
+        .filter(|p| matches!(p, contract::Problem::MissingTable { .. }))
+        .map(|p| p.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(error::precondition(format!(
+        "nothing was reverted: {}; restore it and rerun, see `quota check schema`",
+        missing.join("; ")
+    )))
+}
+
 /// Refuses to apply on a database whose history this build cannot vouch for.
 pub(crate) fn refuse_troubles(status: &StatusReport) -> Result<()> {
     let troubles = status.troubles();

@@ -21,8 +21,9 @@ use super::outcome::{Outcome, Step};
 use super::status::{self, read_status, State, StatusReport};
 use super::step::{self, StepError};
 use super::{embedded, history};
-use crate::db::Session;
+use crate::db::{self, Session};
 use crate::error;
+use crate::sql;
 use crate::ui::Ui;
 
 /// Options of `quota migrate apply --repair`.
@@ -129,6 +130,12 @@ async fn rerun_all(
     let work = async |tx: &mut PgConnection, recorded: &[Migration]| {
         let embedded = embedded::migrations();
         let steps = plan(&status::compare(recorded), ui);
+        // A server-side-only setup (EXECUTE on the RPC revoked from
+        // authenticated on purpose) is intended: V2 and V4 grant it, so the
+        // grant is taken back after them.
+        let server_side_only: bool = db::query_scalar(sql::RPC_SERVER_SIDE_ONLY)
+            .fetch_one(&mut *tx)
+            .await?;
         for step in &steps {
             *failed_at = Some(step.clone());
             let sql = step.sql.as_deref().unwrap_or_default();
@@ -136,6 +143,11 @@ async fn rerun_all(
             if let Some(file) = embedded.iter().find(|m| m.version() == step.version) {
                 history::rerecord(tx, file).await?;
             }
+        }
+        if server_side_only {
+            db::query(sql::RPC_REVOKE_AUTHENTICATED)
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(Some(steps))
     };

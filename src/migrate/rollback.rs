@@ -57,6 +57,9 @@ pub async fn plan(db: &mut Session, opts: RollbackOptions, ui: &Ui) -> Result<Ro
     } else {
         step::planning_transaction(db, opts.policy, ui).await?
     };
+    if !opts.dry_run {
+        super::gate::require_tables(&mut tx).await?;
+    }
     let status = status(&mut tx).await?;
     let steps = versions_to_revert(&status, opts.target)?;
     let discarded = limits::discarded_by(&mut tx, &steps).await?;

@@ -5,12 +5,18 @@
 //! versions this build knows.
 
 use crate::common::{
-    assert_exit, assert_success, installed_db, json, objects_by_version, recorded_versions, stderr,
-    stdout, FREE_USER,
+    assert_exit, assert_success, installed_db, json, latest, objects_by_version, recorded_versions,
+    stderr, stdout, FREE_USER,
 };
 
-const AHEAD: &str = "the database is at version 9, newer than this quota (knows up to 5); \
-                     install a newer quota (one that knows version 9)";
+/// What apply and rollback say, with the newest version this build embeds.
+fn ahead() -> String {
+    format!(
+        "the database is at version 9, newer than this quota (knows up to {}); \
+         install a newer quota (one that knows version 9)",
+        latest()
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_ahead_of_this_binary_is_named_and_read_only_commands_work() {
@@ -39,7 +45,7 @@ async fn a_database_ahead_of_this_binary_is_named_and_read_only_commands_work() 
         assert_exit(&out, 4);
         let err = stderr(&out);
         assert!(
-            err.starts_with(&format!("error: {AHEAD}")),
+            err.starts_with(&format!("error: {}", ahead())),
             "{args:?}: {err}"
         );
         assert!(!err.contains("drift"), "{args:?}: {err}");
@@ -59,7 +65,10 @@ async fn a_database_ahead_of_this_binary_is_named_and_read_only_commands_work() 
     assert_success(&out);
     let table = stdout(&out);
     assert!(table.contains("newer than this binary"), "{table}");
-    assert!(table.contains("database at V9, newest V5"), "{table}");
+    assert!(
+        table.contains(&format!("database at V9, newest V{}", latest())),
+        "{table}"
+    );
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     assert_eq!(status["database_version"], 9, "{status}");
     assert_eq!(status["latest_version"], 5, "{status}");
@@ -81,7 +90,10 @@ async fn a_database_ahead_of_this_binary_is_named_and_read_only_commands_work() 
     assert_eq!(drift["status"], "warn", "{report}");
     let detail = drift["detail"].as_str().unwrap();
     assert!(
-        detail.contains("the database is at version 9, newer than this quota (knows up to 5)"),
+        detail.contains(&format!(
+            "the database is at version 9, newer than this quota (knows up to {})",
+            latest()
+        )),
         "{detail}"
     );
     for check in [

@@ -193,9 +193,17 @@ async fn update_policy_for_authenticated_fails_security() {
         d.contains("users_update_own") && d.contains("usage_this_month"),
         "{d}"
     );
-    // The privilege alone (the demo grants ALL) is harmless while RLS has no
-    // UPDATE policy: dropping the policy makes the check pass again.
+    // Without the policy RLS stops every row, but a table-level UPDATE still
+    // lets the role LOCK the table: only that finding remains, and taking
+    // the grant back makes the check pass again.
     db.exec("DROP POLICY users_update_own ON public.users")
+        .await;
+    let (code, report) = verify(&db);
+    assert_eq!(code, Some(1));
+    let d = detail(&report, "security");
+    assert!(d.contains("ACCESS EXCLUSIVE"), "{d}");
+    assert!(!d.contains("can UPDATE public.users"), "{d}");
+    db.exec("REVOKE UPDATE ON public.users FROM authenticated")
         .await;
     assert_eq!(verify(&db).0, Some(0));
     // A user inserting their own counter row is a write too.
@@ -280,7 +288,10 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     assert_success(&out);
     let repaired = json(&out);
     assert_eq!(repaired["command"], "repair");
-    assert_eq!(repaired["steps"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        repaired["steps"].as_array().unwrap().len(),
+        versions().len()
+    );
     let (code, report) = verify(&db);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(snapshot(&mut c).await, before, "repair leaves data alone");
@@ -288,7 +299,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    assert_eq!(history, 5);
+    assert_eq!(history, versions().len() as i64);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -465,15 +465,19 @@ async fn out_of_range_targets_follow_one_rule() {
     assert_eq!(assert_consistent(&db).await, 2);
 
     // A version no migration has: a usage error for both commands.
+    let beyond = (latest() + 1).to_string();
     for args in [
-        &["migrate", "rollback", "--yes", "--target", "6"][..],
-        &["migrate", "apply", "--target", "6"],
+        &["migrate", "rollback", "--yes", "--target", &beyond][..],
+        &["migrate", "apply", "--target", &beyond],
     ] {
         let out = db.quota(args);
         assert_refused(&out, 2);
         assert_eq!(
             stderr(&out).trim(),
-            "error: --target 6 is beyond the newest migration (V5)",
+            format!(
+                "error: --target {beyond} is beyond the newest migration (V{})",
+                latest()
+            ),
             "{args:?}"
         );
     }
@@ -493,17 +497,21 @@ async fn out_of_range_targets_follow_one_rule() {
 async fn attempts_count_transactions_for_apply_rollback_and_repair() {
     let db = demo_db().await;
     let apply = json(&db.quota(&["migrate", "apply", "--format", "json"]));
-    assert_eq!(apply["attempts"], 5, "{apply}");
+    assert_eq!(apply["attempts"], versions().len(), "{apply}");
     let again = json(&db.quota(&["migrate", "apply", "--format", "json"]));
     assert_eq!(again["attempts"], 0, "nothing to do: {again}");
     let repair = json(&db.quota(&["migrate", "apply", "--repair", "--format", "json"]));
     // Repair re-runs every applied version in one transaction.
     assert_eq!(repair["attempts"], 1, "{repair}");
-    assert_eq!(repair["steps"].as_array().unwrap().len(), 5, "{repair}");
+    assert_eq!(
+        repair["steps"].as_array().unwrap().len(),
+        versions().len(),
+        "{repair}"
+    );
     let rollback = json(&db.quota(&[
         "migrate", "rollback", "--yes", "--target", "1", "--format", "json",
     ]));
-    assert_eq!(rollback["attempts"], 4, "{rollback}");
+    assert_eq!(rollback["attempts"], versions().len() - 1, "{rollback}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -592,7 +600,7 @@ async fn a_missing_clips_table_is_a_precondition_for_race_and_rollback() {
     assert_refused_with(&out, 4, "quota check schema");
     db.exec("ALTER TABLE public.clips_old RENAME TO clips")
         .await;
-    assert_eq!(assert_consistent(&db).await, 4, "it stays applied");
+    assert_eq!(assert_consistent(&db).await, latest(), "it stays applied");
 }
 
 /// `call --commit` of a refused call says nothing was counted.

@@ -36,3 +36,6 @@ mod sandbox;
 mod signup;
 mod supabase;
 mod workflows;
+// acl: day one on stock Supabase, table locks, what quota treats as intended
+mod acl;
+mod intended;

@@ -22,6 +22,11 @@ async fn installed_objects(db: &TestDb) -> Vec<String> {
     .unwrap()
 }
 
+/// The embedded versions up to `at`.
+fn states_versions(at: i32) -> Vec<i32> {
+    versions().into_iter().filter(|v| *v <= at).collect()
+}
+
 async fn history_versions(db: &TestDb) -> Vec<i32> {
     let mut c = db.connect().await;
     sqlx::query_scalar("SELECT version FROM quota.schema_history ORDER BY version")
@@ -46,10 +51,10 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
     let out = db.quota(&["migrate", "apply", "--format", "json"]);
     assert_success(&out);
     let report = json(&out);
-    assert_eq!(report["database_version"], 5);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 5);
+    assert_eq!(report["database_version"], latest());
+    assert_eq!(report["steps"].as_array().unwrap().len(), versions().len());
     assert_eq!(installed_objects(&db).await.len(), 6);
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(history_versions(&db).await, versions());
 
     let again = db.quota(&["migrate", "apply"]);
     assert_success(&again);
@@ -58,7 +63,7 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         "{}",
         stdout(&again)
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(history_versions(&db).await, versions());
 
     let status = json(&db.quota(&["migrate", "status", "--format", "json"]));
     let states: Vec<&str> = status["migrations"]
@@ -67,10 +72,7 @@ async fn apply_installs_everything_and_reapply_is_a_noop() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        states,
-        vec!["applied", "applied", "applied", "applied", "applied"]
-    );
+    assert_eq!(states, states_up_to(latest()));
     assert!(status["migrations"][0]["applied_on"].is_string());
 }
 
@@ -138,7 +140,14 @@ async fn rollback_to_zero_removes_everything_and_keeps_rows_intact() {
         .iter()
         .map(|s| s["version"].as_i64().unwrap())
         .collect();
-    assert_eq!(reverted, vec![5, 4, 3, 2, 1]);
+    assert_eq!(
+        reverted,
+        versions()
+            .into_iter()
+            .rev()
+            .map(i64::from)
+            .collect::<Vec<_>>()
+    );
     assert!(
         installed_objects(&db).await.is_empty(),
         "{:?}",
@@ -156,19 +165,21 @@ async fn rollback_defaults_to_one_step_and_needs_yes_without_a_tty() {
     let db = installed_db().await;
     let refused = db.quota(&["migrate", "rollback"]);
     assert_exit_with(&refused, 2, "--yes");
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(history_versions(&db).await, versions());
 
-    let dry = db.quota(&["migrate", "rollback", "--dry-run"]);
-    assert_success(&dry);
-    assert!(stdout(&dry).contains("-- Revert V5"));
-    assert!(!stdout(&dry).contains("-- Revert V4"));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
-
-    assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4]);
-    assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3]);
-    assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
+    // One step at a time, down to V2; at V4 the dry run shows V4's revert.
+    let mut at = latest();
+    while at > 2 {
+        if at == 4 {
+            let dry = db.quota(&["migrate", "rollback", "--dry-run"]);
+            assert_success(&dry);
+            assert!(stdout(&dry).contains("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger"));
+            assert_eq!(history_versions(&db).await, states_versions(at));
+        }
+        assert_success(&db.quota(&["migrate", "rollback", "--yes"]));
+        at = version_before(at);
+        assert_eq!(history_versions(&db).await, states_versions(at));
+    }
     assert_eq!(history_versions(&db).await, vec![1, 2]);
     let objects = installed_objects(&db).await;
     assert!(objects.contains(&"function increment_usage_if_allowed".to_string()));
@@ -197,10 +208,11 @@ async fn eight_concurrent_appliers_serialise() {
         applied_steps += json(out)["steps"].as_array().unwrap().len();
     }
     assert_eq!(
-        applied_steps, 5,
+        applied_steps,
+        versions().len(),
         "each version applied by exactly one process"
     );
-    assert_eq!(history_versions(&db).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(history_versions(&db).await, versions());
     let mut c = db.connect().await;
     let (functions, triggers, limits): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_proc WHERE proname IN ('increment_usage_if_allowed', 'enforce_clip_limit')),
@@ -261,12 +273,24 @@ async fn plain_postgres_without_supabase_roles_installs_cleanly() {
                                     usage_this_month integer, plan_limits_scrapes integer, subscription_tier text);
          CREATE TABLE public.user_usage (user_id uuid PRIMARY KEY REFERENCES public.users, clips_this_month integer);
          CREATE TABLE public.clips (id serial PRIMARY KEY, user_id uuid);
-         INSERT INTO public.users VALUES ('11111111-1111-4111-8111-111111111111', 'a@b', 'FREE', 'none', 0, 2, 'free');",
+         INSERT INTO public.users VALUES ('11111111-1111-4111-8111-111111111111', 'a@b', 'FREE', 'none', 0, 2, 'free');
+         GRANT UPDATE, TRUNCATE ON public.users TO PUBLIC;",
     )
     .await
     .unwrap();
+    let users_acl = "SELECT relacl::text FROM pg_class WHERE oid = 'public.users'::regclass";
+    let acl_before: String = sqlx::query_scalar(users_acl)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
     let out = quota_with_url(&url, &["migrate", "apply"]);
     assert_success(&out);
+    // No API roles: V6 records the ACLs and takes nothing from PUBLIC.
+    let acl_after: String = sqlx::query_scalar(users_acl)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(acl_after, acl_before);
     let allowed: Vec<bool> = sqlx::query_scalar(
         "SELECT (increment_usage_if_allowed('11111111-1111-4111-8111-111111111111')).allowed FROM generate_series(1, 3)",
     )

@@ -10,7 +10,8 @@
 //! inside quota's writes and the functions they call pin a safe
 //! `search_path` (`triggers`); no API role may insert a clip for another
 //! user (`clips`); materialized views over the counters are listed
-//! (`views`); login roles inheriting an API role are flagged (`logins`).
+//! (`views`); login roles inheriting an API role are flagged (`logins`); no API role may
+//! lock a table quota writes (`locks.rs`).
 //!
 //! Every hint is runnable SQL with quoted identifiers, and the least
 //! destructive fix: a column-level grant keeps profile edits working.
@@ -26,6 +27,7 @@ use super::{
 
 mod clips;
 mod guard;
+mod locks;
 mod logins;
 mod triggers;
 mod views;
@@ -69,6 +71,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     )
     .await?;
     views::counter_matviews(conn, &roles, &mut f).await?;
+    locks::table_locks(conn, &roles, &mut f).await?;
     history_exposure(conn, &roles, &mut f).await?;
     clips::clip_inserts(conn, &roles, &mut f).await?;
     logins::api_logins(conn, &mut f).await?;

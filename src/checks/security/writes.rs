@@ -56,7 +56,10 @@ pub(super) fn quote_rel(rel: &str) -> String {
 /// found able to use it). For a column write, the least destructive fix:
 /// take the table-wide privilege away and grant back the other columns, so
 /// profile edits keep working (not to anon: it has no profile).
-fn write_fix(first: &WriteRow, roles: &[String], public: bool) -> String {
+/// `safe`: the columns the one rule allows (`safe_update_columns.sql`; for
+/// an INSERT into users also its key); a column outside it is never
+/// granted back.
+fn write_fix(first: &WriteRow, roles: &[String], public: bool, safe: Option<&[String]>) -> String {
     let rel = quote_rel(&first.rel);
     if let Some(reason) = &first.rls_bypass {
         if reason.contains("disabled") && first.col.is_none() {
@@ -69,10 +72,15 @@ fn write_fix(first: &WriteRow, roles: &[String], public: bool) -> String {
         grantees(roles, public)
     );
     let regrant: Vec<String> = roles.iter().filter(|r| *r != "anon").cloned().collect();
-    if first.col.is_none() || first.keep_columns.is_empty() || regrant.is_empty() {
+    let keep: Vec<&String> = first
+        .keep_columns
+        .iter()
+        .filter(|c| safe.is_none_or(|safe| safe.contains(c)))
+        .collect();
+    if first.col.is_none() || keep.is_empty() || regrant.is_empty() {
         return format!("`{revoke}`");
     }
-    let cols: Vec<String> = first.keep_columns.iter().map(|c| quote_ident(c)).collect();
+    let cols: Vec<String> = keep.iter().map(|c| quote_ident(c)).collect();
     format!(
         "`{revoke}; GRANT {} ({}) ON {rel} TO {}`",
         first.cmd,
@@ -161,9 +169,21 @@ pub(super) async fn counter_writes(
                 public |= r.public_holds;
             }
         }
+        // Column grants follow the one rule; a new profile row also needs
+        // its key, which the INSERT policy ties to the caller (auth.uid()).
+        let safe = match first.cmd.as_str() {
+            "UPDATE" | "INSERT" => {
+                let mut safe = super::locks::safe_update_columns(conn, &first.rel).await?;
+                if first.cmd == "INSERT" && first.rel == "public.users" {
+                    safe.push("id".to_string());
+                }
+                Some(safe)
+            }
+            _ => None,
+        };
         f.fail(
             format!("{what}, {consequence}"),
-            write_fix(first, &same_path, public),
+            write_fix(first, &same_path, public, safe.as_deref()),
         );
     }
     Ok(())
