@@ -109,6 +109,15 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// The table `users.id` references and its key column, quoted.
+    pub(crate) fn parent(&self) -> Option<(&str, &str)> {
+        self.parent
+            .as_ref()
+            .map(|p| (p.table.as_str(), p.column.as_str()))
+    }
+}
+
 /// Placeholders for the required columns of `table` other than `given`.
 async fn extras(
     conn: &mut PgConnection,
@@ -207,6 +216,7 @@ pub(crate) async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) 
         return Ok(());
     }
     let mut tx = db.begin().await?;
+    super::cleanup_timeouts(&mut tx).await?;
     for sql in [
         sql::SCRATCH_USER_DELETE_CLIPS,
         sql::SCRATCH_USER_DELETE_USAGE,

@@ -100,10 +100,14 @@ impl Scratch {
 impl Cleanup for Scratch {
     type Done = ();
 
-    async fn clean_up(&self, db: &mut Session) -> Result<()> {
+    async fn clean_up(&mut self, db: &mut Session) -> Result<()> {
         self.remove(db)
             .await
             .map_err(|e| error::load::bench_scratch_left(e, &self.schema, &self.tier))
+    }
+
+    fn by_hand(&self) -> String {
+        error::load::by_hand_bench(&self.schema, &self.tier, self.shape.as_ref(), &self.users)
     }
 
     fn cleaned(&self) -> &'static str {
