@@ -122,8 +122,8 @@ pub(crate) fn take_back_failure(
         ExitKind::Restore,
         format!(
             "could not take back what the race admitted for user {user} ({e:#}): subtract \
-             {admissions} from its {counter} counter{clips} yourself: {by_hand}; then check with \
-             `quota user {user}`"
+             {admissions} from its {counter} counter{clips} yourself, by running: {by_hand} then \
+             check with `quota user {user}`"
         ),
     )
 }

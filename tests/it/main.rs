@@ -11,6 +11,7 @@ mod common;
 mod conditions;
 mod enforcement;
 mod faults;
+mod halfway;
 mod hostile;
 mod migrate;
 // checks and debugging
