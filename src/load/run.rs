@@ -93,8 +93,11 @@ async fn clean_up<C: Cleanup>(
     if let Ok(done) = left.clean_up(control).await {
         return Ok(done);
     }
-    let mut fresh = database.connect().await?;
-    left.clean_up(&mut fresh).await
+    // The old connection is closed, not kept: if it still reaches the
+    // server, its open transaction ends there and releases its locks.
+    let fresh = database.connect().await?;
+    drop(std::mem::replace(control, fresh));
+    left.clean_up(control).await
 }
 
 /// Opens `n` connections at once, before any load, so the first operation

@@ -113,6 +113,9 @@ fn undo_sql(out: &Output) -> String {
 
 // ---- 9: the take-back's COMMIT acknowledgement is lost ------------------------------------------
 
+/// The protocol message COMMIT is sent as: a simple Query, "COMMIT".
+const COMMIT_MESSAGE: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+
 /// A TCP proxy to the test server that, once, cuts the connection right
 /// after forwarding a COMMIT sent on a connection that earlier sent
 /// `marker`: the server commits, the client never hears so.
@@ -153,7 +156,7 @@ async fn ack_dropping_proxy(upstream: String, marker: &'static [u8]) -> (u16, Ar
                             seen.drain(..seen.len() - 4096);
                         }
                         if armed
-                            && chunk.windows(6).any(|w| w == b"COMMIT")
+                            && chunk.windows(COMMIT_MESSAGE.len()).any(|w| w == COMMIT_MESSAGE)
                             && !fired.swap(true, Ordering::SeqCst)
                         {
                             cut_up.store(true, Ordering::SeqCst);
@@ -341,7 +344,7 @@ async fn a_race_holds_no_snapshot_open_while_it_runs() {
     let before = rows_of(&mut c, user).await;
     let child = spawn_quota(
         &db.url,
-        &["race", "--user", &user.to_string(), "-c", "2", "-n", "100000000"],
+        &["race", "--user", &user.to_string(), "-c", "2", "-n", "1000000"],
     );
     wait_until_async(Duration::from_secs(60), "race never started", async || {
         usage(&mut c, user).await > 50
@@ -387,7 +390,7 @@ async fn clean_up_blocked_by_an_app_lock(
         &db.url,
         &[
             "race", "--target", "trigger", "--user", &user.to_string(), "-c", "2", "-n",
-            "100000000",
+            "1000000",
         ],
     );
     wait_until_async(Duration::from_secs(60), "race never started", async || {
@@ -488,7 +491,7 @@ async fn ctrl_c_to_the_process_group_stops_a_race_with_130_and_takes_back() {
     let before = rows_of(&mut c, user).await;
     let child = spawn_in_own_group(
         &db.url,
-        &["race", "--user", &user.to_string(), "-c", "2", "-n", "100000000"],
+        &["race", "--user", &user.to_string(), "-c", "2", "-n", "1000000"],
     );
     wait_until_async(Duration::from_secs(60), "race never started", async || {
         usage(&mut c, user).await > 20
