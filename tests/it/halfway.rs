@@ -537,10 +537,17 @@ fn ctrl_c_to_the_process_group_stops_a_sandbox_with_130() {
         .process_group(0)
         .spawn()
         .unwrap();
-    wait_until(Duration::from_secs(30), "the sandbox never started", || {
-        crate::sandbox::entries(&tmp) != 0
+    // Interrupt while initdb (or pg_ctl) runs as quota's child.
+    let mut group = None;
+    wait_until(Duration::from_secs(60), "initdb never ran", || {
+        group = child_group(child.id(), &["initdb", "pg_ctl"]);
+        group.is_some()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    assert_ne!(
+        group,
+        Some(child.id()),
+        "initdb/pg_ctl run in quota's process group, where a terminal's Ctrl-C reaches them"
+    );
     sigint_group(&child);
     let out = child.wait_with_output().unwrap();
     assert_exit_with(&out, 130, "interrupted");
@@ -548,6 +555,22 @@ fn ctrl_c_to_the_process_group_stops_a_sandbox_with_130() {
         crate::sandbox::entries(&tmp) == 0
     });
     let _ = std::fs::remove_dir(&tmp);
+}
+
+/// The process group of a child of `pid` whose command name is one of
+/// `names`, if one runs.
+fn child_group(pid: u32, names: &[&str]) -> Option<u32> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    dir.flatten().find_map(|e| {
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid pgrp ...
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let comm = &stat[open + 1..close];
+        let mut rest = stat[close + 1..].split_whitespace().skip(1);
+        let ppid: u32 = rest.next()?.parse().ok()?;
+        let pgrp: u32 = rest.next()?.parse().ok()?;
+        (names.contains(&comm) && ppid == pid).then_some(pgrp)
+    })
 }
 
 // ---- 14: errors that must not become other errors -------------------------------------------------
