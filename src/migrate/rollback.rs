@@ -109,8 +109,11 @@ pub async fn rollback(
         .map(|s| s.version)
         .min()
         .map_or(u32::MAX, |v| v - 1);
+    let confirmed: Vec<u32> = plan.iter().map(|s| s.version).collect();
     let mut trying: Option<Step> = None;
-    let next = async |db: &mut Session| revert_next(db, floor, policy, ui, &mut trying).await;
+    let next = async |db: &mut Session| {
+        revert_next(db, floor, &confirmed, policy, ui, &mut trying).await
+    };
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -135,10 +138,14 @@ pub async fn rollback(
 
 /// Reverts the newest recorded version if it is above `floor`, and removes
 /// its history row, in one locked step; `None` when nothing above `floor`
-/// is recorded any more. `trying` names the version being reverted.
+/// is recorded any more. `trying` names the version being reverted. A
+/// newest version that is not one of the `confirmed` (a concurrent deploy
+/// applied it after the plan was shown) is never reverted: the rollback
+/// stops there.
 async fn revert_next(
     db: &mut Session,
     floor: u32,
+    confirmed: &[u32],
     policy: LockPolicy,
     ui: &Ui,
     trying: &mut Option<Step>,
@@ -149,6 +156,9 @@ async fn revert_next(
         let Some(newest) = newest.filter(|v| *v > floor) else {
             return Ok(None);
         };
+        if !confirmed.contains(&newest) {
+            return Err(StepError::Stop(applied_after_confirmation(newest, confirmed)));
+        }
         let name = embedded::migrations()
             .iter()
             .find(|m| m.version() == newest)
@@ -167,6 +177,17 @@ async fn revert_next(
         Ok(Some(step))
     };
     step::locked_step(db, policy, ui, work).await
+}
+
+/// The newest recorded version is not one the user confirmed reverting.
+fn applied_after_confirmation(newest: u32, confirmed: &[u32]) -> anyhow::Error {
+    let confirmed: Vec<String> = confirmed.iter().map(|v| format!("V{v}")).collect();
+    error::precondition(format!(
+        "V{newest} was applied after the rollback of {} was confirmed (a concurrent deploy?): \
+         it was not reverted, and the rollback stopped there; see `quota migrate status`, and \
+         run the rollback again to confirm a new plan",
+        confirmed.join(", ")
+    ))
 }
 
 /// A version (`V9` or `V9__name`) this build has no revert script for.

@@ -7,6 +7,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -594,4 +595,70 @@ async fn a_race_subject_that_cannot_be_read_is_not_called_missing() {
     assert!(err.contains("permission denied"), "{err}");
     assert!(!err.contains("no user with id"), "{err}");
     assert!(err.contains(&user.to_string()), "{err}");
+}
+
+/// Reads `reader` into `into` until it ends (a thread of its own).
+fn collect(mut reader: impl std::io::Read + Send + 'static) -> Arc<std::sync::Mutex<Vec<u8>>> {
+    let into = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = into.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    into
+}
+
+/// A deploy applies V4 while the rollback of V3 waits at its prompt (on a
+/// terminal, through `script`); answering yes must not revert V4, which
+/// nobody confirmed: the rollback refuses and the database stays at V4.
+/// (The rollback used to revert whatever was newest under the lock.)
+#[tokio::test]
+async fn a_confirmed_rollback_never_reverts_a_version_applied_after_the_prompt() {
+    let db = demo_db().await;
+    assert_success(&db.quota(&["migrate", "apply", "--target", "3"]));
+    let command = format!("{} migrate rollback", env!("CARGO_BIN_EXE_quota"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("DATABASE_URL", &db.url)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux/bsdutils)");
+    let screen = collect(child.stdout.take().unwrap());
+    let shown = screen.clone();
+    let screen_text = move || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let prompt = screen_text.clone();
+    tokio::task::spawn_blocking(move || {
+        wait_until(Duration::from_secs(60), "no confirmation prompt", || {
+            prompt().contains("[y/N]")
+        })
+    })
+    .await
+    .unwrap();
+    assert!(screen_text().contains("V3__"), "{}", screen_text());
+    // The concurrent deploy.
+    assert_success(&db.quota(&["migrate", "apply"]));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"y\n").unwrap();
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let text = screen_text();
+    assert_eq!(status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("V4 was applied after the rollback of V3 was confirmed"),
+        "{text}"
+    );
+    let mut c = db.connect().await;
+    assert_eq!(recorded_versions(&mut c).await, vec![1, 2, 3, 4]);
 }
