@@ -662,3 +662,23 @@ async fn a_confirmed_rollback_never_reverts_a_version_applied_after_the_prompt()
     let mut c = db.connect().await;
     assert_eq!(recorded_versions(&mut c).await, vec![1, 2, 3, 4]);
 }
+
+/// A role that may not read the migration history gets a GRANT naming it,
+/// looked up on a transaction that still works (it used to be looked up on
+/// the aborted one, and the hint said "the role quota connects as").
+#[tokio::test]
+async fn the_grant_hint_for_an_unreadable_history_names_the_real_role() {
+    let db = installed_db().await;
+    let (role, url) = login_role(&db, "halfway").await;
+    // It may look into schema quota, not read the history table there.
+    db.exec(&format!("GRANT USAGE ON SCHEMA quota TO {role}")).await;
+    let out = quota_with_url(&url, &["migrate", "status"]);
+    assert_refused(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(
+        err.contains(&format!("GRANT SELECT ON quota.schema_history TO {role}")),
+        "{err}"
+    );
+    assert!(!err.contains("the role quota connects as"), "{err}");
+}
