@@ -150,7 +150,10 @@ impl Session {
     /// dropped `Transaction` only queues its ROLLBACK for the connection's
     /// next use, so a long load would otherwise keep the snapshot open
     /// (holding back vacuum) and pin a pooled server connection.
-    pub async fn read<T>(&mut self, work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+    pub async fn read<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
         let mut tx = self.read_only().await?;
         let result = work(&mut tx).await;
         end(tx, result).await
@@ -158,7 +161,10 @@ impl Session {
 
     /// [`Session::read`] for a read-write transaction ([`Session::begin`]):
     /// committed on success, rolled back (awaited) on error.
-    pub async fn write<T>(&mut self, work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+    pub async fn write<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
         let mut tx = self.begin().await?;
         let result = work(&mut tx).await;
         end(tx, result).await

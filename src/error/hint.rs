@@ -170,8 +170,10 @@ mod tests {
             permission_hint("permission denied for function pg_try_advisory_lock", "ro"),
             "as the function's owner run: GRANT EXECUTE ON FUNCTION pg_try_advisory_lock TO ro"
         );
-        assert!(permission_hint("permission denied for table schema_history", "r")
-            .contains("GRANT SELECT ON quota.schema_history TO r"));
+        assert!(
+            permission_hint("permission denied for table schema_history", "r")
+                .contains("GRANT SELECT ON quota.schema_history TO r")
+        );
         assert!(permission_hint("permission denied for table clips", "r")
             .contains("GRANT SELECT ON public.clips TO r"));
         assert!(permission_hint("permission denied for table other", "r")

@@ -229,7 +229,12 @@ pub(crate) fn by_hand_scratch(shape: &Shape, id: Uuid) -> String {
 }
 
 /// The statements that remove the bench's scratch schema, tier and users.
-pub(crate) fn by_hand_bench(schema: &str, tier: &str, shape: Option<&Shape>, users: &[Uuid]) -> String {
+pub(crate) fn by_hand_bench(
+    schema: &str,
+    tier: &str,
+    shape: Option<&Shape>,
+    users: &[Uuid],
+) -> String {
     let mut sql = vec![
         "BEGIN".to_string(),
         format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),

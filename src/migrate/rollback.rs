@@ -111,9 +111,8 @@ pub async fn rollback(
         .map_or(u32::MAX, |v| v - 1);
     let confirmed: Vec<u32> = plan.iter().map(|s| s.version).collect();
     let mut trying: Option<Step> = None;
-    let next = async |db: &mut Session| {
-        revert_next(db, floor, &confirmed, policy, ui, &mut trying).await
-    };
+    let next =
+        async |db: &mut Session| revert_next(db, floor, &confirmed, policy, ui, &mut trying).await;
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -157,7 +156,9 @@ async fn revert_next(
             return Ok(None);
         };
         if !confirmed.contains(&newest) {
-            return Err(StepError::Stop(applied_after_confirmation(newest, confirmed)));
+            return Err(StepError::Stop(applied_after_confirmation(
+                newest, confirmed,
+            )));
         }
         let name = embedded::migrations()
             .iter()

@@ -7,7 +7,6 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,13 +30,12 @@ async fn rows_of(c: &mut PgConnection, user: Uuid) -> (String, Option<String>, V
             .fetch_optional(&mut *c)
             .await
             .unwrap();
-    let clips: Vec<String> = sqlx::query_scalar(
-        "SELECT t::text FROM public.clips AS t WHERE user_id = $1 ORDER BY id",
-    )
-    .bind(user)
-    .fetch_all(&mut *c)
-    .await
-    .unwrap();
+    let clips: Vec<String> =
+        sqlx::query_scalar("SELECT t::text FROM public.clips AS t WHERE user_id = $1 ORDER BY id")
+            .bind(user)
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
     (u, uu, clips)
 }
 
@@ -59,7 +57,12 @@ async fn usage(c: &mut PgConnection, user: Uuid) -> i64 {
 }
 
 async fn clip_count(c: &mut PgConnection, user: Uuid) -> i64 {
-    scalar_i64(c, "SELECT count(*) FROM public.clips WHERE user_id = $1", user).await
+    scalar_i64(
+        c,
+        "SELECT count(*) FROM public.clips WHERE user_id = $1",
+        user,
+    )
+    .await
 }
 
 /// A user on a tier with room for any number of clips.
@@ -107,7 +110,9 @@ async fn wait_output(child: Child) -> Output {
 #[track_caller]
 fn undo_sql(out: &Output) -> String {
     let err = stderr(out);
-    let start = err.find("BEGIN;").unwrap_or_else(|| panic!("no BEGIN: {err}"));
+    let start = err
+        .find("BEGIN;")
+        .unwrap_or_else(|| panic!("no BEGIN: {err}"));
     let end = err[start..].find("COMMIT;").expect("no COMMIT") + start + "COMMIT;".len();
     err[start..end].to_string()
 }
@@ -157,7 +162,9 @@ async fn ack_dropping_proxy(upstream: String, marker: &'static [u8]) -> (u16, Ar
                             seen.drain(..seen.len() - 4096);
                         }
                         if armed
-                            && chunk.windows(COMMIT_MESSAGE.len()).any(|w| w == COMMIT_MESSAGE)
+                            && chunk
+                                .windows(COMMIT_MESSAGE.len())
+                                .any(|w| w == COMMIT_MESSAGE)
                             && !fired.swap(true, Ordering::SeqCst)
                         {
                             cut_up.store(true, Ordering::SeqCst);
@@ -209,7 +216,15 @@ async fn a_take_back_whose_commit_answer_is_lost_subtracts_once() {
         quota_with_url(
             &url,
             &[
-                "race", "--user", &user.to_string(), "-c", "4", "-n", "40", "--format", "json",
+                "race",
+                "--user",
+                &user.to_string(),
+                "-c",
+                "4",
+                "-n",
+                "40",
+                "--format",
+                "json",
             ],
         )
     })
@@ -277,8 +292,17 @@ async fn application_updates_during_a_trigger_race_leave_no_race_clip_behind() {
         quota_with_url(
             &url,
             &[
-                "race", "--target", "trigger", "--user", &user.to_string(), "-c", "4", "-n",
-                "300", "--format", "json",
+                "race",
+                "--target",
+                "trigger",
+                "--user",
+                &user.to_string(),
+                "-c",
+                "4",
+                "-n",
+                "300",
+                "--format",
+                "json",
             ],
         )
     })
@@ -293,7 +317,11 @@ async fn application_updates_during_a_trigger_race_leave_no_race_clip_behind() {
     assert_eq!(r["taken_back"]["clips_inserted"], 300, "{r}");
     assert_eq!(r["taken_back"]["clips_deleted"], 300, "{r}");
     assert!(touched > 0, "the worker touched race clips during the race");
-    assert_eq!(rows_of(&mut c, user).await, before, "no race clip left behind");
+    assert_eq!(
+        rows_of(&mut c, user).await,
+        before,
+        "no race clip left behind"
+    );
 }
 
 /// Race clips the application re-keys cannot be found again: the take-back
@@ -312,8 +340,17 @@ async fn race_clips_the_application_rekeys_fail_the_race_with_the_counts() {
     )
     .await;
     let out = db.quota(&[
-        "race", "--target", "trigger", "--user", &user.to_string(), "-c", "2", "-n", "10",
-        "--format", "json",
+        "race",
+        "--target",
+        "trigger",
+        "--user",
+        &user.to_string(),
+        "-c",
+        "2",
+        "-n",
+        "10",
+        "--format",
+        "json",
     ]);
     assert_exit(&out, 1);
     let r = json(&out);
@@ -325,10 +362,22 @@ async fn race_clips_the_application_rekeys_fail_the_race_with_the_counts() {
         stderr(&out)
     );
     let table = db.quota(&[
-        "race", "--target", "trigger", "--user", &user.to_string(), "-c", "2", "-n", "4",
+        "race",
+        "--target",
+        "trigger",
+        "--user",
+        &user.to_string(),
+        "-c",
+        "2",
+        "-n",
+        "4",
     ]);
     assert_exit(&table, 1);
-    assert!(stdout(&table).contains("take-back-mismatch"), "{}", stdout(&table));
+    assert!(
+        stdout(&table).contains("take-back-mismatch"),
+        "{}",
+        stdout(&table)
+    );
 }
 
 // ---- 11: no snapshot held through the race ----------------------------------------------------------
@@ -345,7 +394,15 @@ async fn a_race_holds_no_snapshot_open_while_it_runs() {
     let before = rows_of(&mut c, user).await;
     let child = spawn_quota(
         &db.url,
-        &["race", "--user", &user.to_string(), "-c", "2", "-n", "1000000"],
+        &[
+            "race",
+            "--user",
+            &user.to_string(),
+            "-c",
+            "2",
+            "-n",
+            "1000000",
+        ],
     );
     wait_until_async(Duration::from_secs(60), "race never started", async || {
         usage(&mut c, user).await > 50
@@ -384,13 +441,25 @@ async fn a_race_holds_no_snapshot_open_while_it_runs() {
 async fn clean_up_blocked_by_an_app_lock(
     db: &TestDb,
     c: &mut PgConnection,
-) -> (Child, PgConnection, Uuid, (String, Option<String>, Vec<String>)) {
+) -> (
+    Child,
+    PgConnection,
+    Uuid,
+    (String, Option<String>, Vec<String>),
+) {
     let user = roomy_clip_user(db, c).await;
     let before = rows_of(c, user).await;
     let child = spawn_quota(
         &db.url,
         &[
-            "race", "--target", "trigger", "--user", &user.to_string(), "-c", "2", "-n",
+            "race",
+            "--target",
+            "trigger",
+            "--user",
+            &user.to_string(),
+            "-c",
+            "2",
+            "-n",
             "1000000",
         ],
     );
@@ -431,16 +500,20 @@ async fn clean_up_blocked_by_an_app_lock(
 async fn undo_by_hand(db: &TestDb, mut app: PgConnection, sql: &str) {
     app.execute("ROLLBACK").await.unwrap();
     let mut c = db.connect().await;
-    wait_until_async(Duration::from_secs(60), "quota's backends linger", async || {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
+    wait_until_async(
+        Duration::from_secs(60),
+        "quota's backends linger",
+        async || {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = 'quota'",
-        )
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-        n == 0
-    })
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            n == 0
+        },
+    )
     .await;
     c.execute(sqlx::raw_sql(sql))
         .await
@@ -461,7 +534,10 @@ async fn a_second_ctrl_c_abandons_a_blocked_clean_up_with_the_undo_statements() 
     assert_refused_with(&out, 130, "interrupted again: the clean-up was abandoned");
     let sql = undo_sql(&out);
     assert!(sql.contains("DELETE FROM public.clips AS c"), "{sql}");
-    assert!(sql.contains("UPDATE public.user_usage SET clips_this_month"), "{sql}");
+    assert!(
+        sql.contains("UPDATE public.user_usage SET clips_this_month"),
+        "{sql}"
+    );
     undo_by_hand(&db, app, &sql).await;
     assert_eq!(rows_of(&mut c, user).await, before);
 }
@@ -492,7 +568,15 @@ async fn ctrl_c_to_the_process_group_stops_a_race_with_130_and_takes_back() {
     let before = rows_of(&mut c, user).await;
     let child = spawn_in_own_group(
         &db.url,
-        &["race", "--user", &user.to_string(), "-c", "2", "-n", "1000000"],
+        &[
+            "race",
+            "--user",
+            &user.to_string(),
+            "-c",
+            "2",
+            "-n",
+            "1000000",
+        ],
     );
     wait_until_async(Duration::from_secs(60), "race never started", async || {
         usage(&mut c, user).await > 20
@@ -671,7 +755,8 @@ async fn the_grant_hint_for_an_unreadable_history_names_the_real_role() {
     let db = installed_db().await;
     let (role, url) = login_role(&db, "halfway").await;
     // It may look into schema quota, not read the history table there.
-    db.exec(&format!("GRANT USAGE ON SCHEMA quota TO {role}")).await;
+    db.exec(&format!("GRANT USAGE ON SCHEMA quota TO {role}"))
+        .await;
     let out = quota_with_url(&url, &["migrate", "status"]);
     assert_refused(&out, 4);
     let err = stderr(&out);

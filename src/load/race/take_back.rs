@@ -11,8 +11,7 @@ use super::subject::{Kind, Subject};
 use super::{RaceOptions, RacePath, RaceReport, TakenBack};
 use crate::db::{self, Session};
 use crate::error::load::{
-    by_hand_scratch, scratch_user_left, take_back_failure, NotTakenBack,
-    UndoByHand,
+    by_hand_scratch, scratch_user_left, take_back_failure, NotTakenBack, UndoByHand,
 };
 use crate::load::{cleanup_timeouts, scratch, Cleanup};
 use crate::sql;
@@ -119,7 +118,11 @@ impl Cleanup for Left {
 /// The take-back, at most once: when an earlier attempt's COMMIT was sent
 /// but its answer never came (the connection broke), that transaction is
 /// looked up first; committed, it is not repeated.
-async fn take_back_once(db: &mut Session, had_usage_row: bool, plan: &mut Left) -> Result<TakenBack> {
+async fn take_back_once(
+    db: &mut Session,
+    had_usage_row: bool,
+    plan: &mut Left,
+) -> Result<TakenBack> {
     if let Some((xid, done)) = plan.sent.clone() {
         let status = db
             .write(async |tx| earlier_attempt(tx, plan, xid).await)
