@@ -179,9 +179,14 @@ async fn fire(
         }
     })
     .await;
+    settle(joined, &tally)
+}
+
+/// The tally once every task has ended: a task that panicked is the
+/// race's error, and what it recorded before stays counted.
+fn settle(joined: Vec<Result<(), tokio::task::JoinError>>, tally: &SharedTally) -> Tally {
     for j in joined {
         if let Err(e) = j {
-            stop.store(true, Ordering::Relaxed);
             tally.fail(anyhow::anyhow!(
                 "a race connection task failed ({e}); what it had admitted is still taken back"
             ));
@@ -225,4 +230,30 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
     } else {
         Attempt::Refused
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_keeps_its_admissions_in_the_tally() {
+        let tally = Arc::new(SharedTally::default());
+        let joined = spawn_each(vec![(); 3], |i, ()| {
+            let tally = tally.clone();
+            async move {
+                tally.with(|t| {
+                    t.admitted += 2;
+                    t.clips.push(format!("({i})"));
+                });
+                assert!(i != 1, "a race task panicking on purpose");
+            }
+        })
+        .await;
+        let total = settle(joined, &tally);
+        assert_eq!(total.admitted, 6);
+        assert_eq!(total.clips.len(), 3);
+        let error = total.error.expect("the panic is the race's error");
+        assert!(format!("{error}").contains("still taken back"), "{error}");
+    }
 }
