@@ -109,10 +109,16 @@ pub async fn rollback(
         .map(|s| s.version)
         .min()
         .map_or(u32::MAX, |v| v - 1);
-    let confirmed: Vec<u32> = plan.iter().map(|s| s.version).collect();
+    // The confirmed versions not reverted yet: each at most once.
+    let mut remaining: Vec<u32> = plan.iter().map(|s| s.version).collect();
     let mut trying: Option<Step> = None;
-    let next =
-        async |db: &mut Session| revert_next(db, floor, &confirmed, policy, ui, &mut trying).await;
+    let next = async |db: &mut Session| {
+        let reverted = revert_next(db, floor, &remaining, policy, ui, &mut trying).await;
+        if let Ok(Some(step)) = &reverted {
+            remaining.retain(|v| *v != step.version);
+        }
+        reverted
+    };
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -138,13 +144,14 @@ pub async fn rollback(
 /// Reverts the newest recorded version if it is above `floor`, and removes
 /// its history row, in one locked step; `None` when nothing above `floor`
 /// is recorded any more. `trying` names the version being reverted. A
-/// newest version that is not one of the `confirmed` (a concurrent deploy
-/// applied it after the plan was shown) is never reverted: the rollback
-/// stops there.
+/// newest version that is not one of the confirmed versions still to
+/// revert (`remaining`: a concurrent deploy applied it after the plan was
+/// shown, or re-applied one already reverted) is never reverted: the
+/// rollback stops there with a warning, and nothing below it is reverted.
 async fn revert_next(
     db: &mut Session,
     floor: u32,
-    confirmed: &[u32],
+    remaining: &[u32],
     policy: LockPolicy,
     ui: &Ui,
     trying: &mut Option<Step>,
@@ -155,10 +162,9 @@ async fn revert_next(
         let Some(newest) = newest.filter(|v| *v > floor) else {
             return Ok(None);
         };
-        if !confirmed.contains(&newest) {
-            return Err(StepError::Stop(applied_after_confirmation(
-                newest, confirmed,
-            )));
+        if !remaining.contains(&newest) {
+            ui.warn(&applied_after_confirmation(newest));
+            return Ok(None);
         }
         let name = embedded::migrations()
             .iter()
@@ -181,14 +187,12 @@ async fn revert_next(
 }
 
 /// The newest recorded version is not one the user confirmed reverting.
-fn applied_after_confirmation(newest: u32, confirmed: &[u32]) -> anyhow::Error {
-    let confirmed: Vec<String> = confirmed.iter().map(|v| format!("V{v}")).collect();
-    error::precondition(format!(
-        "V{newest} was applied after the rollback of {} was confirmed (a concurrent deploy?): \
-         it was not reverted, and the rollback stopped there; see `quota migrate status`, and \
-         run the rollback again to confirm a new plan",
-        confirmed.join(", ")
-    ))
+fn applied_after_confirmation(newest: u32) -> String {
+    format!(
+        "V{newest} was applied after this rollback was confirmed (a concurrent deploy?): it is \
+         left in place and the rollback stops here; see `quota migrate status`, and run the \
+         rollback again to confirm a new plan"
+    )
 }
 
 /// A version (`V9` or `V9__name`) this build has no revert script for.
