@@ -50,9 +50,10 @@ impl Interrupt {
         *self.rx.borrow()
     }
 
-    /// Resolves at a signal that arrives while `work` runs and is at least
-    /// the second one: the first Ctrl-C starts the clean-up, a further one
-    /// abandons it. Never resolves without such a signal.
+    /// Resolves at a signal received after `started_at` signals (the count
+    /// when the clean-up began) that is at least the second in all: the
+    /// first Ctrl-C starts the clean-up, a further one during it abandons
+    /// it (Ctrl-Cs pressed before it began do not). Never resolves without.
     pub async fn during(&self, started_at: u32) {
         let wanted = started_at.saturating_add(1).max(2);
         let mut rx = self.rx.clone();
