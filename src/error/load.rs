@@ -178,15 +178,9 @@ impl UndoByHand<'_> {
         let user = self.user;
         let mut sql = vec!["BEGIN".to_string()];
         if !self.clips.is_empty() {
-            let keys: Vec<String> = self
-                .clips
-                .iter()
-                .map(|k| format!("'{}'", k.replace('\'', "''")))
-                .collect();
             sql.push(format!(
-                "DELETE FROM public.clips AS c WHERE c.user_id = '{user}' AND {} IN ({})",
-                self.clip_key,
-                keys.join(", ")
+                "DELETE FROM public.clips AS c WHERE c.user_id = '{user}' AND {}",
+                clips_condition(self.clip_key, self.clips)
             ));
         }
         if self.admissions > 0 {
@@ -218,6 +212,48 @@ impl UndoByHand<'_> {
             None => statements,
         }
     }
+}
+
+/// Which clips are the race's: for a one-column integer key (an identity
+/// `id`), runs of consecutive keys as ranges (every number in a range is a
+/// race clip's, so the condition stays exact and the line short); otherwise
+/// the keys as row text.
+fn clips_condition(clip_key: &str, clips: &[String]) -> String {
+    let column = clip_key
+        .strip_prefix("ROW(")
+        .and_then(|k| k.strip_suffix(")::text"))
+        .filter(|c| !c.contains("\", c."));
+    let numbers: Option<Vec<i64>> = clips
+        .iter()
+        .map(|k| k.strip_prefix('(')?.strip_suffix(')')?.parse().ok())
+        .collect();
+    let (Some(column), Some(mut numbers)) = (column, numbers) else {
+        let keys: Vec<String> = clips
+            .iter()
+            .map(|k| format!("'{}'", k.replace('\'', "''")))
+            .collect();
+        return format!("{clip_key} IN ({})", keys.join(", "));
+    };
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for n in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(n) => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                format!("{column} = {a}")
+            } else {
+                format!("{column} BETWEEN {a} AND {b}")
+            }
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
 }
 
 /// The statements that delete a scratch user and what hangs off it.
@@ -266,4 +302,26 @@ fn delete_scratch_users(shape: Option<&Shape>, ids: &[Uuid]) -> Vec<String> {
         sql.push(format!("DELETE FROM {table} WHERE {column} IN ({list})"));
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn race_clips_by_hand_are_exact_ranges_of_integer_keys() {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            clips_condition("ROW(c.\"id\")::text", &keys(&["(7)", "(5)", "(6)", "(9)"])),
+            "(c.\"id\" BETWEEN 5 AND 7 OR c.\"id\" = 9)"
+        );
+        assert_eq!(
+            clips_condition("ROW(c.\"a\", c.\"b\")::text", &keys(&["(1,x)"])),
+            "ROW(c.\"a\", c.\"b\")::text IN ('(1,x)')"
+        );
+        assert_eq!(
+            clips_condition("ROW(c.\"id\")::text", &keys(&["(o'k)"])),
+            "ROW(c.\"id\")::text IN ('(o''k)')"
+        );
+    }
 }
