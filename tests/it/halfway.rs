@@ -529,10 +529,16 @@ async fn a_second_ctrl_c_abandons_a_blocked_clean_up_with_the_undo_statements() 
     let db = installed_db().await;
     let mut c = db.connect().await;
     let (child, app, user, before) = clean_up_blocked_by_an_app_lock(&db, &mut c).await;
+    let second = std::time::Instant::now();
     sigint(&child);
     let out = wait_output(child).await;
+    eprintln!(
+        "measured: exit {:?} after the second Ctrl-C",
+        second.elapsed()
+    );
     assert_refused_with(&out, 130, "interrupted again: the clean-up was abandoned");
     let sql = undo_sql(&out);
+    eprintln!("measured: {}", stderr(&out).trim());
     assert!(sql.contains("DELETE FROM public.clips AS c"), "{sql}");
     assert!(
         sql.contains("UPDATE public.user_usage SET clips_this_month"),
@@ -550,7 +556,12 @@ async fn a_clean_up_blocked_past_its_lock_timeout_exits_6_with_the_undo_statemen
     let db = installed_db().await;
     let mut c = db.connect().await;
     let (child, app, user, before) = clean_up_blocked_by_an_app_lock(&db, &mut c).await;
+    let blocked = std::time::Instant::now();
     let out = wait_output(child).await;
+    eprintln!(
+        "measured: exit 6 {:?} after the clean-up blocked",
+        blocked.elapsed()
+    );
     assert_refused_with(&out, 6, "could not take back what the race admitted");
     assert!(stderr(&out).contains("lock timeout"), "{}", stderr(&out));
     let sql = undo_sql(&out);
