@@ -475,6 +475,8 @@ async fn clean_up_blocked_by_an_app_lock(
         .await
         .unwrap();
     sigint(&child);
+    // The take-back's DELETE waits (race inserts also wait on each other's
+    // counter row lock: those do not count).
     wait_until_async(
         Duration::from_secs(60),
         "the clean-up never waited for the application's lock",
@@ -482,7 +484,8 @@ async fn clean_up_blocked_by_an_app_lock(
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity
                   WHERE datname = current_database() AND application_name = 'quota'
-                    AND wait_event_type = 'Lock'",
+                    AND wait_event_type = 'Lock'
+                    AND query LIKE '%DELETE FROM public.clips AS c%'",
             )
             .fetch_one(&mut *c)
             .await
