@@ -141,7 +141,14 @@ pub async fn run(keep: bool, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
     ));
     let cluster = tokio::task::spawn_blocking(|| Cluster::start(sandbox_options()))
         .await
-        .context("the server start task failed")??;
+        .context("the server start task failed")?;
+    // A Ctrl-C during the start is the reason it stopped, whatever failed.
+    let cluster = match cluster {
+        Err(_) if interrupt.is_set() => {
+            return Err(crate::interrupt::interrupted("nothing was left running"))
+        }
+        other => other?,
+    };
     let url = cluster.admin_url();
     let outcome = interrupt.check("nothing was left running").map(|_| ());
     let outcome = match outcome {
@@ -162,8 +169,12 @@ pub async fn run(keep: bool, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
             ui.info("tearing the sandbox down");
             teardown(cluster).await?;
             if interrupt.is_set() {
-                other?;
-                return Err(crate::interrupt::interrupted("the sandbox was torn down"));
+                // An interrupted race says itself what it cleaned up; any
+                // other failure after a Ctrl-C is the Ctrl-C's doing.
+                return match other {
+                    Err(e) if error::kind_of(&e) == error::ExitKind::Interrupted => Err(e),
+                    _ => Err(crate::interrupt::interrupted("the sandbox was torn down")),
+                };
             }
             other
         }

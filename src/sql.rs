@@ -159,6 +159,10 @@ pub(crate) const RACE_TAKE_BACK_CLIPS: &str =
     include_str!("../sql/queries/race_take_back_clips.sql");
 pub(crate) const RACE_DELETE_EMPTY_USAGE: &str =
     include_str!("../sql/queries/race_delete_empty_usage.sql");
+pub(crate) const CLIPS_KEY: &str = include_str!("../sql/queries/clips_key.sql");
+pub(crate) const CLEANUP_TIMEOUTS: &str = include_str!("../sql/queries/cleanup_timeouts.sql");
+pub(crate) const XACT_ID: &str = include_str!("../sql/queries/xact_id.sql");
+pub(crate) const XACT_STATUS: &str = include_str!("../sql/queries/xact_status.sql");
 pub(crate) const NAIVE_READ_USAGE: &str = include_str!("../sql/queries/naive_read_usage.sql");
 pub(crate) const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_write_usage.sql");
 pub(crate) const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");

@@ -1,7 +1,6 @@
 -- Deletes the clips a race inserted for a real user, and only those: a row
--- is ours when its (ctid, xmin) is one RETURNING gave us.
+-- is ours when its primary key ({clip_key}, as in race_insert_clip.sql) is
+-- one RETURNING gave us ($2).
 DELETE FROM public.clips AS c
- USING unnest($2::text[], $3::text[]) AS r(tid, xid)
  WHERE c.user_id = $1
-   AND c.ctid = r.tid::tid
-   AND c.xmin::text = r.xid
+   AND {clip_key} = ANY ($2::text[])

@@ -256,11 +256,16 @@ impl Cluster {
     }
 
     /// A command for a server binary, run as the unprivileged user when we
-    /// are root (PostgreSQL refuses to run as root).
+    /// are root (PostgreSQL refuses to run as root), in a process group of
+    /// its own: a Ctrl-C at the terminal goes to quota's group only, so
+    /// `initdb` or `pg_ctl` are not killed half-way (quota notices the
+    /// Ctrl-C, lets them finish, tears down and exits 130).
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bindir.join(program));
         // Our cwd may be unreadable for the run-as user; the temp dir is its own.
-        cmd.current_dir(&self.dir).stdin(Stdio::null());
+        cmd.current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .process_group(0);
         if let Some(user) = &self.run_as {
             cmd.uid(user.uid).gid(user.gid);
         }

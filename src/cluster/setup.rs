@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -108,7 +109,9 @@ impl Cluster {
             .arg(&key)
             .arg("-out")
             .arg(&crt)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Own process group, like the server binaries (see Cluster::command).
+            .process_group(0);
         match cmd.output() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
                 "ssl was requested for the throwaway cluster but `openssl` is not installed: \

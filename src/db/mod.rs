@@ -168,6 +168,31 @@ impl Session {
             .context("starting a read-only transaction on the database")
     }
 
+    /// Runs `work` in a [`Session::read_only`] transaction and ends it
+    /// explicitly: committed on success, rolled back (awaited) on error. A
+    /// dropped `Transaction` only queues its ROLLBACK for the connection's
+    /// next use, so a long load would otherwise keep the snapshot open
+    /// (holding back vacuum) and pin a pooled server connection.
+    pub async fn read<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.read_only().await?;
+        let result = work(&mut tx).await;
+        end(tx, result).await
+    }
+
+    /// [`Session::read`] for a read-write transaction ([`Session::begin`]):
+    /// committed on success, rolled back (awaited) on error.
+    pub async fn write<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.begin().await?;
+        let result = work(&mut tx).await;
+        end(tx, result).await
+    }
+
     /// One parameterless statement (or several separated by `;`) by the
     /// simple-query protocol, in one message and one round trip: safe
     /// through a pooler without a transaction. Values in it must come from
@@ -175,6 +200,23 @@ impl Session {
     pub async fn simple(&mut self, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
         use sqlx::Executor;
         self.conn.fetch_all(sqlx::raw_sql(sql)).await
+    }
+}
+
+/// Ends `tx` as `result` says: commit on success, an awaited rollback on
+/// error (whose own failure is secondary to the error being returned).
+async fn end<T>(tx: Transaction<'_, Postgres>, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            tx.commit()
+                .await
+                .context("committing a transaction on the database")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
     }
 }
 

@@ -80,6 +80,7 @@ pub fn permission_hint(message: &str, role: &str) -> String {
         // Reading a schema's objects needs USAGE only; never hint CREATE.
         format!("as the schema's owner run: GRANT USAGE ON SCHEMA {s} TO {role}")
     } else if let Some(t) = object("table") {
+        let t = qualified(&t);
         format!(
             "as the table's owner run: GRANT SELECT ON {t} TO {role} (and INSERT, UPDATE, DELETE \
              for commands that write)"
@@ -91,6 +92,29 @@ pub fn permission_hint(message: &str, role: &str) -> String {
     } else {
         format!("grant {role} the privilege named above, or run quota as the owner of the objects")
     }
+}
+
+/// The tables quota reads and writes, schema-qualified.
+const QUOTA_TABLES: &[&str] = &[
+    "public.users",
+    "public.user_usage",
+    "public.clips",
+    "public.clip_limits",
+    crate::migrate::embedded::HISTORY_TABLE,
+    crate::migrate::embedded::LEGACY_HISTORY_TABLE,
+];
+
+/// A table as the server's "permission denied for table x" names it, with
+/// its schema when it is one of quota's tables (the server leaves it out,
+/// and a GRANT on the bare name may hit the wrong table or none).
+fn qualified(table: &str) -> String {
+    if table.contains('.') {
+        return table.to_string();
+    }
+    QUOTA_TABLES
+        .iter()
+        .find(|q| q.rsplit_once('.').is_some_and(|(_, name)| name == table))
+        .map_or_else(|| table.to_string(), |q| q.to_string())
 }
 
 /// A contract table the role quota runs as cannot read, and what to grant.
@@ -153,5 +177,13 @@ mod tests {
             "{schema}"
         );
         assert!(!schema.contains("CREATE"), "{schema}");
+        assert!(
+            permission_hint("permission denied for table schema_history", "r")
+                .contains("GRANT SELECT ON quota.schema_history TO r")
+        );
+        assert!(permission_hint("permission denied for table clips", "r")
+            .contains("GRANT SELECT ON public.clips TO r"));
+        assert!(permission_hint("permission denied for table other", "r")
+            .contains("GRANT SELECT ON other TO r"));
     }
 }

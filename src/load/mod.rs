@@ -97,3 +97,19 @@ pub(crate) fn allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<bool> {
         .transpose()?
         .unwrap_or(false))
 }
+
+/// How long a clean-up waits for a row lock an application session holds
+/// (idle in transaction) before it fails and says what remains.
+const CLEANUP_LOCK_TIMEOUT: &str = "5s";
+/// The bound on any clean-up statement.
+const CLEANUP_STATEMENT_TIMEOUT: &str = "60s";
+
+/// Bounds the clean-up transaction on `tx` (SET LOCAL: nothing outlives it).
+pub(crate) async fn cleanup_timeouts(tx: &mut PgConnection) -> Result<()> {
+    db::query(sql::CLEANUP_TIMEOUTS)
+        .bind(CLEANUP_LOCK_TIMEOUT)
+        .bind(CLEANUP_STATEMENT_TIMEOUT)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -8,6 +8,7 @@ use std::future::Future;
 use anyhow::{Context, Result};
 
 use crate::db::{self, Session};
+use crate::error;
 use crate::interrupt::Interrupt;
 
 /// What a load leaves in the database, and how to remove it. The load
@@ -17,8 +18,10 @@ pub(crate) trait Cleanup {
     /// What the clean-up reports (what a race took back from a real user).
     type Done;
 
-    /// Removes what the load left, over `db`.
-    async fn clean_up(&self, db: &mut Session) -> Result<Self::Done>;
+    /// Removes what the load left, over `db`. Called again on a fresh
+    /// connection when it failed, so it must be idempotent: it records what
+    /// it has sent (`&mut self`) and never undoes anything twice.
+    async fn clean_up(&mut self, db: &mut Session) -> Result<Self::Done>;
 
     /// What a Ctrl-C's "interrupted" error says was cleaned up.
     fn cleaned(&self) -> &'static str;
@@ -28,6 +31,10 @@ pub(crate) trait Cleanup {
     fn explain_failure(&self, e: anyhow::Error) -> anyhow::Error {
         e
     }
+
+    /// The SQL statements that remove by hand what remains, for a clean-up
+    /// a further Ctrl-C abandoned.
+    fn by_hand(&self) -> String;
 }
 
 /// What a load measured, and the error that stopped it early, if one did:
@@ -57,9 +64,17 @@ pub(crate) async fn run_then_clean_up<T, C: Cleanup>(
     load: impl AsyncFnOnce(&mut Session, &mut C) -> Result<Loaded<T>>,
 ) -> Result<(T, C::Done)> {
     let loaded = load(control, left).await;
-    let done = clean_up(database, control, left)
-        .await
-        .map_err(|e| left.explain_failure(e))?;
+    let signals = interrupt.count();
+    let cleaned = tokio::select! {
+        done = clean_up(database, control, left) => Some(done),
+        () = interrupt.during(signals) => None,
+    };
+    // A further Ctrl-C abandoned the clean-up (its statement in flight is
+    // rolled back with the connection): say what remains, and exit now.
+    let Some(done) = cleaned else {
+        return Err(error::load::clean_up_abandoned(&left.by_hand()));
+    };
+    let done = done.map_err(|e| left.explain_failure(e))?;
     let Loaded { value, stopped_by } = loaded?;
     if let Some(e) = stopped_by {
         return Err(e);
@@ -73,13 +88,16 @@ pub(crate) async fn run_then_clean_up<T, C: Cleanup>(
 async fn clean_up<C: Cleanup>(
     database: &db::Database,
     control: &mut Session,
-    left: &C,
+    left: &mut C,
 ) -> Result<C::Done> {
     if let Ok(done) = left.clean_up(control).await {
         return Ok(done);
     }
-    let mut fresh = database.connect().await?;
-    left.clean_up(&mut fresh).await
+    // The old connection is closed, not kept: if it still reaches the
+    // server, its open transaction ends there and releases its locks.
+    let fresh = database.connect().await?;
+    drop(std::mem::replace(control, fresh));
+    left.clean_up(control).await
 }
 
 /// Opens `n` connections at once, before any load, so the first operation

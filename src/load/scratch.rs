@@ -194,6 +194,15 @@ fn signup_value(name: &str, ty: &str, category: &str, base: &str) -> Option<Stri
     })
 }
 
+impl Shape {
+    /// The table `users.id` references and its key column, quoted.
+    pub(crate) fn parent(&self) -> Option<(&str, &str)> {
+        self.parent
+            .as_ref()
+            .map(|p| (p.table.as_str(), p.column.as_str()))
+    }
+}
+
 /// Placeholders for the required columns of `table` other than `given`.
 async fn extras(
     conn: &mut PgConnection,
@@ -320,6 +329,7 @@ pub(crate) async fn delete_users(db: &mut Session, shape: &Shape, ids: &[Uuid]) 
         return Ok(());
     }
     let mut tx = db.begin().await?;
+    super::cleanup_timeouts(&mut tx).await?;
     for sql in [
         sql::SCRATCH_USER_DELETE_CLIPS,
         sql::SCRATCH_USER_DELETE_USAGE,

@@ -113,10 +113,18 @@ pub async fn rollback(
         .map(|s| s.version)
         .min()
         .map_or(u32::MAX, |v| v - 1);
+    // The confirmed versions not reverted yet: each at most once.
+    let mut remaining: Vec<u32> = plan.iter().map(|s| s.version).collect();
     let mut trying: Option<Step> = None;
     let mut saved: Vec<limits::SavedLimit> = Vec::new();
-    let next =
-        async |db: &mut Session| revert_next(db, floor, policy, ui, &mut trying, &mut saved).await;
+    let next = async |db: &mut Session| {
+        let reverted =
+            revert_next(db, floor, &remaining, policy, ui, &mut trying, &mut saved).await;
+        if let Ok(Some(step)) = &reverted {
+            remaining.retain(|v| *v != step.version);
+        }
+        reverted
+    };
     let (reverted, attempts) = match busy::until_done(db, policy, ui, "rollback", next).await {
         Ok(done) => done,
         Err(e) => {
@@ -148,11 +156,16 @@ pub async fn rollback(
 
 /// Reverts the newest recorded version if it is above `floor`, and removes
 /// its history row, in one locked step; `None` when nothing above `floor`
-/// is recorded any more. `trying` names the version being reverted;
+/// is recorded any more. `trying` names the version being reverted. A
+/// newest version that is not one of the confirmed versions still to
+/// revert (`remaining`: a concurrent deploy applied it after the plan was
+/// shown, or re-applied one already reverted) is never reverted: the
+/// rollback stops there with a warning, and nothing below it is reverted.
 /// `saved` gets the edited clip limits V3's revert kept.
 async fn revert_next(
     db: &mut Session,
     floor: u32,
+    remaining: &[u32],
     policy: LockPolicy,
     ui: &Ui,
     trying: &mut Option<Step>,
@@ -164,6 +177,10 @@ async fn revert_next(
         let Some(newest) = newest.filter(|v| *v > floor) else {
             return Ok(None);
         };
+        if !remaining.contains(&newest) {
+            ui.warn(&applied_after_confirmation(newest));
+            return Ok(None);
+        }
         let name = embedded::migrations()
             .iter()
             .find(|m| m.version() == newest)
@@ -190,6 +207,15 @@ async fn revert_next(
 /// `version` has no revert script here: a newer quota applied it.
 fn ahead(version: u32) -> anyhow::Error {
     error::migrate::database_ahead(version, embedded::latest_version())
+}
+
+/// The newest recorded version is not one the user confirmed reverting.
+fn applied_after_confirmation(newest: u32) -> String {
+    format!(
+        "V{newest} was applied after this rollback was confirmed (a concurrent deploy?): it is \
+         left in place and the rollback stops here; see `quota migrate status`, and run the \
+         rollback again to confirm a new plan"
+    )
 }
 
 #[cfg(test)]

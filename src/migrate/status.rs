@@ -5,7 +5,7 @@
 use anyhow::Result;
 use refinery::Migration;
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::embedded;
 use super::history as history_table;
@@ -90,9 +90,19 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
     let Some(name) = history_table::locate(conn).await? else {
         return Ok(Vec::new());
     };
-    match history_table::read(conn, name).await {
-        Ok(applied) => Ok(applied),
-        Err(e) => Err(error::migrate::history_unreadable(conn, e).await),
+    // Under a savepoint: when the read fails, the caller's transaction is
+    // rolled back to it and stays usable, so the hint can look up the role
+    // to name (on an aborted transaction that lookup fails too).
+    let mut savepoint = conn.begin().await?;
+    match history_table::read(&mut savepoint, name).await {
+        Ok(applied) => {
+            savepoint.commit().await?;
+            Ok(applied)
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Err(error::migrate::history_unreadable(conn, e).await)
+        }
     }
 }
 

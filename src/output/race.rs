@@ -9,7 +9,7 @@ impl Status for RaceVerdict {
     fn tone(&self) -> Tone {
         match self {
             RaceVerdict::Ok => Tone::Good,
-            RaceVerdict::OverAdmitted => Tone::Bad,
+            RaceVerdict::OverAdmitted | RaceVerdict::TakeBackMismatch => Tone::Bad,
         }
     }
 }

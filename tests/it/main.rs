@@ -13,6 +13,7 @@ mod enforcement;
 mod export;
 mod faults;
 mod fleet;
+mod halfway;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;

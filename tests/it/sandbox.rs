@@ -8,7 +8,7 @@ use sqlx::Connection;
 use crate::common::*;
 
 /// The binary with no DATABASE_URL or PG* variables, temp files under `tmp`.
-fn sandbox_cmd(args: &[&str], tmp: &std::path::Path) -> Command {
+pub(crate) fn sandbox_cmd(args: &[&str], tmp: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_quota"));
     cmd.arg("sandbox")
         .args(args)
@@ -25,7 +25,7 @@ fn sandbox_cmd(args: &[&str], tmp: &std::path::Path) -> Command {
 }
 
 /// A world-traversable temp dir (the server may run as `postgres`).
-fn private_tmp() -> std::path::PathBuf {
+pub(crate) fn private_tmp() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("quota-sandbox-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir(&dir).unwrap();
@@ -33,7 +33,7 @@ fn private_tmp() -> std::path::PathBuf {
     dir
 }
 
-fn entries(dir: &std::path::Path) -> usize {
+pub(crate) fn entries(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
 

@@ -171,12 +171,18 @@ fn generator_thread(
                 warmup: if round == 0 { plan.warmup } else { 0.0 },
                 seconds: plan.slice,
             };
-            let turn = rt.block_on(measure(
-                std::mem::take(&mut clients),
-                scenario,
-                window,
-                &interrupt,
-            ));
+            // A panic in a turn must not leave the other threads waiting
+            // at the barrier forever: it becomes this thread's error, and
+            // the thread keeps meeting the barrier like an aborted one.
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(measure(
+                    std::mem::take(&mut clients),
+                    scenario,
+                    window,
+                    &interrupt,
+                ))
+            }))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("a load-generator thread panicked")));
             match turn {
                 Ok((back, lat)) => {
                     clients = back;

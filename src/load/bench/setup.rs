@@ -3,13 +3,14 @@
 //! and removing all of it again.
 
 use anyhow::{Context, Result};
+use sqlx::Executor;
 use uuid::Uuid;
 
 use super::BENCH_ADVICE;
 use crate::db::{self, Session};
 use crate::error;
 use crate::load::scratch::{self, ScratchUser, Shape};
-use crate::load::Cleanup;
+use crate::load::{cleanup_timeouts, Cleanup};
 use crate::sql;
 
 /// What the bench created, so it can be removed whatever happens.
@@ -78,20 +79,32 @@ impl Scratch {
         Ok(())
     }
 
+    /// Each step in a transaction bounded by the clean-up timeouts: an
+    /// application session holding a lock fails it instead of hanging.
     async fn remove(&self, db: &mut Session) -> Result<()> {
         if self.schema_created {
-            db.simple(&self.sql(sql::BENCH_TEARDOWN)).await?;
+            let teardown = self.sql(sql::BENCH_TEARDOWN);
+            db.write(async |tx| {
+                cleanup_timeouts(&mut *tx).await?;
+                // One parameterless statement (a generated schema name).
+                (&mut *tx).execute(sqlx::raw_sql(&teardown)).await?;
+                Ok(())
+            })
+            .await?;
         }
         if let Some(shape) = &self.shape {
             scratch::delete_users(db, shape, &self.users).await?;
         }
         if self.tier_created {
-            let mut tx = db.begin().await?;
-            db::query(sql::BENCH_TIER_DELETE)
-                .bind(&self.tier)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
+            db.write(async |tx| {
+                cleanup_timeouts(&mut *tx).await?;
+                db::query(sql::BENCH_TIER_DELETE)
+                    .bind(&self.tier)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await?;
         }
         Ok(())
     }
@@ -100,10 +113,14 @@ impl Scratch {
 impl Cleanup for Scratch {
     type Done = ();
 
-    async fn clean_up(&self, db: &mut Session) -> Result<()> {
+    async fn clean_up(&mut self, db: &mut Session) -> Result<()> {
         self.remove(db)
             .await
             .map_err(|e| error::load::bench_scratch_left(e, &self.schema, &self.tier))
+    }
+
+    fn by_hand(&self) -> String {
+        error::load::by_hand_bench(&self.schema, &self.tier, self.shape.as_ref(), &self.users)
     }
 
     fn cleaned(&self) -> &'static str {

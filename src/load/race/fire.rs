@@ -2,7 +2,7 @@
 //! barrier, each making its share of the attempts.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -16,11 +16,11 @@ use crate::error::{self, load::clip_insert_failure};
 use crate::interrupt::Interrupt;
 use crate::load::naive::{self, app_clip_limit, NAIVE_WORK};
 use crate::load::{allowed, connect_all, spawn_each, UserStatements};
-use crate::sql;
 use crate::ui::Ui;
 
-/// A clip row the race inserted: its (ctid, xmin) as text.
-pub(super) type ClipRef = (String, String);
+/// A clip row the race inserted: its primary key as row text (see
+/// `race_insert_clip.sql`), which the application's updates leave alone.
+pub(super) type ClipRef = String;
 
 /// What a race did; the first attempt's error is returned after the undo.
 pub(super) struct Outcome {
@@ -39,20 +39,13 @@ pub(super) async fn race(
     ui: &Ui,
     interrupt: &Interrupt,
 ) -> Result<Outcome> {
-    let id = subject.id();
-    let (before, insert_clip) = {
-        let mut tx = control.read_only().await?;
-        let before = subject::read_counter(&mut tx, opts, id).await?;
-        // Only the trigger race inserts clips, and needs their placeholders.
-        let clips = match subject {
-            Subject::Scratch(_, shape) => shape.clips.clone(),
-            Subject::Real(..) if opts.target == RacePath::Trigger && !opts.naive => {
-                subject::clip_shape(&mut tx).await?.clips
-            }
-            Subject::Real(..) => Default::default(),
-        };
-        (before, clips.fill(sql::RACE_INSERT_CLIP))
-    };
+    let id = subject.id;
+    // Every transaction here ends explicitly (Session::read): a dropped one
+    // would keep its snapshot open on the control connection for the whole
+    // race, holding back vacuum on the very row being hammered.
+    let before = control
+        .read(async |tx| subject::read_counter(tx, opts, id).await)
+        .await?;
     let concurrency = opts.concurrency.clamp(1, opts.attempts.max(1));
     let conns = connect_all(database, concurrency).await?;
     interrupt.check("nothing was raced")?;
@@ -64,26 +57,17 @@ pub(super) async fn race(
     let statements = Arc::new(Statements {
         naive: opts.naive,
         target: opts.target,
-        insert_clip: render(&insert_clip, &[Lit::Uuid(id)]),
+        insert_clip: render(&subject.insert_clip, &[Lit::Uuid(id)]),
         user: UserStatements::new(id),
     });
     let tallies = fire(conns, opts.attempts, statements, &bar, interrupt).await;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    let after = {
-        let mut tx = control.read_only().await?;
-        subject::read_counter(&mut tx, opts, id).await?
-    };
+    let after = control
+        .read(async |tx| subject::read_counter(tx, opts, id).await)
+        .await?;
 
-    let mut total = Tally::default();
-    for t in tallies {
-        total.admitted += t.admitted;
-        total.refused += t.refused;
-        total.clips.extend(t.clips);
-        if total.error.is_none() {
-            total.error = t.error;
-        }
-    }
+    let total = tallies;
     let expected = before.headroom().min(opts.attempts as u64);
     let report = RaceReport {
         target: opts.target,
@@ -97,9 +81,10 @@ pub(super) async fn race(
         counter_before: before.value,
         counter_after: after.value,
         limit: before.limit,
-        user: match subject {
-            Subject::Scratch(..) => "scratch".into(),
-            Subject::Real(id, _) => id.to_string(),
+        user: if subject.is_real() {
+            id.to_string()
+        } else {
+            "scratch".into()
         },
         elapsed_ms: elapsed.as_millis() as u64,
         taken_back: None,
@@ -119,12 +104,34 @@ struct Statements {
     user: UserStatements,
 }
 
+/// What all connections admitted, recorded as each answer arrives: a task
+/// that panics or is cancelled afterwards cannot take its admissions out of
+/// the tally (the take-back subtracts exactly these).
 #[derive(Default)]
 struct Tally {
     admitted: u64,
     refused: u64,
     clips: Vec<ClipRef>,
+    /// The first error (or panic) of any connection.
     error: Option<anyhow::Error>,
+}
+
+#[derive(Default)]
+struct SharedTally(Mutex<Tally>);
+
+impl SharedTally {
+    fn with<T>(&self, f: impl FnOnce(&mut Tally) -> T) -> T {
+        // A panic elsewhere never happens while the lock is held (only
+        // these pushes run under it), but a poisoned tally is still whole.
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut t)
+    }
+
+    fn fail(&self, e: anyhow::Error) {
+        self.with(|t| {
+            t.error.get_or_insert(e);
+        });
+    }
 }
 
 enum Attempt {
@@ -140,48 +147,52 @@ async fn fire(
     statements: Arc<Statements>,
     bar: &indicatif::ProgressBar,
     interrupt: &Interrupt,
-) -> Vec<Tally> {
+) -> Tally {
     let n = conns.len();
     let barrier = Arc::new(Barrier::new(n));
     let stop = Arc::new(AtomicBool::new(false));
-    let tallies = spawn_each(conns, |i, mut conn| {
+    let tally = Arc::new(SharedTally::default());
+    let joined = spawn_each(conns, |i, mut conn| {
         let share = attempts / n + usize::from(i < attempts % n);
         let (barrier, stop, bar) = (barrier.clone(), stop.clone(), bar.clone());
-        let (statements, interrupt) = (statements.clone(), interrupt.clone());
+        let (statements, interrupt, tally) = (statements.clone(), interrupt.clone(), tally.clone());
         async move {
-            let mut tally = Tally::default();
             barrier.wait().await;
             for _ in 0..share {
                 if stop.load(Ordering::Relaxed) || interrupt.is_set() {
                     break;
                 }
                 match attempt(&mut conn, &statements).await {
-                    Ok(Attempt::Admitted(clip)) => {
-                        tally.admitted += 1;
-                        tally.clips.extend(clip);
-                    }
-                    Ok(Attempt::Refused) => tally.refused += 1,
+                    Ok(Attempt::Admitted(clip)) => tally.with(|t| {
+                        t.admitted += 1;
+                        t.clips.extend(clip);
+                    }),
+                    Ok(Attempt::Refused) => tally.with(|t| t.refused += 1),
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
-                        tally.error = Some(e);
+                        tally.fail(e);
                         break;
                     }
                 }
                 bar.inc(1);
             }
-            tally
         }
     })
     .await;
-    tallies
-        .into_iter()
-        .map(|t| {
-            t.unwrap_or_else(|e| Tally {
-                error: Some(anyhow::anyhow!("a race connection task failed: {e}")),
-                ..Tally::default()
-            })
-        })
-        .collect()
+    settle(joined, &tally)
+}
+
+/// The tally once every task has ended: a task that panicked is the
+/// race's error, and what it recorded before stays counted.
+fn settle(joined: Vec<Result<(), tokio::task::JoinError>>, tally: &SharedTally) -> Tally {
+    for j in joined {
+        if let Err(e) = j {
+            tally.fail(anyhow::anyhow!(
+                "a race connection task failed ({e}); what it had admitted is still taken back"
+            ));
+        }
+    }
+    tally.with(std::mem::take)
 }
 
 async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
@@ -197,7 +208,8 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
         (false, RacePath::Trigger) => match conn.simple(&st.insert_clip).await {
             Ok(rows) => {
                 let row = rows.first().context("the clip insert returned no row")?;
-                return Ok(Attempt::Admitted(Some((row.try_get(0)?, row.try_get(1)?))));
+                let key: Option<String> = row.try_get(0)?;
+                return Ok(Attempt::Admitted(key));
             }
             Err(e) if error::load::is_clip_refused(&e) => false,
             Err(e) => return Err(clip_insert_failure(e)),
@@ -218,4 +230,30 @@ async fn attempt(conn: &mut Session, st: &Statements) -> Result<Attempt> {
     } else {
         Attempt::Refused
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_keeps_its_admissions_in_the_tally() {
+        let tally = Arc::new(SharedTally::default());
+        let joined = spawn_each(vec![(); 3], |i, ()| {
+            let tally = tally.clone();
+            async move {
+                tally.with(|t| {
+                    t.admitted += 2;
+                    t.clips.push(format!("({i})"));
+                });
+                assert!(i != 1, "a race task panicking on purpose");
+            }
+        })
+        .await;
+        let total = settle(joined, &tally);
+        assert_eq!(total.admitted, 6);
+        assert_eq!(total.clips.len(), 3);
+        let error = total.error.expect("the panic is the race's error");
+        assert!(format!("{error}").contains("still taken back"), "{error}");
+    }
 }

@@ -100,7 +100,11 @@ pub struct RaceReport {
 pub struct TakenBack {
     /// Subtracted from the counter (the race's own admissions).
     pub admissions: u64,
-    /// Clips the race inserted and deleted again.
+    /// Clips the race inserted (a trigger race's admissions).
+    pub clips_inserted: u64,
+    /// Clips the race inserted and deleted again, found by primary key:
+    /// fewer than inserted means some were gone or changed beyond
+    /// recognition (the verdict says so).
     pub clips_deleted: u64,
     /// Other columns the application's own triggers changed during the
     /// take-back (e.g. `updated_at`); names only, never values.
@@ -113,6 +117,8 @@ pub struct TakenBack {
 pub(crate) enum RaceVerdict {
     Ok,
     OverAdmitted,
+    /// The take-back found fewer race clips than the race admitted.
+    TakeBackMismatch,
 }
 
 impl std::fmt::Display for RaceVerdict {
@@ -120,6 +126,7 @@ impl std::fmt::Display for RaceVerdict {
         f.write_str(match self {
             RaceVerdict::Ok => "ok",
             RaceVerdict::OverAdmitted => "over-admitted",
+            RaceVerdict::TakeBackMismatch => "take-back-mismatch",
         })
     }
 }
@@ -133,9 +140,28 @@ impl RaceReport {
     pub(crate) fn verdict(&self) -> RaceVerdict {
         if self.over_admitted > 0 {
             RaceVerdict::OverAdmitted
+        } else if self.take_back_mismatch().is_some() {
+            RaceVerdict::TakeBackMismatch
         } else {
             RaceVerdict::Ok
         }
+    }
+
+    /// A trigger race on a real user inserts one clip per admission and
+    /// deletes exactly those again: any difference between admissions,
+    /// clips inserted and clips deleted is reported, never passed as ok.
+    fn take_back_mismatch(&self) -> Option<String> {
+        let tb = self.taken_back.as_ref()?;
+        if self.naive || self.target != RacePath::Trigger {
+            return None;
+        }
+        (tb.clips_inserted != self.admitted || tb.clips_deleted != tb.clips_inserted).then(|| {
+            format!(
+                "took back {} admissions but found {} of the {} clips the race inserted (the \
+                 others were deleted or re-keyed meanwhile): check `quota user {}`",
+                tb.admissions, tb.clips_deleted, tb.clips_inserted, self.user
+            )
+        })
     }
 
     /// Why a normal-mode race failed, if it did: more admissions than the
@@ -151,6 +177,9 @@ impl RaceReport {
                 "over-admitted {} of {} attempts ({} admitted, {} expected)",
                 self.over_admitted, self.attempts, self.admitted, self.expected
             ));
+        }
+        if let Some(why) = self.take_back_mismatch() {
+            return Some(why);
         }
         if self.taken_back.is_some() || self.user != "scratch" {
             return None;

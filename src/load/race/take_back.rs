@@ -3,14 +3,17 @@
 //! admitted meanwhile.
 
 use anyhow::{Context, Result};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::fire::ClipRef;
-use super::subject::Subject;
+use super::subject::{Kind, Subject};
 use super::{RaceOptions, RacePath, RaceReport, TakenBack};
 use crate::db::{self, Session};
-use crate::error::load::{scratch_user_left, take_back_failure, NotTakenBack};
-use crate::load::{scratch, Cleanup};
+use crate::error::load::{
+    by_hand_scratch, scratch_user_left, take_back_failure, NotTakenBack, UndoByHand,
+};
+use crate::load::{cleanup_timeouts, scratch, Cleanup};
 use crate::sql;
 
 /// What a race left: its subject, and (once it raced) what to take back.
@@ -20,6 +23,10 @@ pub(super) struct Left {
     /// The race's own admissions. Nothing until the race has run.
     admissions: u64,
     clips: Vec<ClipRef>,
+    /// The take-back whose COMMIT was sent, by transaction id, with what it
+    /// did: if its acknowledgement is lost, the retry asks the server
+    /// whether it committed instead of subtracting again.
+    sent: Option<(i64, TakenBack)>,
 }
 
 impl Left {
@@ -29,6 +36,7 @@ impl Left {
             target: opts.target,
             admissions: 0,
             clips: Vec::new(),
+            sent: None,
         }
     }
 
@@ -43,77 +51,144 @@ impl Left {
         };
         self.clips = clips;
     }
+
+    fn undo(&self, had_usage_row: bool) -> UndoByHand<'_> {
+        UndoByHand {
+            user: self.subject.id,
+            admissions: self.admissions,
+            clip_race: self.target == RacePath::Trigger,
+            clip_key: &self.subject.clip_key,
+            clips: &self.clips,
+            drop_usage_row: self.target == RacePath::Trigger && !had_usage_row,
+            sent_as: self.sent.as_ref().map(|(xid, _)| *xid),
+        }
+    }
 }
 
 impl Cleanup for Left {
     /// What was taken back from a real user; nothing for a scratch user.
     type Done = Option<TakenBack>;
 
-    async fn clean_up(&self, db: &mut Session) -> Result<Option<TakenBack>> {
-        match &self.subject {
-            Subject::Scratch(id, shape) => {
-                scratch::delete_users(db, shape, &[*id]).await?;
+    async fn clean_up(&mut self, db: &mut Session) -> Result<Option<TakenBack>> {
+        match &self.subject.kind {
+            Kind::Scratch(shape) => {
+                scratch::delete_users(db, shape, &[self.subject.id]).await?;
                 Ok(None)
             }
-            Subject::Real(id, had_usage_row) => {
-                take_back(db, *id, *had_usage_row, self).await.map(Some)
+            Kind::Real { had_usage_row } => {
+                let had_usage_row = *had_usage_row;
+                take_back_once(db, had_usage_row, self).await.map(Some)
             }
         }
     }
 
     fn cleaned(&self) -> &'static str {
-        match self.subject {
-            Subject::Scratch(..) => "the scratch user was removed",
-            Subject::Real(..) => "what the race admitted was taken back",
+        match self.subject.kind {
+            Kind::Scratch(..) => "the scratch user was removed",
+            Kind::Real { .. } => "what the race admitted was taken back",
         }
     }
 
     /// A real user's take-back that fails is its own exit code
     /// ([`crate::error::ExitKind::Restore`]): the message says what remains.
     fn explain_failure(&self, e: anyhow::Error) -> anyhow::Error {
-        match self.subject {
-            Subject::Scratch(id, _) => scratch_user_left(e, id),
-            Subject::Real(user, _) => take_back_failure(
+        match &self.subject.kind {
+            Kind::Scratch(_) => scratch_user_left(e, self.subject.id),
+            Kind::Real { had_usage_row } => take_back_failure(
                 e,
                 NotTakenBack {
-                    user,
+                    user: self.subject.id,
                     admissions: self.admissions,
                     counter: self.target.counter(),
                     clips: self.clips.len(),
                 },
+                &self.undo(*had_usage_row).statements(),
             ),
+        }
+    }
+
+    fn by_hand(&self) -> String {
+        match &self.subject.kind {
+            Kind::Scratch(shape) => by_hand_scratch(shape, self.subject.id),
+            Kind::Real { had_usage_row } => self.undo(*had_usage_row).statements(),
         }
     }
 }
 
-/// In one transaction, under the row locks the enforcement itself takes:
-/// deletes the clips the race inserted, and lowers the counter by the
-/// race's admissions. What the application admitted meanwhile stays.
-async fn take_back(
+/// The take-back, at most once: when an earlier attempt's COMMIT was sent
+/// but its answer never came (the connection broke), that transaction is
+/// looked up first; committed, it is not repeated.
+async fn take_back_once(
     db: &mut Session,
-    id: Uuid,
     had_usage_row: bool,
-    plan: &Left,
+    plan: &mut Left,
 ) -> Result<TakenBack> {
-    let mut tx = db.begin().await?;
-    let clip_race = plan.target == RacePath::Trigger;
-    let (lock, update) = if clip_race {
-        (sql::USAGE_ROW_LOCKED, sql::RACE_TAKE_BACK_CLIPS)
+    if let Some((xid, done)) = plan.sent.clone() {
+        let status = db
+            .write(async |tx| earlier_attempt(tx, plan, xid).await)
+            .await
+            .context("checking whether the first take-back committed")?;
+        match status.as_deref() {
+            Some("committed") => return Ok(done),
+            Some("aborted") => plan.sent = None,
+            other => anyhow::bail!(
+                "the first take-back (transaction {xid}) is {}: check `quota user {}` before \
+                 undoing anything by hand",
+                other.unwrap_or("unknown to the server"),
+                plan.subject.id
+            ),
+        }
+    }
+    take_back(db, had_usage_row, plan).await
+}
+
+/// Waits for the earlier attempt to end (it held the row lock the
+/// take-back takes first), then asks the server how it ended.
+async fn earlier_attempt(tx: &mut PgConnection, plan: &Left, xid: i64) -> Result<Option<String>> {
+    cleanup_timeouts(&mut *tx).await?;
+    lock_counter_row(&mut *tx, plan).await?;
+    Ok(db::query_scalar(sql::XACT_STATUS)
+        .bind(xid)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
+/// Locks the raced counter's row, as the enforcement itself does; returns
+/// it as jsonb (`None`: no such row).
+async fn lock_counter_row(tx: &mut PgConnection, plan: &Left) -> Result<Option<serde_json::Value>> {
+    let lock = if plan.target == RacePath::Trigger {
+        sql::USAGE_ROW_LOCKED
     } else {
-        (sql::USER_ROW_LOCKED, sql::RACE_TAKE_BACK_SCRAPES)
+        sql::USER_ROW_LOCKED
     };
-    let before: Option<serde_json::Value> = db::query_scalar(lock)
-        .bind(id)
-        .fetch_optional(&mut *tx)
+    db::query_scalar(lock)
+        .bind(plan.subject.id)
+        .fetch_optional(tx)
         .await
-        .context("locking the user's counter row")?;
+        .context("locking the user's counter row")
+}
+
+/// In one transaction, under the row locks the enforcement itself takes:
+/// deletes the clips the race inserted (found by primary key), and lowers
+/// the counter by the race's admissions. What the application admitted
+/// meanwhile stays. The transaction id is recorded before COMMIT.
+async fn take_back(db: &mut Session, had_usage_row: bool, plan: &mut Left) -> Result<TakenBack> {
+    let id: Uuid = plan.subject.id;
+    let mut tx = db.begin().await?;
+    cleanup_timeouts(&mut tx).await?;
+    let clip_race = plan.target == RacePath::Trigger;
+    let update = if clip_race {
+        sql::RACE_TAKE_BACK_CLIPS
+    } else {
+        sql::RACE_TAKE_BACK_SCRAPES
+    };
+    let before = lock_counter_row(&mut tx, plan).await?;
     let mut clips_deleted = 0;
     if !plan.clips.is_empty() {
-        let (tids, xids): (Vec<String>, Vec<String>) = plan.clips.iter().cloned().unzip();
-        clips_deleted = db::query(sql::RACE_DELETE_CLIPS)
+        let delete = sql::RACE_DELETE_CLIPS.replace("{clip_key}", &plan.subject.clip_key);
+        clips_deleted = db::query(&delete)
             .bind(id)
-            .bind(tids)
-            .bind(xids)
+            .bind(&plan.clips)
             .execute(&mut *tx)
             .await
             .context("deleting the clips the race inserted")?
@@ -144,12 +219,19 @@ async fn take_back(
             .await
             .context("removing the clip counter row the race created")?;
     }
-    tx.commit().await.context("committing the take-back")?;
-    Ok(TakenBack {
+    let xid: i64 = db::query_scalar(sql::XACT_ID)
+        .fetch_one(&mut *tx)
+        .await
+        .context("reading the take-back's transaction id")?;
+    let done = TakenBack {
         admissions: plan.admissions,
+        clips_inserted: plan.clips.len() as u64,
         clips_deleted,
         also_changed,
-    })
+    };
+    plan.sent = Some((xid, done.clone()));
+    tx.commit().await.context("committing the take-back")?;
+    Ok(done)
 }
 
 /// Keys whose values differ between two jsonb rows.
