@@ -121,9 +121,13 @@ pub enum Command {
     Limits(LimitsArgs),
 
     /// Monitoring queries: users at their limit, near it, a summary per meter and tier (default).
+    #[command(args_conflicts_with_subcommands = true)]
     Report {
         #[command(subcommand)]
         report: Option<ReportCommand>,
+        /// Without a subcommand (summary): share of a limit that counts as near it, in (0, 1].
+        #[arg(long, value_parser = parse_threshold, allow_negative_numbers = true)]
+        threshold: Option<f64>,
     },
     /// OpenMetrics text per meter and tier (no per-user series); --listen serves /metrics.
     Metrics(MetricsArgs),

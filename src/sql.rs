@@ -122,6 +122,7 @@ pub(crate) const FREE_CLIP_LIMIT: &str = include_str!("../sql/queries/free_clip_
 pub(crate) const CLIP_LIMIT_FOR_TIER: &str = include_str!("../sql/queries/clip_limit_for_tier.sql");
 pub(crate) const USER_ROW_LOCKED: &str = include_str!("../sql/queries/user_row_locked.sql");
 pub(crate) const USAGE_ROW_LOCKED: &str = include_str!("../sql/queries/usage_row_locked.sql");
+pub(crate) const CURRENT_MONTH: &str = include_str!("../sql/queries/current_month.sql");
 pub(crate) const CALL_RPC: &str = include_str!("../sql/queries/call_rpc.sql");
 pub(crate) const USER_VIEW: &str = include_str!("../sql/queries/user_view.sql");
 pub(crate) const USERS_LIST: &str = include_str!("../sql/queries/users_list.sql");

@@ -119,7 +119,7 @@ async fn free_tier_limit(conn: &mut PgConnection, f: &mut Findings) -> Result<()
         Some(limit) if limit > 0 => f.note(format!("free tier limit {limit} clips a month")),
         Some(_) => f.fail(
             "public.clip_limits gives the free tier 0 clips: every free or unknown-tier user is refused",
-            "raise it (`UPDATE public.clip_limits SET monthly_limit = 50 WHERE tier = 'free'`) if that is not intended",
+            "raise it if that is not intended: `quota limits set free 50` (or `UPDATE public.clip_limits SET monthly_limit = 50 WHERE tier = 'free'`)",
         ),
         None if installed => f.fail(
             "public.clip_limits has no 'free' row: every free or unknown-tier user is refused every clip",

@@ -53,5 +53,8 @@ async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> 
              the tier later get what your application writes there",
         );
     }
+    if let Some(warning) = limits::zero_limit_warning(meter, tier, report.after, now.subjects) {
+        ctx.ui.warn(&warning);
+    }
     output::print(&report, ctx.format)
 }

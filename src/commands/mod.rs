@@ -97,7 +97,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Limits(args) => limits::run(&ctx, args).await,
         Command::Metrics(args) => metrics::run(&ctx, args).await,
-        Command::Report { report } => report::run(&ctx, report).await,
+        Command::Report { report, threshold } => report::run(&ctx, report, threshold).await,
         Command::Race(args) => race::run(&ctx, args).await,
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,

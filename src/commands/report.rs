@@ -6,8 +6,14 @@ use super::Context;
 use crate::cli::ReportCommand;
 use crate::{monitor, output};
 
-pub async fn run(ctx: &Context, report: Option<ReportCommand>) -> Result<()> {
-    match report.unwrap_or(ReportCommand::Summary { threshold: 0.9 }) {
+/// `report` without a subcommand is `report summary`, with its `--threshold`.
+pub async fn run(
+    ctx: &Context,
+    report: Option<ReportCommand>,
+    threshold: Option<f64>,
+) -> Result<()> {
+    let threshold = threshold.unwrap_or(0.9);
+    match report.unwrap_or(ReportCommand::Summary { threshold }) {
         ReportCommand::AtLimit => {
             output::print(&monitor::at_limit(&ctx.database).await?, ctx.format)
         }

@@ -116,6 +116,32 @@ pub struct SetReport {
     pub changed: i64,
 }
 
+/// The warning for a limit of 0: it refuses every subject on the tier and,
+/// for the clips of `free`, every user whose tier has no limit of its own
+/// (`quota check trigger` then fails); `None` for any other limit.
+pub fn zero_limit_warning(meter: Meter, tier: &str, limit: i64, subjects: i64) -> Option<String> {
+    if limit != 0 {
+        return None;
+    }
+    let users = match subjects {
+        0 => "anyone who joins".to_string(),
+        1 => "the 1 user on".to_string(),
+        n => format!("all {n} users on"),
+    };
+    let one = match meter {
+        Meter::Clips => "clip",
+        Meter::Scrapes => "scrape",
+    };
+    let mut warning = format!("a {meter} limit of 0 refuses {users} tier '{tier}' every {one}");
+    if meter == Meter::Clips && tier == "free" {
+        warning.push_str(
+            ", and every user with no tier or a tier without a limit of its own; `quota check \
+             trigger` (and `verify`) fails until it is raised: quota limits set free 50 --yes",
+        );
+    }
+    Some(warning)
+}
+
 /// The tier's limit now, read before asking (nothing changes).
 pub async fn current(db: &mut Session, meter: Meter, tier: &str) -> Result<TierLimit> {
     let mut tx = db.read_only().await?;

@@ -3,6 +3,31 @@
 use super::{or_missing, table, Report};
 use crate::meters::limits::{LimitList, SetReport};
 
+/// A tier as a table shows it: as is, or quoted (`'PRO '`) when blanks
+/// around it, quotes or other odd characters would otherwise be invisible
+/// or misleading; `(none)` for no tier.
+pub(super) fn show_tier(tier: Option<&str>) -> String {
+    let Some(t) = tier else {
+        return "(none)".to_string();
+    };
+    let odd = |c: char| c.is_control() || c == '\'' || (c.is_whitespace() && c != ' ');
+    if !t.is_empty() && t == t.trim() && !t.chars().any(odd) {
+        return t.to_string();
+    }
+    let mut shown = String::from("'");
+    for c in t.chars() {
+        match c {
+            '\'' => shown.push_str("''"),
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                shown.extend(c.escape_default());
+            }
+            c => shown.push(c),
+        }
+    }
+    shown.push('\'');
+    shown
+}
+
 impl Report for LimitList {
     fn to_table(&self) -> String {
         if self.rows.is_empty() {
@@ -12,7 +37,7 @@ impl Report for LimitList {
         for r in &self.rows {
             t.add_row(vec![
                 r.meter.to_string(),
-                r.tier.clone().unwrap_or_else(|| "(none)".to_string()),
+                show_tier(r.tier.as_deref()),
                 r.limit
                     .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
                 r.subjects.to_string(),
@@ -42,7 +67,7 @@ impl Report for SetReport {
         };
         t.add_row(vec![
             self.meter.to_string(),
-            self.tier.clone(),
+            show_tier(Some(&self.tier)),
             before,
             self.after.to_string(),
             self.subjects.to_string(),
@@ -56,5 +81,22 @@ impl Report for SetReport {
             _ => "changed".to_string(),
         };
         format!("{t}\n{note}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_tier;
+
+    #[test]
+    fn odd_tiers_are_quoted() {
+        assert_eq!(show_tier(Some("pro")), "pro");
+        assert_eq!(show_tier(Some("pro plus")), "pro plus");
+        assert_eq!(show_tier(Some("PRO ")), "'PRO '");
+        assert_eq!(show_tier(Some(" pro")), "' pro'");
+        assert_eq!(show_tier(Some("")), "''");
+        assert_eq!(show_tier(Some("a'b")), "'a''b'");
+        assert_eq!(show_tier(Some("a\tb")), "'a\\tb'");
+        assert_eq!(show_tier(None), "(none)");
     }
 }

@@ -1,6 +1,6 @@
 //! How `quota report` looks: one table per meter.
 
-use super::{or_missing, table, Report};
+use super::{table, Report};
 use crate::monitor::{Summary, UsersReport};
 
 impl Report for UsersReport {
@@ -19,7 +19,10 @@ impl Report for UsersReport {
             for u in &m.users {
                 t.add_row(vec![
                     u.user_id.clone(),
-                    or_missing(u.tier.as_ref()),
+                    u.tier.as_deref().map_or_else(
+                        || super::MISSING.to_string(),
+                        |t| super::limits::show_tier(Some(t)),
+                    ),
                     u.used.to_string(),
                     u.limit
                         .map_or_else(|| "none (admits nothing)".to_string(), |l| l.to_string()),
@@ -57,7 +60,7 @@ impl Report for Summary {
             for r in &m.tiers {
                 t.add_row(vec![
                     m.meter.to_string(),
-                    r.tier.clone().unwrap_or_else(|| "(none)".to_string()),
+                    super::limits::show_tier(r.tier.as_deref()),
                     r.limit.map_or_else(
                         || "none".to_string(),
                         |l| {

@@ -47,7 +47,10 @@ impl Report for UserView {
             ),
             (
                 "subscription_tier",
-                or_missing(self.subscription_tier.as_ref()),
+                self.subscription_tier.as_deref().map_or_else(
+                    || super::MISSING.to_string(),
+                    |t| super::limits::show_tier(Some(t)),
+                ),
             ),
             (
                 "usage / limit",
@@ -113,13 +116,13 @@ impl Report for ResetReport {
         let (b, a) = (&self.before, &self.after);
         t.add_row(vec![
             "usage_this_month".to_string(),
-            counter(b.usage_this_month, &b.usage_period_start),
-            counter(a.usage_this_month, &a.usage_period_start),
+            counter(b.usage_this_month, b.usage_stored, &b.usage_period_start),
+            counter(a.usage_this_month, a.usage_stored, &a.usage_period_start),
         ]);
         t.add_row(vec![
             "clips_this_month".to_string(),
-            counter(b.clips_this_month, &b.clips_period_start),
-            counter(a.clips_this_month, &a.clips_period_start),
+            counter(b.clips_this_month, b.clips_stored, &b.clips_period_start),
+            counter(a.clips_this_month, a.clips_stored, &a.clips_period_start),
         ]);
         let note = match (self.changed, self.to) {
             (false, _) => "nothing to change".to_string(),
@@ -130,11 +133,13 @@ impl Report for ResetReport {
     }
 }
 
-/// A stored counter with its period, as `CounterState` holds it.
-fn counter(value: Option<i64>, period: &Option<String>) -> String {
-    match (value, period) {
-        (None, _) => super::MISSING.to_string(),
-        (Some(n), Some(p)) => format!("{n} (period {p})"),
-        (Some(n), None) => n.to_string(),
+/// A counter as the function sees it this month (as `user` shows it), with
+/// its period; a stale stored value only as a detail.
+fn counter(value: Option<i64>, stored: Option<i64>, period: &Option<String>) -> String {
+    match (value, stored, period) {
+        (None, _, _) => super::MISSING.to_string(),
+        (Some(n), Some(s), Some(p)) => format!("{n} ({s} stored for period {p})"),
+        (Some(n), _, Some(p)) => format!("{n} (period {p})"),
+        (Some(n), _, None) => n.to_string(),
     }
 }

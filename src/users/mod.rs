@@ -48,9 +48,16 @@ fn int(row: &Value, key: &str) -> Option<i64> {
 
 /// A counter as the function and trigger see it in `month` (`YYYY-MM-01`).
 fn this_month(row: &Value, counter: &str, period: &str, month: &str) -> i64 {
+    seen(row, counter, period, month).unwrap_or(0)
+}
+
+/// A counter as the function and trigger see it in `month`: 0 when its
+/// period is an earlier month; `None` where there is no such counter.
+fn seen(row: &Value, counter: &str, period: &str, month: &str) -> Option<i64> {
+    let stored = int(row, counter)?;
     match text(row, period) {
-        Some(p) if p.as_str() < month => 0,
-        _ => int(row, counter).unwrap_or(0),
+        Some(p) if p.as_str() < month => Some(0),
+        _ => Some(stored),
     }
 }
 
@@ -66,5 +73,6 @@ mod tests {
         assert_eq!(this_month(&row, "n", "p", "2026-11-01"), 7);
         let row = serde_json::json!({"n": 7});
         assert_eq!(this_month(&row, "n", "p", "2026-11-01"), 7);
+        assert_eq!(seen(&row, "x", "p", "2026-11-01"), None);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{int, text};
+use super::{int, seen, text};
 use crate::db::{self, Session};
 use crate::{error, sql};
 
@@ -42,13 +42,19 @@ impl Counters {
     }
 }
 
-/// The stored counters and their periods (null where there is no such
-/// column, or no user_usage row).
+/// The counters as the function and trigger see them this month, as
+/// `user` shows them (a counter of an earlier period counts as 0), and
+/// their periods; null where there is no such column, or no user_usage row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CounterState {
     pub usage_this_month: Option<i64>,
+    /// The stored usage_this_month where it differs from what the function
+    /// sees (a counter left from an earlier period), else null.
+    pub usage_stored: Option<i64>,
     pub usage_period_start: Option<String>,
     pub clips_this_month: Option<i64>,
+    /// The stored clips_this_month where it differs from what the trigger sees.
+    pub clips_stored: Option<i64>,
     pub clips_period_start: Option<String>,
 }
 
@@ -143,10 +149,20 @@ async fn locked_state(
         .await
         .map_err(|e| error::users::explain(e, "reading the user's clip counter"))?;
     let usage = usage.unwrap_or(Value::Null);
+    let month: String = db::query_scalar(sql::CURRENT_MONTH)
+        .fetch_one(&mut *conn)
+        .await
+        .context("reading the current month")?;
+    let usage_seen = seen(&u, "usage_this_month", "usage_period_start", &month);
+    let usage_stored = int(&u, "usage_this_month");
+    let clips_seen = seen(&usage, "clips_this_month", "clips_period_start", &month);
+    let clips_stored = int(&usage, "clips_this_month");
     let state = CounterState {
-        usage_this_month: int(&u, "usage_this_month"),
+        usage_this_month: usage_seen,
+        usage_stored: usage_stored.filter(|_| usage_stored != usage_seen),
         usage_period_start: text(&u, "usage_period_start"),
-        clips_this_month: int(&usage, "clips_this_month"),
+        clips_this_month: clips_seen,
+        clips_stored: clips_stored.filter(|_| clips_stored != clips_seen),
         clips_period_start: text(&usage, "clips_period_start"),
     };
     let user_periods = u.get("usage_period_start").is_some();

@@ -20,6 +20,7 @@ mod hostile_round2;
 mod metrics;
 mod migrate;
 mod ops;
+mod ops_fixes;
 // checks and debugging
 mod ahead;
 mod checks;
