@@ -40,3 +40,4 @@ mod workflows;
 // acl: day one on stock Supabase, table locks, what quota treats as intended
 mod acl;
 mod intended;
+mod trial_errors;
