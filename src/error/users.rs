@@ -14,6 +14,13 @@ pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
         return anyhow::Error::new(e).context(doing.to_string());
     };
     let msg = db.message().to_string();
+    if super::cause::is_statement_timeout(&e) {
+        return super::statement_timed_out(
+            Some(anyhow::Error::new(e)),
+            doing,
+            "the statement_timeout set for the role quota connects as (or its database)",
+        );
+    }
     match db.code().as_deref() {
         Some(sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN)
             if application_object(&msg).is_some() =>
