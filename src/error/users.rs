@@ -105,33 +105,6 @@ pub fn no_user(user: Uuid) -> anyhow::Error {
     super::precondition(format!("no user with id {user} in public.users"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::application_object;
-
-    #[test]
-    fn only_the_applications_tables_and_columns_are_named() {
-        let object = |m: &str| application_object(m);
-        assert_eq!(
-            object("relation \"public.user_usage\" does not exist").as_deref(),
-            Some("public.user_usage")
-        );
-        assert_eq!(
-            object("relation \"clips\" does not exist").as_deref(),
-            Some("public.clips")
-        );
-        assert_eq!(
-            object("relation \"public.clip_limits\" does not exist"),
-            None
-        );
-        assert_eq!(
-            object("column u.usage_this_month does not exist").as_deref(),
-            Some("public.users.usage_this_month")
-        );
-        assert_eq!(object("column \"clips_period_start\" does not exist"), None);
-    }
-}
-
 /// No row with this id visible to `role`, whose view of `public.users` row
 /// level security filters: the user may exist.
 pub fn hidden_user(user: Uuid, role: &str) -> anyhow::Error {
@@ -161,4 +134,31 @@ pub fn several_emails() -> anyhow::Error {
         "several users in public.users have that e-mail address when case is ignored, none \
          exactly as given; give the address exactly as stored, or the user's id",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::application_object;
+
+    #[test]
+    fn only_the_applications_tables_and_columns_are_named() {
+        let object = |m: &str| application_object(m);
+        assert_eq!(
+            object("relation \"public.user_usage\" does not exist").as_deref(),
+            Some("public.user_usage")
+        );
+        assert_eq!(
+            object("relation \"clips\" does not exist").as_deref(),
+            Some("public.clips")
+        );
+        assert_eq!(
+            object("relation \"public.clip_limits\" does not exist"),
+            None
+        );
+        assert_eq!(
+            object("column u.usage_this_month does not exist").as_deref(),
+            Some("public.users.usage_this_month")
+        );
+        assert_eq!(object("column \"clips_period_start\" does not exist"), None);
+    }
 }
