@@ -76,12 +76,16 @@ async fn nothing_installed(conn: &mut sqlx::PgConnection) -> Result<bool> {
     Ok(status.is_ok_and(|s| s.database_version == 0))
 }
 
-/// One check.
+/// One check. Like `verify`, it notes when nothing of quota is installed
+/// (exit 4), except `schema`: the contract is checked before installing.
 pub async fn check(database: &db::Database, check: Check) -> Result<Verdict> {
     let mut db = database.connect().await?;
     let started = Instant::now();
     let mut tx = db.begin().await?;
     let result = run_one(&mut tx, check).await?;
+    let nothing_installed = check != Check::Schema && nothing_installed(&mut tx).await?;
     tx.rollback().await?;
-    Ok(Verdict::new("quota check", vec![result], started.elapsed()))
+    let mut verdict = Verdict::new("quota check", vec![result], started.elapsed());
+    verdict.nothing_installed = nothing_installed;
+    Ok(verdict)
 }

@@ -42,6 +42,15 @@ pub fn has_sqlstate(err: &(dyn Error + 'static), code: &str) -> bool {
     sqlstate(err).as_deref() == Some(code)
 }
 
+/// True when the server cancelled a statement because `statement_timeout`
+/// expired (not a cancel request): the database was too slow or busy.
+pub fn is_statement_timeout(err: &(dyn Error + 'static)) -> bool {
+    database_error(err).is_some_and(|db| {
+        db.code().as_deref() == Some(state::QUERY_CANCELED)
+            && db.message().contains("statement timeout")
+    })
+}
+
 /// True when the error means the connection to the server went away (server
 /// crash, `pg_terminate_backend`, network): the server rolled back whatever
 /// transaction was open.

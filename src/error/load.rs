@@ -76,6 +76,14 @@ pub(crate) fn scratch_insert_failure(
         Some(state::INSUFFICIENT_PRIVILEGE) => {
             return missing_privilege_or(e, table, role);
         }
+        Some(state::UNDEFINED_TABLE | state::UNDEFINED_COLUMN)
+            if super::users::application_object(&detail).is_some() =>
+        {
+            return super::users::application_object_missing(
+                "could not create a scratch user",
+                &detail,
+            );
+        }
         _ => return anyhow::Error::new(e).context("could not create a scratch user"),
     };
     precondition(format!(

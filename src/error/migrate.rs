@@ -104,9 +104,15 @@ pub(crate) async fn history_unreadable(conn: &mut PgConnection, e: sqlx::Error) 
     anyhow::anyhow!("reading {HISTORY_TABLE}: {msg}")
 }
 
-/// Why preparing the history (its schema, moving an old one) failed, and
-/// what to grant.
-pub(crate) async fn history_not_prepared(session: &mut Session, e: &sqlx::Error) -> anyhow::Error {
+/// Why preparing the history (its schema, moving an old one) failed while
+/// `operation` ("applying", "rolling back", "repairing") ran, and what to
+/// grant: CREATE on the database only when schema quota is what could not
+/// be created; otherwise the privilege the server named.
+pub(crate) async fn history_not_prepared(
+    session: &mut Session,
+    e: &sqlx::Error,
+    operation: &str,
+) -> anyhow::Error {
     let Some(db) = e.as_database_error() else {
         return anyhow::anyhow!(
             "preparing the migration history {HISTORY_TABLE}: {e}; nothing was changed"
@@ -119,8 +125,17 @@ pub(crate) async fn history_not_prepared(session: &mut Session, e: &sqlx::Error)
                 "this database".to_string(),
             )
         });
+        if !db.message().starts_with("permission denied for database") {
+            // Schema quota exists; the role may not use it or its history.
+            return error::precondition(format!(
+                "permission denied while {operation} (reading the migration history \
+                 {HISTORY_TABLE}): {}; nothing was changed; {}",
+                db.message(),
+                error::permission_hint(db.message(), &me)
+            ));
+        }
         return error::precondition(format!(
-            "permission denied while applying (creating schema quota, where the migration \
+            "permission denied while {operation} (creating schema quota, where the migration \
              history lives): {}; nothing was changed; as the database owner run \
              `GRANT CREATE ON DATABASE {} TO {}`, or {}",
             db.message(),

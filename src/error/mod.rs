@@ -118,6 +118,28 @@ pub fn failed(message: impl Into<String>) -> anyhow::Error {
     new(ExitKind::Failed, message)
 }
 
+/// A statement `statement_timeout` cancelled while `doing` something: a
+/// precondition, like a lock timeout (the database was too slow or busy,
+/// nothing is wrong with quota); `raise` says which timeout to raise. The
+/// server's error stays its cause when given.
+pub fn statement_timed_out(
+    cause: Option<anyhow::Error>,
+    doing: &str,
+    raise: &str,
+) -> anyhow::Error {
+    let classified = Classified {
+        kind: ExitKind::Precondition,
+        message: format!(
+            "{doing}: canceling statement due to statement timeout; raise {raise}, or run it \
+             again when the database is less busy"
+        ),
+    };
+    match cause {
+        Some(cause) => cause.context(classified),
+        None => anyhow::Error::new(classified),
+    }
+}
+
 /// The one line a failure is shown as: outermost context first, what to
 /// grant (naming `role`) for a "permission denied" nothing explained yet,
 /// on one line, every secret replaced by `***`.
@@ -136,6 +158,10 @@ pub fn kind_of(err: &anyhow::Error) -> ExitKind {
     for cause in cause::chain(err.as_ref()) {
         if let Some(c) = cause.downcast_ref::<Classified>() {
             return c.kind;
+        }
+        // A statement timeout is the database's speed, like a lock timeout.
+        if cause::is_statement_timeout(cause) {
+            return ExitKind::Precondition;
         }
         // A missing privilege, table or column is the database's state,
         // not quota's fault: grant it or fix the schema, then run again.

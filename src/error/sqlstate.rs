@@ -31,6 +31,8 @@ pub const INVALID_AUTHORIZATION: &str = "28000";
 pub const INVALID_CATALOG_NAME: &str = "3D000";
 /// `53300`: `max_connections` reached.
 pub const TOO_MANY_CONNECTIONS: &str = "53300";
+/// `57014`: a statement cancelled (`statement_timeout`, a cancel request).
+pub const QUERY_CANCELED: &str = "57014";
 /// `57P01`: `pg_terminate_backend` or a fast shutdown.
 pub const ADMIN_SHUTDOWN: &str = "57P01";
 /// `57P02`: the server crashed.

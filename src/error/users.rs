@@ -14,7 +14,19 @@ pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
         return anyhow::Error::new(e).context(doing.to_string());
     };
     let msg = db.message().to_string();
+    if super::cause::is_statement_timeout(&e) {
+        return super::statement_timed_out(
+            Some(anyhow::Error::new(e)),
+            doing,
+            "the statement_timeout set for the role quota connects as (or its database)",
+        );
+    }
     match db.code().as_deref() {
+        Some(sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN)
+            if application_object(&msg).is_some() =>
+        {
+            application_object_missing(doing, &msg)
+        }
         Some(
             sqlstate::UNDEFINED_FUNCTION | sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN,
         ) => super::precondition(format!(
@@ -27,6 +39,56 @@ pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
         )),
         _ => anyhow::Error::new(e).context(doing.to_string()),
     }
+}
+
+/// The application's table or column (of the schema contract) a server's
+/// "relation … does not exist" or "column … does not exist" names:
+/// `public.user_usage`, `public.users.usage_this_month` (`users` when the
+/// server does not say the table); none for quota's own objects.
+pub(crate) fn application_object(message: &str) -> Option<String> {
+    let named = |prefix: &str| {
+        let rest = message.strip_prefix(prefix)?;
+        let name = rest.strip_suffix(" does not exist")?;
+        Some(name.trim_matches('"').to_string())
+    };
+    if let Some(relation) = named("relation ") {
+        let table = relation.strip_prefix("public.").unwrap_or(&relation);
+        return crate::contract::tables()
+            .contains(&table)
+            .then(|| format!("public.{table}"));
+    }
+    let column = named("column ")?;
+    let (table, column) = match column.rsplit_once('.') {
+        Some((qualifier, column)) => (Some(qualifier.trim_matches('"').to_string()), column),
+        None => (None, column.as_str()),
+    };
+    let expected = crate::contract::CONTRACT.iter().find(|c| {
+        c.column == column.trim_matches('"')
+            && table
+                .as_deref()
+                .is_none_or(|t| t == c.table || t == format!("public.{}", c.table) || t.len() <= 2)
+    })?;
+    Some(format!("public.{}.{}", expected.table, expected.column))
+}
+
+/// quota is (or may be) installed, but the application's table or column
+/// it works on is gone: restoring it is the fix, never `migrate apply`
+/// (which refuses a schema that does not fit the contract).
+pub(crate) fn application_object_missing(doing: &str, message: &str) -> anyhow::Error {
+    let object = application_object(message).unwrap_or_else(|| "a table".to_string());
+    super::precondition(format!(
+        "{doing}: {message}: {}",
+        restore_application_object(&object)
+    ))
+}
+
+/// What to say about the application's `object` (`public.user_usage`)
+/// gone from an installed database.
+pub(crate) fn restore_application_object(object: &str) -> String {
+    format!(
+        "{object} is the application's, and quota never creates it; restore it, then run `quota \
+         check schema`"
+    )
 }
 
 /// The error of a call whose function said the user does not exist
@@ -72,4 +134,31 @@ pub fn several_emails() -> anyhow::Error {
         "several users in public.users have that e-mail address when case is ignored, none \
          exactly as given; give the address exactly as stored, or the user's id",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::application_object;
+
+    #[test]
+    fn only_the_applications_tables_and_columns_are_named() {
+        let object = |m: &str| application_object(m);
+        assert_eq!(
+            object("relation \"public.user_usage\" does not exist").as_deref(),
+            Some("public.user_usage")
+        );
+        assert_eq!(
+            object("relation \"clips\" does not exist").as_deref(),
+            Some("public.clips")
+        );
+        assert_eq!(
+            object("relation \"public.clip_limits\" does not exist"),
+            None
+        );
+        assert_eq!(
+            object("column u.usage_this_month does not exist").as_deref(),
+            Some("public.users.usage_this_month")
+        );
+        assert_eq!(object("column \"clips_period_start\" does not exist"), None);
+    }
 }

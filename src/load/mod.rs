@@ -17,6 +17,7 @@ use anyhow::Result;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+use crate::contract::Problem;
 use crate::db::{self, literal};
 use crate::error;
 use crate::sql;
@@ -53,14 +54,32 @@ pub(crate) async fn require_installed(
     needed: &[Enforcement],
     explain: impl FnOnce(&str) -> String,
 ) -> Result<()> {
-    let (function, trigger): (bool, bool) =
-        db::query_as(sql::RACE_INSTALLED).fetch_one(conn).await?;
+    let (function, trigger): (bool, bool) = db::query_as(sql::RACE_INSTALLED)
+        .fetch_one(&mut *conn)
+        .await?;
     let missing = needed.iter().find(|e| match e {
         Enforcement::Function => !function,
         Enforcement::Trigger => !trigger,
     });
-    match missing {
-        Some(e) => Err(error::precondition(explain(e.describe()))),
+    if let Some(e) = missing {
+        return Err(error::precondition(explain(e.describe())));
+    }
+    // Installed, but an application's table or column dropped since.
+    let gone = crate::contract::inspect(conn)
+        .await?
+        .into_iter()
+        .find_map(|p| match p {
+            Problem::MissingTable { table } => Some(format!("public.{table}")),
+            Problem::MissingColumn { table, column, .. } => {
+                Some(format!("public.{table}.{column}"))
+            }
+            _ => None,
+        });
+    match gone {
+        Some(object) => Err(error::precondition(format!(
+            "{object} is missing: {}",
+            error::users::restore_application_object(&object)
+        ))),
         None => Ok(()),
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::checks::{verdict, Status};
 use crate::meters::{self, TierRow};
-use crate::{db, sql};
+use crate::{db, error, sql};
 
 /// At most this many tiers per meter get series of their own (most
 /// subjects first); the rest are summed under [`OTHER_TIER`], so a column
@@ -79,7 +79,16 @@ pub async fn scrape(database: &db::Database, opts: ScrapeOptions) -> Result<Metr
         .execute(&mut *tx)
         .await
         .context("setting the scrape's statement_timeout")?;
-    let rows = meters::tiers(&mut tx, opts.threshold).await?;
+    let rows = meters::tiers(&mut tx, opts.threshold).await.map_err(|e| {
+        if !error::cause::is_statement_timeout(e.as_ref()) {
+            return e;
+        }
+        let raise = format!(
+            "--statement-timeout (now {}ms)",
+            opts.statement_timeout.as_millis()
+        );
+        error::statement_timed_out(None, "reading limits and usage per meter and tier", &raise)
+    })?;
     tx.commit().await?;
     drop(db);
     let verify = if opts.verify {

@@ -33,9 +33,12 @@ where
     Fut: Future<Output = Result<String>>,
 {
     let interrupt = Interrupt::install()?;
+    // A well-formed address the system refuses (in use, not this host's,
+    // a privileged port) is the machine's state, not a usage error.
     let listener = TcpListener::bind(addr).await.map_err(|e| {
-        error::usage(format!(
-            "cannot listen on {addr}: {e}; choose another --listen address (e.g. 127.0.0.1:9187)"
+        error::precondition(format!(
+            "cannot listen on {addr}: {e}; stop what listens there, or choose another --listen \
+             address (e.g. 127.0.0.1:9187)"
         ))
     })?;
     let bound = listener.local_addr().unwrap_or(addr);

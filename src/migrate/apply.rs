@@ -83,7 +83,7 @@ async fn plan_under_lock(
     };
     match prepared {
         Ok(()) => Ok(before),
-        Err(e) => Err(error::migrate::history_not_prepared(db, &e).await),
+        Err(e) => Err(error::migrate::history_not_prepared(db, &e, "applying").await),
     }
 }
 

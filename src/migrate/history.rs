@@ -100,8 +100,9 @@ fn with_table(template: &str) -> String {
 /// `public.quota_schema_history` there (one transaction: moved whole or not
 /// at all), and takes every privilege on both away from PUBLIC and the API
 /// roles. The transaction takes the migration lock first, so concurrent
-/// processes prepare it once (the SQL is idempotent).
-pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui) -> Result<()> {
+/// processes prepare it once (the SQL is idempotent). `operation`
+/// ("rolling back", "repairing") is what a failure is said to interrupt.
+pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui, operation: &str) -> Result<()> {
     let prepared = step::under_lock(db, policy, ui, async |tx: &mut PgConnection| {
         prepare_in(tx).await?;
         Ok::<_, StepError>(Some(()))
@@ -110,7 +111,7 @@ pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui) -> Result<()
     match prepared {
         Ok(_) => Ok(()),
         Err(e) => Err(e
-            .explained(async |e| error::migrate::history_not_prepared(db, &e).await)
+            .explained(async |e| error::migrate::history_not_prepared(db, &e, operation).await)
             .await),
     }
 }

@@ -46,7 +46,7 @@ pub async fn repair(db: &mut Session, opts: RepairOptions, ui: &Ui) -> Result<Ou
         let steps = plan(&before, ui);
         return Ok(Outcome::unchanged(true, steps, before.database_version));
     }
-    history::prepare(db, opts.policy, ui).await?;
+    history::prepare(db, opts.policy, ui, "repairing").await?;
     let before = read_status(db).await?;
     repair_planned(db, before, opts.policy, ui).await
 }

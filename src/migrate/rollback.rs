@@ -50,7 +50,7 @@ impl RollbackPlan {
 /// through; a dry run only looks.
 pub async fn plan(db: &mut Session, opts: RollbackOptions, ui: &Ui) -> Result<RollbackPlan> {
     if !opts.dry_run {
-        history::prepare(db, opts.policy, ui).await?;
+        history::prepare(db, opts.policy, ui, "rolling back").await?;
     }
     let mut tx = if opts.dry_run {
         db.read_only().await?

@@ -41,3 +41,4 @@ mod workflows;
 // acl: day one on stock Supabase, table locks, what quota treats as intended
 mod acl;
 mod intended;
+mod trial_errors;
