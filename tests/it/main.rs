@@ -13,6 +13,7 @@ mod enforcement;
 mod export;
 mod faults;
 mod fleet;
+mod help;
 mod halfway;
 mod hostile;
 mod hostile_clips;
