@@ -62,8 +62,8 @@ pub fn conclude(ctx: &Context, report: &RaceReport) -> Result<()> {
 
 /// Attempts that leave some to be refused: twice the room the user had.
 fn cannot_refuse_suggestion(report: &RaceReport) -> u64 {
-    let room = report
-        .limit
-        .map_or(report.expected, |l| (l - report.counter_before).max(0) as u64);
+    let room = report.limit.map_or(report.expected, |l| {
+        (l - report.counter_before).max(0) as u64
+    });
     room.max(report.expected).saturating_mul(2).max(2)
 }
