@@ -38,7 +38,7 @@ pub struct Global {
     pub format: Format,
 
     /// Seconds to wait for the server to answer a connection attempt.
-    #[arg(long, env = "QUOTA_CONNECT_TIMEOUT", default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "QUOTA_CONNECT_TIMEOUT", hide_env_values = true, default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
 
     /// More detail on stderr.
@@ -73,6 +73,7 @@ pub enum Command {
 
     /// A test call of increment_usage_if_allowed; rolled back unless --commit.
     Call {
+        /// The user's id (users.id), e.g. from `quota users`.
         #[arg(value_parser = parse_uuid, value_name = "UUID")]
         user: Uuid,
         /// Keep the increment (by default the call runs in a transaction that is rolled back).
@@ -82,6 +83,7 @@ pub enum Command {
 
     /// The debug view of one user: usage, limit, plan, clips, period.
     User {
+        /// The user's id (users.id), e.g. from `quota users`; or give --email.
         #[arg(value_parser = parse_uuid, value_name = "UUID", required_unless_present = "email")]
         user: Option<Uuid>,
         /// Find the user by e-mail address (exact, else ignoring case); shown by id.
@@ -101,6 +103,7 @@ pub enum Command {
 
     /// Set a user's counters to 0, or to N with --to (both by default), showing before and after.
     ResetUser {
+        /// The user's id (users.id), e.g. from `quota users`.
         #[arg(value_parser = parse_uuid, value_name = "UUID")]
         user: Uuid,
         /// Reset users.usage_this_month (the scrape counter).
@@ -167,7 +170,8 @@ pub enum MigrateCommand {
         /// the installed functions, trigger and grants; data and history stay as they are.
         #[arg(long, conflicts_with = "target")]
         repair: bool,
-        /// With more than one --database-url: apply to each in turn, stopping at the first failure.
+        /// Apply to every --database-url in turn (needed when it is given more than once),
+        /// stopping at the first database that fails.
         #[arg(long, conflicts_with = "repair")]
         all: bool,
         #[command(flatten)]
@@ -208,7 +212,8 @@ pub enum MigrateCommand {
 /// Checking many databases (`--database-url` given more than once).
 #[derive(Debug, Args, Clone, Copy)]
 pub struct ManyArgs {
-    /// Databases checked at the same time when --database-url is given more than once.
+    /// How many databases to check at the same time when --database-url is given more
+    /// than once (1 to 64); with one database it changes nothing.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: u32,
 }
@@ -362,11 +367,14 @@ pub enum LimitsCommand {
     /// public.clip_limits, created for a new tier; scrapes: plan_limits_scrapes
     /// of every user on the tier).
     Set {
+        /// The tier's name, e.g. pro (users.subscription_tier; for clips also
+        /// public.clip_limits.tier); `quota limits` lists them.
         #[arg(value_parser = parse_tier)]
         tier: String,
         /// The new limit: 0 or more.
         #[arg(value_name = "N", value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)), allow_negative_numbers = true)]
         limit: i64,
+        /// The meter whose limit to set.
         #[arg(long, value_enum, default_value_t = crate::meters::Meter::Clips)]
         meter: crate::meters::Meter,
         /// Do not ask for confirmation (required when stdin is not a terminal).
@@ -388,7 +396,7 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub statement_timeout: u64,
     /// Also run every check of `verify` (in its own rolled-back transaction) and export
-    /// quota_verify_ok and quota_verify_check.
+    /// quota_verify_ok and quota_verify_check_ok (one series per check).
     #[arg(long)]
     pub verify: bool,
 }

@@ -110,7 +110,11 @@ fn usage_error(e: clap::Error, secrets: &[String], format: Format) -> ExitCode {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
-    let rendered = e.render().to_string();
+    let mut rendered = e.render().to_string();
+    if e.kind() == ErrorKind::ArgumentConflict {
+        // clap names a counted flag `--verbose...`; the user typed `--verbose`.
+        rendered = rendered.replace("...'", "'");
+    }
     let mut parts = rendered.lines().map(str::trim).filter(|l| {
         !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
     });

@@ -224,6 +224,7 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
     let verify = verify_step(&mut conn).await?;
 
     let (mut races, mut naive_races) = (Vec::new(), Vec::new());
+    let mut finished: Vec<String> = Vec::new();
     for naive in [false, true] {
         for target_kind in [RacePath::Rpc, RacePath::Trigger] {
             let mode = if naive {
@@ -231,7 +232,8 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
             } else {
                 ""
             };
-            ui.info(&format!("racing {}{mode}", target_kind.as_str()));
+            let label = format!("{}{mode}", target_kind.as_str());
+            ui.info(&format!("racing {label}"));
             let opts = RaceOptions {
                 target: target_kind,
                 concurrency: RACE_CONCURRENCY,
@@ -240,7 +242,10 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
                 naive,
                 headroom: None,
             };
-            let report = race::run(&target, &opts, ui, interrupt).await?;
+            let report = race::run(&target, &opts, ui, interrupt)
+                .await
+                .map_err(|e| interrupted_race(e, &finished, &label, interrupt))?;
+            finished.push(label);
             if naive {
                 naive_races.push(report);
             } else {
@@ -288,4 +293,52 @@ fn stop_command(bindir: &Path, dir: &Path) -> String {
         None => pg_ctl,
     };
     format!("{stop} && rm -rf {}", dir.display())
+}
+
+/// A race stopped by Ctrl-C: says which races finished and which one was
+/// interrupted (with what that race cleaned up); other errors pass as they are.
+fn interrupted_race(
+    e: anyhow::Error,
+    finished: &[String],
+    current: &str,
+    interrupt: &Interrupt,
+) -> anyhow::Error {
+    if !interrupt.is_set() {
+        return e;
+    }
+    crate::interrupt::interrupted(&interrupted_race_message(&e, finished, current))
+}
+
+fn interrupted_race_message(e: &anyhow::Error, finished: &[String], current: &str) -> String {
+    let own = if error::kind_of(e) == error::ExitKind::Interrupted {
+        let text = e.to_string();
+        let text = text.strip_prefix("interrupted; ").unwrap_or(&text);
+        format!(" ({text})")
+    } else {
+        String::new()
+    };
+    let done = match finished {
+        [] => String::new(),
+        [one] => format!("the {one} race finished, "),
+        many => format!("the {} races finished, ", many.join(", ")),
+    };
+    format!("{done}the {current} race was interrupted{own}; the sandbox was torn down")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_race_names_the_races_that_finished() {
+        let e = crate::interrupt::interrupted("nothing was raced");
+        let line = interrupted_race_message(&e, &["rpc".to_string()], "trigger");
+        assert_eq!(
+            line,
+            "the rpc race finished, the trigger race was interrupted (nothing was raced); \
+             the sandbox was torn down"
+        );
+        let first = interrupted_race_message(&e, &[], "rpc");
+        assert!(first.starts_with("the rpc race was interrupted"), "{first}");
+    }
 }

@@ -67,24 +67,39 @@ impl Ui {
         }
     }
 
-    /// Asks before a destructive step. With `--yes` it proceeds; on a
-    /// terminal it asks; otherwise it refuses, so a script never changes a
-    /// database by accident.
-    pub fn confirm(&self, question: &str, yes: bool) -> Result<bool> {
+    /// Asks before a destructive step. `action` says what it does, as a
+    /// clause in lower case without a question mark ("set … to 0 on host").
+    /// With `--yes` it proceeds; on a terminal it asks "Action?"; otherwise it
+    /// refuses with a statement, so a script never changes a database by
+    /// accident.
+    pub fn confirm(&self, action: &str, yes: bool) -> Result<bool> {
         if yes {
             return Ok(true);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(error::usage(format!(
-                "{question} — refusing without --yes because stdin is not a terminal"
-            )));
+            return Err(error::usage(refusal(action)));
         }
+        let question = question(action);
         eprint!("{question} [y/N] ");
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
     }
+}
+
+/// The terminal's question for `action`: capitalised, with a question mark.
+fn question(action: &str) -> String {
+    let mut chars = action.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}?", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// The refusal without a terminal and without `--yes`: a statement.
+fn refusal(action: &str) -> String {
+    format!("refusing to {action} without --yes (stdin is not a terminal); rerun with --yes")
 }
 
 /// Colour is used only on a terminal and never when NO_COLOR is set.

@@ -259,7 +259,7 @@ async fn trigger_definition(
         );
         differs(f, ahead, detail);
     } else if !f.has_failures() {
-        f.note("enforce_clip_limit_trigger matches");
+        f.note(format!("enforce_clip_limit_trigger matches V{version}"));
     }
     Ok(())
 }

@@ -30,12 +30,12 @@ async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> 
         let shown: Vec<String> = now.limits.iter().map(|l| output::or_missing(*l)).collect();
         format!("now {}", shown.join(", "))
     };
-    let question = format!(
-        "Set the {meter} limit of tier '{tier}' to {limit} ({before}; {} user(s) on it) on {}?",
+    let action = format!(
+        "set the {meter} limit of tier '{tier}' to {limit} ({before}; {} user(s) on it) on {}",
         now.subjects,
         ctx.database.describe()
     );
-    if !ctx.ui.confirm(&question, yes)? {
+    if !ctx.ui.confirm(&action, yes)? {
         return Err(error::usage("limits set cancelled; nothing was changed"));
     }
     let mut report = limits::set(&mut db, meter, tier, limit).await?;

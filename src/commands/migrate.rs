@@ -180,13 +180,13 @@ fn confirm(ctx: &Context, plan: &RollbackPlan, yes: bool) -> Result<()> {
         .iter()
         .map(|s| format!("V{}__{}", s.version, s.name))
         .collect();
-    let question = format!(
-        "Revert {} on {}{}?",
+    let action = format!(
+        "revert {} on {}{}",
         names.join(", "),
         ctx.database.describe(),
         limits::warning(&plan.discarded)
     );
-    if !ctx.ui.confirm(&question, yes)? {
+    if !ctx.ui.confirm(&action, yes)? {
         return Err(crate::error::usage(
             "rollback cancelled; nothing was changed",
         ));

@@ -39,6 +39,14 @@ pub fn conclude(ctx: &Context, report: &RaceReport) -> Result<()> {
             report.target.as_str()
         )));
     }
+    if report.expected >= report.attempts as u64 {
+        ctx.ui.warn(&format!(
+            "the user had room for all {n} attempts, so none could be refused: this race cannot \
+             show an over-admission; rerun with --attempts above the headroom (e.g. --attempts {})",
+            cannot_refuse_suggestion(report),
+            n = report.attempts,
+        ));
+    }
     if report.naive && report.over_admitted > 0 {
         ctx.ui.warn(&format!(
             "the naive read-then-write path OVER-ADMITTED {} ({} admitted, room for {}; {} \
@@ -50,4 +58,12 @@ pub fn conclude(ctx: &Context, report: &RaceReport) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Attempts that leave some to be refused: twice the room the user had.
+fn cannot_refuse_suggestion(report: &RaceReport) -> u64 {
+    let room = report.limit.map_or(report.expected, |l| {
+        (l - report.counter_before).max(0) as u64
+    });
+    room.max(report.expected).saturating_mul(2).max(2)
 }

@@ -41,13 +41,13 @@ pub async fn reset(
     // Unknown user: an error before any question, with nothing changed.
     reset::require_user(&mut db, user).await?;
     // Users are named by id only: no e-mail in output.
-    let question = format!(
-        "Set {} of user {} to {to} on {}?",
+    let action = format!(
+        "set {} of user {} to {to} on {}",
         counters.describe(),
         user,
         ctx.database.describe()
     );
-    if !ctx.ui.confirm(&question, yes)? {
+    if !ctx.ui.confirm(&action, yes)? {
         return Err(error::usage("reset cancelled; nothing was changed"));
     }
     let report = reset::reset(&mut db, user, counters, to).await?;

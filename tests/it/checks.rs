@@ -54,6 +54,23 @@ async fn sabotaged(sabotage: &str, name: &str) -> (TestDb, serde_json::Value) {
     (db, report)
 }
 
+/// The newest embedded migration that (re)creates the clip trigger.
+fn trigger_defined_in() -> i32 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/migrations");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_string();
+            let version: i32 = name.strip_prefix('V')?.split_once("__")?.0.parse().ok()?;
+            let sql = std::fs::read_to_string(&path).ok()?;
+            sql.contains("TRIGGER enforce_clip_limit_trigger\n")
+                .then_some(version)
+        })
+        .max()
+        .expect("a migration creates the clip trigger")
+}
+
 fn detail(report: &serde_json::Value, name: &str) -> String {
     check(report, name)["detail"].as_str().unwrap().to_string()
 }
@@ -81,6 +98,14 @@ async fn verify_passes_on_a_fresh_install_with_a_stable_json_shape() {
         assert!(c["detail"].is_string() && c["hint"].is_string());
     }
     assert!(detail(&report, "security").contains("42501"));
+    // Drift names the version each object matches, the trigger's too.
+    let trigger_version = trigger_defined_in();
+    assert!(
+        detail(&report, "drift").contains(&format!(
+            "enforce_clip_limit_trigger matches V{trigger_version}"
+        )),
+        "{report}"
+    );
 
     let table = db.quota(&["verify"]);
     assert_success(&table);

@@ -138,6 +138,15 @@ async fn reset_user_needs_yes_without_a_terminal() {
     let before = snapshot(&mut c).await;
     let out = db.quota(&["reset-user", LIMITED_USER]);
     assert_exit_with(&out, 2, "--yes");
+    // A statement, not a question inside an error.
+    let line = stderr(&out);
+    assert!(
+        line.contains(&format!(
+            "error: refusing to set usage_this_month and clips_this_month of user {LIMITED_USER} to 0 on "
+        )) && line.contains("without --yes (stdin is not a terminal); rerun with --yes"),
+        "{line}"
+    );
+    assert!(!line.contains('?'), "{line}");
     assert_eq!(snapshot(&mut c).await, before, "refused: nothing changed");
 
     let out = db.quota(&["reset-user", LIMITED_USER, "--yes", "--format", "json"]);

@@ -14,6 +14,7 @@ mod export;
 mod faults;
 mod fleet;
 mod halfway;
+mod help;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;

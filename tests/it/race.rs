@@ -69,6 +69,22 @@ async fn rpc_race_on_a_scratch_user_admits_exactly_the_headroom_and_leaves_no_tr
 }
 
 #[tokio::test]
+async fn a_race_that_can_refuse_nothing_says_so() {
+    let db = installed_db().await;
+    // Headroom 100, 10 attempts: every attempt fits, nothing could be refused.
+    let out = db.quota(&["race", "--headroom", "100", "--attempts", "10", "-c", "4"]);
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(err.contains("cannot show an over-admission"), "{err}");
+    assert!(err.contains("--attempts"), "{err}");
+    // Attempts above the headroom: no such warning.
+    let out = db.quota(&["race", "--headroom", "3", "--attempts", "10", "-c", "4"]);
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("cannot show an over-admission"), "{err}");
+}
+
+#[tokio::test]
 async fn trigger_race_on_a_scratch_user_admits_exactly_the_headroom_and_leaves_no_trace() {
     let db = installed_db().await;
     let mut c = db.connect().await;

@@ -174,3 +174,45 @@ fn ctrl_c_tears_the_sandbox_down() {
     assert_eq!(entries(&tmp), 0, "the cluster directory was removed");
     let _ = std::fs::remove_dir(&tmp);
 }
+
+#[test]
+fn ctrl_c_during_the_trigger_race_says_the_rpc_race_finished() {
+    use std::io::{BufRead, Read};
+    let tmp = private_tmp();
+    let mut child = sandbox_cmd(&[], &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).unwrap();
+        assert!(n > 0, "the trigger race never started: {seen}");
+        seen.push_str(&line);
+        if line.contains("racing trigger") {
+            break;
+        }
+    }
+    let out = interrupt(child);
+    err.read_to_string(&mut seen).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{seen}");
+    let last = seen
+        .lines()
+        .rfind(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {seen}"));
+    // Says what was done, not "nothing was raced" as if no race had run.
+    assert!(
+        last.contains("the rpc race finished") || last.contains("the rpc, trigger races finished"),
+        "{last}"
+    );
+    assert!(last.contains("race was interrupted"), "{last}");
+    assert!(last.contains("the sandbox was torn down"), "{last}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while entries(&tmp) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(entries(&tmp), 0, "the cluster directory was removed");
+    let _ = std::fs::remove_dir(&tmp);
+}
