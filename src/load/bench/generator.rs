@@ -45,13 +45,20 @@ pub(super) async fn measure_all(
     let turns = plan.rounds as usize * plan.scenarios.len();
     let (database, run_plan, interrupt) = (database.clone(), plan.clone(), interrupt.clone());
     // The threads block; keep the runtime (and its Ctrl-C listener) free.
+    // Their runtimes are dropped here too: never inside an async context.
     let finished = tokio::task::spawn_blocking(move || {
         let plan = &run_plan;
-        lockstep(
+        let generators = lockstep(
             threads,
             turns,
             |t| open_generator(&database, &shares[t], &statements, plan.scenarios.len()),
             |g, n| generator_turn(g, plan, n, &interrupt),
+        )?;
+        Ok::<_, anyhow::Error>(
+            generators
+                .into_iter()
+                .map(|g| g.latencies)
+                .collect::<Vec<_>>(),
         )
     })
     .await
@@ -59,8 +66,8 @@ pub(super) async fn measure_all(
     spinner.finish_and_clear();
 
     let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
-    for generator in finished? {
-        for (all, mine) in latencies.iter_mut().zip(generator.latencies) {
+    for per_thread in finished? {
+        for (all, mine) in latencies.iter_mut().zip(per_thread) {
             all.extend(mine);
         }
     }
@@ -183,12 +190,12 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> anyhow::Error {
     anyhow::anyhow!("a load-generator thread panicked: {message}")
 }
 
-/// One generator thread's state: its runtime, its clients, and the
-/// latencies it measured per scenario.
+/// One generator thread's state: its clients, the latencies it measured
+/// per scenario, and its runtime (dropped last, after the clients).
 struct Generator {
-    runtime: tokio::runtime::Runtime,
     clients: Vec<Client>,
     latencies: Vec<Vec<u32>>,
+    runtime: tokio::runtime::Runtime,
 }
 
 /// A generator thread's runtime and connections.
@@ -345,15 +352,10 @@ mod tests {
 
     #[test]
     fn an_error_stops_the_others_and_comes_back() {
-        let run = lockstep(
-            3,
-            4,
-            Ok,
-            |t, n| match (*t, n) {
-                (2, 0) => Err(anyhow::anyhow!("turn failed")),
-                _ => Ok(()),
-            },
-        );
+        let run = lockstep(3, 4, Ok, |t, n| match (*t, n) {
+            (2, 0) => Err(anyhow::anyhow!("turn failed")),
+            _ => Ok(()),
+        });
         assert_eq!(format!("{:#}", run.unwrap_err()), "turn failed");
         let states = lockstep(
             3,
