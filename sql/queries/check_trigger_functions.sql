@@ -1,8 +1,11 @@
 -- The application's functions that run inside quota's writes: every
 -- trigger on public.users and public.user_usage (quota's SECURITY DEFINER
--- code writes them, so their triggers run as its owner) and on public.clips
--- (where the clip trigger fires), quota's own trigger function left out (its
--- own check covers it), and the functions those call, as far as pg_depend
+-- code writes them, so their triggers run as its owner), and a trigger on
+-- public.clips only when its function is SECURITY DEFINER (the application
+-- inserts clips as the calling user, so an ordinary clips trigger runs as
+-- that user; a SECURITY DEFINER one runs as its owner, with the path in
+-- force), quota's own trigger function left out (its own check covers it),
+-- and the functions those call, as far as pg_depend
 -- (SQL-standard bodies) and the source text (a name followed by "(") show,
 -- three calls deep. Callees in schemas the platform manages (auth.uid(),
 -- extensions) are not the application's to alter and are left out.
@@ -16,9 +19,11 @@ WITH RECURSIVE fired AS (
     FROM pg_catalog.pg_trigger AS t
     JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_proc AS tp ON tp.oid = t.tgfoid
    WHERE NOT t.tgisinternal
-     AND t.tgrelid IN (SELECT pg_catalog.to_regclass(x)
-                         FROM unnest(ARRAY['public.users', 'public.user_usage', 'public.clips']) AS x)
+     AND (t.tgrelid IN (SELECT pg_catalog.to_regclass(x)
+                          FROM unnest(ARRAY['public.users', 'public.user_usage']) AS x)
+          OR (t.tgrelid = pg_catalog.to_regclass('public.clips') AND tp.prosecdef))
      AND t.tgfoid IS DISTINCT FROM pg_catalog.to_regprocedure('public.enforce_clip_limit()')
 ), candidates AS (
   SELECT p.oid, p.proname

@@ -275,3 +275,57 @@ async fn a_restrictive_own_row_policy_keeps_a_loose_one_safe() {
     let refused = insert_as(&db, "authenticated", "public.clips", NEARLY_USER).await;
     assert_eq!(refused.unwrap_err().0, "42501");
 }
+
+/// A column-level INSERT grant on clips (table-level INSERT revoked) still
+/// lets a role insert `user_id`: with a `WITH CHECK (true)` policy it
+/// spends another user's clips, `check security` fails, and its hint ties
+/// the policy to the caller.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_column_level_insert_grant_with_a_check_true_policy_fails() {
+    let db = supabase_installed_db().await;
+    db.exec(
+        "ALTER TABLE public.clips ALTER COLUMN title SET DEFAULT '';
+         REVOKE INSERT ON public.clips FROM anon, authenticated;
+         GRANT INSERT (user_id, url) ON public.clips TO authenticated;
+         CREATE POLICY \"clip inserts\" ON public.clips
+           FOR INSERT TO authenticated WITH CHECK (true)",
+    )
+    .await;
+    let insert = |user: &str| {
+        format!("INSERT INTO public.clips (user_id, url) VALUES ('{user}', 'https://x')")
+    };
+    let as_free = async |sql: String| {
+        let mut c = db.connect().await;
+        let jwt = claims(FREE_USER);
+        let settings = [("request.jwt.claims", jwt.as_str())];
+        request(&mut c, Some("authenticated"), &settings, &sql).await
+    };
+    // Only the granted columns: the table-level grant is really gone.
+    assert_eq!(
+        as_free(clip_for("public.clips", FREE_USER))
+            .await
+            .unwrap_err()
+            .0,
+        "42501"
+    );
+    let before = clips_used(&db, NEARLY_USER).await;
+    as_free(insert(NEARLY_USER)).await.unwrap();
+    assert_eq!(
+        clips_used(&db, NEARLY_USER).await,
+        before + 1,
+        "the attack works"
+    );
+
+    let hint = fails_then_hints_fix(&db, "policy \"clip inserts\"", false).await;
+    assert!(
+        hint.contains(
+            "ALTER POLICY \"clip inserts\" ON public.clips WITH CHECK (user_id = (select auth.uid()))"
+        ),
+        "{hint}"
+    );
+    assert_eq!(as_free(insert(NEARLY_USER)).await.unwrap_err().0, "42501");
+    assert_eq!(clips_used(&db, NEARLY_USER).await, before + 1);
+    let own = clips_used(&db, FREE_USER).await;
+    as_free(insert(FREE_USER)).await.unwrap();
+    assert_eq!(clips_used(&db, FREE_USER).await, own + 1);
+}

@@ -12,7 +12,9 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use crate::common::{self, assert_exit, json};
 use crate::hostile::{claims, hint_statements, request, Outcome};
-use crate::supabase::{supabase_installed_db_adding_roles, SupaDb, FREE_USER, PRO_USER};
+use crate::supabase::{
+    supabase_installed_db, supabase_installed_db_adding_roles, SupaDb, FREE_USER, PRO_USER,
+};
 
 /// `quota check security` as JSON: (exit code, status, detail, hint).
 pub(crate) fn security(db: &SupaDb) -> (i32, String, String, String) {
@@ -385,5 +387,47 @@ async fn a_function_the_trigger_calls_is_checked_too() {
     assert_eq!(
         request_with_setup(&mut a, FREE_USER, "", &rpc(FREE_USER)).await,
         Ok(1)
+    );
+}
+
+/// An ordinary trigger on clips runs as the user inserting the clip, not
+/// inside quota's writes: unpinned, it leaves `check security` passing.
+/// The same function on user_usage (written by quota's clip trigger) runs
+/// as quota's owner and fails it; made SECURITY DEFINER on clips, it runs
+/// as its owner and fails it too.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ordinary_clips_trigger_is_not_inside_quotas_writes() {
+    let db = supabase_installed_db().await;
+    db.exec(
+        "CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RETURN NULL; END $$;
+         CREATE TRIGGER stamp AFTER INSERT ON public.clips
+           FOR EACH ROW EXECUTE FUNCTION public.stamp();",
+    )
+    .await;
+    let (code, status, detail, _) = security(&db);
+    assert_eq!((code, status.as_str()), (0, "pass"), "{detail}");
+    assert!(!detail.contains("public.stamp()"), "{detail}");
+
+    db.exec("ALTER FUNCTION public.stamp() SECURITY DEFINER")
+        .await;
+    let (code, status, detail, _) = security(&db);
+    assert_eq!((code, status.as_str()), (1, "fail"), "{detail}");
+    assert!(
+        detail.contains("public.stamp() (trigger stamp on public.clips)"),
+        "{detail}"
+    );
+
+    db.exec(
+        "ALTER FUNCTION public.stamp() SECURITY INVOKER;
+         CREATE TRIGGER stamp AFTER INSERT ON public.user_usage
+           FOR EACH ROW EXECUTE FUNCTION public.stamp();",
+    )
+    .await;
+    let (code, status, detail, _) = security(&db);
+    assert_eq!((code, status.as_str()), (1, "fail"), "{detail}");
+    assert!(
+        detail.contains("public.stamp() (trigger stamp on public.user_usage)"),
+        "{detail}"
     );
 }

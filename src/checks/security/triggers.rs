@@ -1,9 +1,11 @@
 //! The application's code that runs inside quota's writes. quota's SECURITY
 //! DEFINER function writes `public.users`, its trigger writes
-//! `public.user_usage`, so every trigger on those tables (and on
-//! `public.clips`, where the clip trigger fires) runs as quota's owner, with
-//! the `search_path` in force: its own when pinned, else the one it inherits
-//! (`pg_catalog, pg_temp` inside quota's functions). An unpinned or empty
+//! `public.user_usage`, so every trigger on those tables runs as quota's
+//! owner, with the `search_path` in force: its own when pinned, else the one
+//! it inherits (`pg_catalog, pg_temp` inside quota's functions). Clips are
+//! inserted by the calling user, so a trigger on `public.clips` runs as that
+//! user and is left out, unless its function is SECURITY DEFINER: then it
+//! runs as its own owner and is judged the same way. An unpinned or empty
 //! path, or one without `pg_temp` last, lets a caller's temporary domain
 //! (`pg_temp.text`) or table (`pg_temp.usage_events`) run as the owner; a
 //! table named without a schema that the pinned path does not reach
@@ -137,7 +139,7 @@ pub(super) async fn trigger_functions(
         }
         f.fail(
             format!(
-                "{} ({}) runs as quota's owner inside its writes and {}",
+                "{} ({}) runs with an owner's rights when quota counts a call or a clip and {}",
                 t.signature,
                 t.via.join(", "),
                 flaws.join("; it ")

@@ -2,7 +2,8 @@
 //! clients through every turn of the plan, scenario by scenario, in
 //! lockstep with the other threads.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,7 +28,7 @@ pub(super) async fn measure_all(
     interrupt: &Interrupt,
 ) -> Result<Vec<ScenarioResult>> {
     let threads = generator_threads(opts.clients);
-    let plan = Arc::new(Plan::new(opts, threads));
+    let plan = Arc::new(Plan::new(opts));
     let statements = Statements::new(scratch)?;
     let spinner = ui.spinner(&format!(
         "bench: {} scenarios x {} rounds, {} clients",
@@ -35,44 +36,38 @@ pub(super) async fn measure_all(
         plan.rounds,
         opts.clients
     ));
-    let mut handles = Vec::with_capacity(threads);
-    for t in 0..threads {
-        let users: Vec<Uuid> = scratch
-            .users
-            .iter()
-            .skip(t)
-            .step_by(threads)
-            .copied()
-            .collect();
-        let (database, plan, statements, interrupt) = (
-            database.clone(),
-            plan.clone(),
-            statements.clone(),
-            interrupt.clone(),
-        );
-        let handle = std::thread::Builder::new()
-            .name(format!("quota-bench-{t}"))
-            .spawn(move || generator_thread(database, users, plan, statements, interrupt))
-            .context("could not start a load-generator thread")?;
-        handles.push(handle);
-    }
-    // Joining blocks; keep the runtime (and its Ctrl-C listener) free.
-    let joined = tokio::task::spawn_blocking(move || {
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load-generator thread panicked")))
-            })
-            .collect::<Vec<_>>()
+    let shares: Vec<Vec<Uuid>> = (0..threads)
+        .map(|t| {
+            let users = scratch.users.iter().skip(t).step_by(threads);
+            users.copied().collect()
+        })
+        .collect();
+    let turns = plan.rounds as usize * plan.scenarios.len();
+    let (database, run_plan, interrupt) = (database.clone(), plan.clone(), interrupt.clone());
+    // The threads block; keep the runtime (and its Ctrl-C listener) free.
+    // Their runtimes are dropped here too: never inside an async context.
+    let finished = tokio::task::spawn_blocking(move || {
+        let plan = &run_plan;
+        let generators = lockstep(
+            threads,
+            turns,
+            |t| open_generator(&database, &shares[t], &statements, plan.scenarios.len()),
+            |g, n| generator_turn(g, plan, n, &interrupt),
+        )?;
+        Ok::<_, anyhow::Error>(
+            generators
+                .into_iter()
+                .map(|g| g.latencies)
+                .collect::<Vec<_>>(),
+        )
     })
     .await
     .context("the load-generator join task failed")?;
     spinner.finish_and_clear();
 
     let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
-    for per_thread in joined {
-        for (all, mine) in latencies.iter_mut().zip(per_thread?) {
+    for per_thread in finished? {
+        for (all, mine) in latencies.iter_mut().zip(per_thread) {
             all.extend(mine);
         }
     }
@@ -104,101 +99,142 @@ fn generator_threads(clients: usize) -> usize {
 /// The schedule every generator thread follows in lockstep. Scenarios take
 /// turns in short rounds, so a change in background load (other tenants,
 /// autovacuum, a noisy neighbour) hits floor and enforcement alike instead
-/// of skewing their ratio.
+/// of skewing their ratio. Turn `n` is round `n / scenarios`, scenario
+/// `n % scenarios`.
 struct Plan {
     scenarios: Vec<Scenario>,
     rounds: u32,
     slice: f64,
     warmup: f64,
-    /// All threads start each turn together.
-    barrier: std::sync::Barrier,
-    /// Set by the first thread that fails: the others stop working but keep
-    /// meeting at the barrier, so nobody waits forever.
-    abort: std::sync::atomic::AtomicBool,
 }
 
 impl Plan {
-    fn new(opts: &BenchOptions, threads: usize) -> Self {
+    fn new(opts: &BenchOptions) -> Self {
         let rounds = opts.rounds.max(1);
         Plan {
             scenarios: opts.scenarios(),
             rounds,
             slice: opts.seconds / rounds as f64,
             warmup: opts.warmup,
-            barrier: std::sync::Barrier::new(threads),
-            abort: std::sync::atomic::AtomicBool::new(false),
         }
-    }
-
-    fn aborted(&self) -> bool {
-        self.abort.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
-/// One generator thread: opens its connections, then runs every turn of
-/// the plan; returns its latencies per scenario.
-fn generator_thread(
-    database: db::Database,
-    users: Vec<Uuid>,
-    plan: Arc<Plan>,
-    statements: Arc<Statements>,
-    interrupt: Interrupt,
-) -> Result<Vec<Vec<u32>>> {
+/// Runs `threads` OS threads in lockstep: each calls `open` once (with its
+/// index), then `turn` for turns `0..turns`, all threads starting each turn
+/// together at a barrier. An error or a panic of one thread, while opening
+/// or in a turn, becomes its error and stops the others' work, but every
+/// thread keeps meeting the barrier, so nobody waits forever. Returns each
+/// thread's state, or the first error.
+fn lockstep<C: Send>(
+    threads: usize,
+    turns: usize,
+    open: impl Fn(usize) -> Result<C> + Sync,
+    turn: impl Fn(&mut C, usize) -> Result<()> + Sync,
+) -> Result<Vec<C>> {
+    let barrier = Barrier::new(threads);
+    let abort = AtomicBool::new(false);
+    let body = |t: usize| -> Result<C> {
+        let fail = |e: anyhow::Error, error: &mut Option<anyhow::Error>| {
+            abort.store(true, Ordering::Relaxed);
+            error.get_or_insert(e);
+        };
+        let mut error = None;
+        let mut state = caught(|| open(t)).map_err(|e| fail(e, &mut error)).ok();
+        for n in 0..turns {
+            barrier.wait();
+            let Some(s) = state.as_mut().filter(|_| !abort.load(Ordering::Relaxed)) else {
+                continue;
+            };
+            if let Err(e) = caught(|| turn(s, n)) {
+                fail(e, &mut error);
+            }
+        }
+        match (error, state) {
+            (None, Some(s)) => Ok(s),
+            (Some(e), _) => Err(e),
+            (None, None) => unreachable!("a thread without state has an error"),
+        }
+    };
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let body = &body;
+            let handle = std::thread::Builder::new()
+                .name(format!("quota-bench-{t}"))
+                .spawn_scoped(scope, move || body(t))
+                .context("could not start a load-generator thread")?;
+            handles.push(handle);
+        }
+        let joined: Vec<Result<C>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| Err(panicked(p.as_ref()))))
+            .collect();
+        joined.into_iter().collect()
+    })
+}
+
+/// `f`'s result, or its panic as an error.
+fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(panicked(p.as_ref())))
+}
+
+/// A panic's payload as an error.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> anyhow::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    anyhow::anyhow!("a load-generator thread panicked: {message}")
+}
+
+/// One generator thread's state: its clients, the latencies it measured
+/// per scenario, and its runtime (dropped last, after the clients).
+struct Generator {
+    clients: Vec<Client>,
+    latencies: Vec<Vec<u32>>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// A generator thread's runtime and connections.
+fn open_generator(
+    database: &db::Database,
+    users: &[Uuid],
+    statements: &Statements,
+    scenarios: usize,
+) -> Result<Generator> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("could not start a load-generator runtime");
-    let opened = match &runtime {
-        Ok(rt) => rt.block_on(open_clients(&database, &users, &statements)),
-        Err(e) => Err(anyhow::anyhow!("{e:#}")),
-    };
-    let (mut clients, mut error) = match opened {
-        Ok(clients) => (clients, None),
-        Err(e) => {
-            plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
-            (Vec::new(), Some(e))
-        }
-    };
-    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); plan.scenarios.len()];
-    for round in 0..plan.rounds {
-        for (i, &scenario) in plan.scenarios.iter().enumerate() {
-            plan.barrier.wait();
-            let (Ok(rt), false) = (&runtime, plan.aborted() || interrupt.is_set()) else {
-                continue;
-            };
-            // Plans are cached per connection: one warm-up per scenario is enough.
-            let window = Window {
-                warmup: if round == 0 { plan.warmup } else { 0.0 },
-                seconds: plan.slice,
-            };
-            // A panic in a turn must not leave the other threads waiting
-            // at the barrier forever: it becomes this thread's error, and
-            // the thread keeps meeting the barrier like an aborted one.
-            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                rt.block_on(measure(
-                    std::mem::take(&mut clients),
-                    scenario,
-                    window,
-                    &interrupt,
-                ))
-            }))
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("a load-generator thread panicked")));
-            match turn {
-                Ok((back, lat)) => {
-                    clients = back;
-                    latencies[i].extend(lat);
-                }
-                Err(e) => {
-                    plan.abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                    error.get_or_insert(e);
-                }
-            }
-        }
+        .context("could not start a load-generator runtime")?;
+    let clients = runtime.block_on(open_clients(database, users, statements))?;
+    Ok(Generator {
+        runtime,
+        clients,
+        latencies: vec![Vec::new(); scenarios],
+    })
+}
+
+/// Turn `n` of the plan on one generator thread's clients.
+fn generator_turn(g: &mut Generator, plan: &Plan, n: usize, interrupt: &Interrupt) -> Result<()> {
+    if interrupt.is_set() {
+        return Ok(());
     }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(latencies),
-    }
+    let (round, i) = (n / plan.scenarios.len(), n % plan.scenarios.len());
+    // Plans are cached per connection: one warm-up per scenario is enough.
+    let window = Window {
+        warmup: if round == 0 { plan.warmup } else { 0.0 },
+        seconds: plan.slice,
+    };
+    let clients = std::mem::take(&mut g.clients);
+    let (back, lat) = g
+        .runtime
+        .block_on(measure(clients, plan.scenarios[i], window, interrupt))?;
+    g.clients = back;
+    g.latencies[i].extend(lat);
+    Ok(())
 }
 
 /// This thread's clients: a connection each, with its user's statements.
@@ -272,4 +308,72 @@ async fn measure(
         return Err(e.context(format!("bench scenario {} failed", scenario.name())));
     }
     Ok((back, all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Three threads in lockstep, one of which panics (while opening or in
+    /// its second turn): the run ends with an error naming the panic, and
+    /// does not hang at the barrier.
+    fn run_with_a_panic(in_open: bool) -> Result<Vec<usize>> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let run = lockstep(
+                3,
+                5,
+                |t| {
+                    assert!(!(in_open && t == 1), "opening broke");
+                    Ok(t)
+                },
+                |t, n| {
+                    assert!(in_open || (*t, n) != (1, 1), "turn broke");
+                    Ok(())
+                },
+            );
+            let _ = tx.send(run);
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("the run hangs after a thread panicked")
+    }
+
+    #[test]
+    fn a_panicking_thread_ends_the_run_with_its_panic() {
+        let e = run_with_a_panic(true).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("panicked: opening broke"),
+            "{e:#}"
+        );
+        let e = run_with_a_panic(false).unwrap_err();
+        assert!(format!("{e:#}").contains("panicked: turn broke"), "{e:#}");
+    }
+
+    #[test]
+    fn an_error_stops_the_others_and_comes_back() {
+        let run = lockstep(3, 4, Ok, |t, n| match (*t, n) {
+            (2, 0) => Err(anyhow::anyhow!("turn failed")),
+            _ => Ok(()),
+        });
+        assert_eq!(format!("{:#}", run.unwrap_err()), "turn failed");
+        let states = lockstep(
+            3,
+            4,
+            |t| Ok(vec![t]),
+            |s, n| {
+                s.push(n);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            states,
+            vec![
+                vec![0, 0, 1, 2, 3],
+                vec![1, 0, 1, 2, 3],
+                vec![2, 0, 1, 2, 3]
+            ]
+        );
+    }
 }
