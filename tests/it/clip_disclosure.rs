@@ -7,9 +7,10 @@
 //! the JWT passed with `set_config(..., true)`.
 
 use sqlx::postgres::PgDatabaseError;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Executor, PgConnection};
 
 use crate::common::assert_success;
+use crate::hostile::{begin_request, claims};
 use crate::supabase::{supabase_installed_db, SupaDb, FREE_USER, LIMITED_USER};
 
 /// The refusal: (SQLSTATE, message, detail).
@@ -22,20 +23,7 @@ async fn insert_for_limited(
     role: Option<&str>,
     settings: &[(&str, &str)],
 ) -> Refusal {
-    let mut tx = conn.begin().await.unwrap();
-    if let Some(role) = role {
-        tx.execute(format!("SET LOCAL ROLE {role}").as_str())
-            .await
-            .unwrap();
-    }
-    for (name, value) in settings {
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
+    let mut tx = begin_request(conn, role, settings).await;
     let err = tx
         .execute(
             format!(
@@ -56,10 +44,6 @@ async fn insert_for_limited(
     );
     tx.rollback().await.unwrap();
     refusal
-}
-
-fn claims(sub: &str) -> String {
-    serde_json::json!({ "sub": sub, "role": "authenticated", "aud": "authenticated" }).to_string()
 }
 
 /// The JWT of `sub` both ways PostgREST passes it.

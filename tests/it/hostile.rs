@@ -22,15 +22,14 @@ pub(crate) fn claims(sub: &str) -> String {
 /// How a request ended: rows affected/returned, or (SQLSTATE, message).
 pub(crate) type Outcome = Result<u64, (String, String)>;
 
-/// Runs `sql` as one PostgREST request: `BEGIN; SET LOCAL ROLE <role>;
-/// set_config(<name>, <value>, true)...; <sql>; COMMIT` (ROLLBACK on error).
-/// `role` None switches no role.
-pub(crate) async fn request(
-    conn: &mut PgConnection,
+/// Opens a transaction the way PostgREST starts a request: `BEGIN; SET
+/// LOCAL ROLE <role>; set_config(<name>, <value>, true)...` (`role` None
+/// switches no role).
+pub(crate) async fn begin_request<'c>(
+    conn: &'c mut PgConnection,
     role: Option<&str>,
     settings: &[(&str, &str)],
-    sql: &str,
-) -> Outcome {
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
     let mut tx = conn.begin().await.unwrap();
     if let Some(role) = role {
         tx.execute(format!("SET LOCAL ROLE {role}").as_str())
@@ -45,6 +44,19 @@ pub(crate) async fn request(
             .await
             .unwrap();
     }
+    tx
+}
+
+/// Runs `sql` as one PostgREST request: `BEGIN; SET LOCAL ROLE <role>;
+/// set_config(<name>, <value>, true)...; <sql>; COMMIT` (ROLLBACK on error).
+/// `role` None switches no role.
+pub(crate) async fn request(
+    conn: &mut PgConnection,
+    role: Option<&str>,
+    settings: &[(&str, &str)],
+    sql: &str,
+) -> Outcome {
+    let mut tx = begin_request(conn, role, settings).await;
     match sqlx::query(sql).fetch_all(&mut *tx).await {
         Ok(rows) => {
             tx.commit().await.unwrap();
