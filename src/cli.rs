@@ -364,8 +364,8 @@ pub struct LimitsArgs {
 #[derive(Debug, Subcommand)]
 pub enum LimitsCommand {
     /// Set a tier's limit, showing before and after (clips: the tier's row in
-    /// public.clip_limits, created for a new tier; scrapes: plan_limits_scrapes
-    /// of every user on the tier).
+    /// public.clip_limits; scrapes: plan_limits_scrapes of every user on the
+    /// tier). A clip tier with no row that no user is on needs --create.
     Set {
         /// The tier's name, e.g. pro (users.subscription_tier; for clips also
         /// public.clip_limits.tier); `quota limits` lists them.
@@ -377,6 +377,10 @@ pub enum LimitsCommand {
         /// The meter whose limit to set.
         #[arg(long, value_enum, default_value_t = crate::meters::Meter::Clips)]
         meter: crate::meters::Meter,
+        /// Add a new clip tier on purpose: without it, a tier with no row in
+        /// public.clip_limits that no user is on is refused (a typo).
+        #[arg(long)]
+        create: bool,
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,

@@ -14,17 +14,34 @@ pub async fn run(ctx: &Context, args: LimitsArgs) -> Result<()> {
             tier,
             limit,
             meter,
+            create,
             yes,
-        }) => set(ctx, meter, &tier, limit, yes).await,
+        }) => set(ctx, meter, &tier, limit, create, yes).await,
     }
 }
 
-async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> Result<()> {
+async fn set(
+    ctx: &Context,
+    meter: Meter,
+    tier: &str,
+    limit: i64,
+    create: bool,
+    yes: bool,
+) -> Result<()> {
     let limit = i32::try_from(limit).map_err(|_| error::usage("the limit is too large"))?;
+    if create && meter == Meter::Scrapes {
+        return Err(error::usage(
+            "--create is for clip tiers: a scrape limit is users.plan_limits_scrapes of each \
+             user row, so a scrape tier exists when users are on it",
+        ));
+    }
     let mut db = ctx.database.connect().await?;
-    // Read first: an unknown scrape tier is an error before any question.
-    let now = limits::current(&mut db, meter, tier).await?;
-    let before = if now.limits.is_empty() {
+    // Read first: an unknown tier (scrapes; clips without --create) is an
+    // error before any question.
+    let now = limits::current(&mut db, meter, tier, create).await?;
+    let before = if now.limits.is_empty() && now.subjects > 0 {
+        "none of its own: the free limit applies".to_string()
+    } else if now.limits.is_empty() {
         "none: a new tier".to_string()
     } else {
         let shown: Vec<String> = now.limits.iter().map(|l| output::or_missing(*l)).collect();
@@ -41,11 +58,16 @@ async fn set(ctx: &Context, meter: Meter, tier: &str, limit: i64, yes: bool) -> 
     let mut report = limits::set(&mut db, meter, tier, limit).await?;
     if meter == Meter::Clips {
         report.subjects = now.subjects;
-        if report.created && now.subjects == 0 {
-            ctx.ui.warn(&format!(
-                "created a limit for tier '{tier}', which no user is on yet{}",
-                meters::did_you_mean(now.similar.as_deref())
-            ));
+        let similar = meters::did_you_mean(now.similar.as_deref());
+        match (report.created, now.subjects) {
+            (false, _) => {}
+            (true, 0) => ctx.ui.info(&format!(
+                "note: created tier '{tier}' (--create), which no user is on yet{similar}"
+            )),
+            (true, n) => ctx.ui.info(&format!(
+                "note: created a limit for tier '{tier}', which {n} user(s) are on without a \
+                 row of their own: they had the free limit until now{similar}"
+            )),
         }
     } else {
         ctx.ui.info(

@@ -2,8 +2,9 @@
 //! the subjects on it, and changing one.
 //!
 //! clips: the tier's row in `public.clip_limits`; setting a tier that has
-//! none creates it (a new tier's limit is a legitimate use; until then its
-//! users get `free`'s). scrapes: the limit is `users.plan_limits_scrapes`, a
+//! none creates it when users are on it (until then they get `free`'s), or
+//! with `--create` (a new tier on purpose): a tier without a row that no
+//! user is on is refused as unknown, a typo must not become a tier. scrapes: the limit is `users.plan_limits_scrapes`, a
 //! column of each user row, so the list shows each distinct limit of a
 //! tier, and setting a tier's limit sets it on every user of the tier (new
 //! users get what the application writes there).
@@ -99,6 +100,8 @@ pub struct TierLimit {
     pub own_limit: bool,
     /// A tier that differs only in case or blanks (clips).
     pub similar: Option<String>,
+    /// clips: the tiers with a row in clip_limits.
+    pub known: Vec<String>,
 }
 
 /// What `quota limits set` did.
@@ -142,8 +145,14 @@ pub fn zero_limit_warning(meter: Meter, tier: &str, limit: i64, subjects: i64) -
     Some(warning)
 }
 
-/// The tier's limit now, read before asking (nothing changes).
-pub async fn current(db: &mut Session, meter: Meter, tier: &str) -> Result<TierLimit> {
+/// The tier's limit now, read before asking (nothing changes); a clip tier
+/// with no row that no user is on is refused unless `create`.
+pub async fn current(
+    db: &mut Session,
+    meter: Meter,
+    tier: &str,
+    create: bool,
+) -> Result<TierLimit> {
     let mut tx = db.read_only().await?;
     let tiers = super::tiers(&mut tx, 1.0).await?;
     let mut now = TierLimit::default();
@@ -157,6 +166,11 @@ pub async fn current(db: &mut Session, meter: Meter, tier: &str) -> Result<TierL
             now.own_limit |= t.own_limit;
         }
     }
+    now.known = tiers
+        .iter()
+        .filter(|t| t.meter() == Some(Meter::Clips) && t.own_limit)
+        .filter_map(|t| t.tier.clone())
+        .collect();
     if meter == Meter::Clips {
         let (_, similar): (bool, Option<String>) = db::query_as(sql::CLIP_TIER_OWN)
             .bind(tier)
@@ -173,7 +187,24 @@ pub async fn current(db: &mut Session, meter: Meter, tier: &str) -> Result<TierL
              --meter scrapes`"
         )));
     }
+    if meter == Meter::Clips && !now.own_limit && now.subjects == 0 && !create {
+        return Err(error::precondition(unknown_clip_tier(tier, &now)));
+    }
     Ok(now)
+}
+
+/// The refusal of a clip tier with no row that no user is on: a typo, until
+/// `--create` says it is a new tier on purpose.
+fn unknown_clip_tier(tier: &str, now: &TierLimit) -> String {
+    let hint = match (&now.similar, now.known.is_empty()) {
+        (Some(_), _) => did_you_mean(now.similar.as_deref()),
+        (None, false) => format!(" (tiers with a limit: {})", now.known.join(", ")),
+        (None, true) => String::new(),
+    };
+    format!(
+        "unknown tier '{tier}': it has no row in public.clip_limits and no user is on it{hint}; \
+         nothing was changed: pass --create to add it as a new tier on purpose"
+    )
 }
 
 /// Sets `meter`'s limit of `tier` to `limit` in one transaction.

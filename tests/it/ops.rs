@@ -133,12 +133,13 @@ async fn limits_lists_and_sets_per_meter_and_tier_through_the_transaction_pooler
         "{}",
         stdout(&table)
     );
-    // A new tier's limit is a legitimate use: created, and said so.
+    // A new tier's limit is a legitimate use with --create: created, and said so.
     let out = quota(&[
         "limits",
         "set",
         "enterprise",
         "10000",
+        "--create",
         "--yes",
         "--format",
         "json",
@@ -241,8 +242,15 @@ async fn a_tier_typo_is_a_warning_in_verify_and_a_note_in_user_and_report() {
     }
     assert!(stdout(&db.quota(&["report"])).contains("note: tier 'Pro'"));
 
-    // Giving the tier a limit of its own ends the warning.
-    assert_success(&db.quota(&["limits", "set", "Pro", "1000", "--yes"]));
+    // Giving the tier a limit of its own ends the warning: users are on it,
+    // so no --create is needed, and a note says what it fixed.
+    let out = db.quota(&["limits", "set", "Pro", "1000", "--yes"]);
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("which 1 user(s) are on without a row of their own"),
+        "{}",
+        stderr(&out)
+    );
     let verdict = json(&db.quota(&["verify", "--format", "json"]));
     assert_eq!(check(&verdict, "tiers")["status"], "pass");
 }
@@ -487,7 +495,7 @@ async fn edited_limits_survive_rollback_and_apply() {
     assert_success(&db.quota(&["migrate", "apply"]));
 
     assert_success(&db.quota(&["limits", "set", "pro", "2000", "--yes"]));
-    assert_success(&db.quota(&["limits", "set", "enterprise", "10000", "--yes"]));
+    assert_success(&db.quota(&["limits", "set", "enterprise", "10000", "--create", "--yes"]));
     db.exec_admin("DELETE FROM public.clip_limits WHERE tier = 'free'; INSERT INTO public.clip_limits VALUES ('free', 20)").await;
     let edited = clip_limits(&mut c).await;
 

@@ -2,7 +2,8 @@
 //! everyone (and `check trigger` names the command that undoes it), `report
 //! --threshold` without a subcommand, tiers with blanks quoted in tables and
 //! the "did you mean" tier the one users are on, and `reset-user` showing
-//! counters as `user` does (as the function sees them this month).
+//! counters as `user` does (as the function sees them this month), and
+//! `limits set` refusing a clip tier nobody is on without `--create`.
 
 use crate::common::{
     assert_refused, assert_refused_with, assert_success, installed_db, json, stderr, stdout,
@@ -172,4 +173,56 @@ async fn reset_user_shows_a_stale_counter_as_user_does() {
     assert!(table.contains("┆ 0 (7 stored for period "), "{table}");
     let user = json(&db.quota(&["user", PRO_USER, "--format", "json"]));
     assert_eq!(user["clips_period_start"], user["period"]);
+}
+
+async fn clip_limits(db: &crate::common::TestDb) -> Vec<(String, i32)> {
+    sqlx::query_as("SELECT tier, monthly_limit FROM public.clip_limits ORDER BY tier")
+        .fetch_all(&mut db.connect().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typo_does_not_become_a_tier_without_create() {
+    let db = installed_db().await;
+    let seeded = clip_limits(&db).await;
+
+    // Nobody is on 'Pro' and it has no row: unknown, exit 4, nothing changed.
+    let out = db.quota(&["limits", "set", "Pro", "1000", "--yes"]);
+    assert_refused_with(&out, 4, "unknown tier 'Pro'");
+    let err = stderr(&out);
+    assert!(
+        err.contains("(did you mean 'pro'?)") && err.contains("pass --create"),
+        "{err}"
+    );
+    let out = db.quota(&["limits", "set", "gold", "5", "--yes", "--format", "json"]);
+    assert_refused_with(&out, 4, "(tiers with a limit: free, pro)");
+    assert_eq!(clip_limits(&db).await, seeded);
+    // --create is for clips only: exit 2, nothing changed.
+    let out = db.quota(&[
+        "limits", "set", "pro", "5", "--meter", "scrapes", "--create", "--yes",
+    ]);
+    assert_refused_with(&out, 2, "--create is for clip tiers");
+
+    // --create adds the tier on purpose.
+    let out = db.quota(&[
+        "limits", "set", "gold", "5000", "--create", "--yes", "--format", "json",
+    ]);
+    assert_success(&out);
+    let set = json(&out);
+    assert_eq!(
+        (set["created"].as_bool(), set["after"].as_i64()),
+        (Some(true), Some(5000))
+    );
+    assert!(
+        stderr(&out).contains("no user is on yet"),
+        "{}",
+        stderr(&out)
+    );
+    // A tier with a row needs no --create, even with nobody on it.
+    assert_success(&db.quota(&["limits", "set", "gold", "6000", "--yes"]));
+    let mut want = seeded.clone();
+    want.push(("gold".to_string(), 6000));
+    want.sort();
+    assert_eq!(clip_limits(&db).await, want);
 }
