@@ -135,9 +135,31 @@ pub fn render(sql: &str, values: &[Lit]) -> String {
     out
 }
 
+/// [`render`], refusing a statement whose placeholders do not match
+/// `values` exactly: a `$n` left without a value, or a value no
+/// placeholder takes (its `$n` sat in a comment or a string). The bench
+/// renders its statements through this once, before any load.
+pub fn render_exact(sql: &str, values: &[Lit]) -> anyhow::Result<String> {
+    let used = placeholders(sql);
+    let unfilled: Vec<usize> = used
+        .iter()
+        .copied()
+        .filter(|&n| n == 0 || n > values.len())
+        .collect();
+    anyhow::ensure!(
+        unfilled.is_empty(),
+        "internal error: a statement has placeholders without a value: {unfilled:?}"
+    );
+    let unused: Vec<usize> = (1..=values.len()).filter(|n| !used.contains(n)).collect();
+    anyhow::ensure!(
+        unused.is_empty(),
+        "internal error: a statement takes no placeholder for values {unused:?}"
+    );
+    Ok(render(sql, values))
+}
+
 /// The numbers of the real placeholders in `sql`, in order of appearance
 /// (what [`render`] would fill).
-#[cfg(test)]
 pub(crate) fn placeholders(sql: &str) -> Vec<usize> {
     scan(sql)
         .into_iter()
@@ -371,6 +393,18 @@ mod tests {
         assert_eq!(one("SELECT $10, $1, $2, $3"), "SELECT $10, (1), (2), $3");
         assert_eq!(one("SELECT a$1, $1"), "SELECT a$1, (1)");
         assert_eq!(placeholders("SELECT $10, $1, x$2"), [10, 1]);
+    }
+
+    #[test]
+    fn render_exact_refuses_unfilled_placeholders_and_unused_values() {
+        assert_eq!(
+            render_exact("SELECT $2, $1", &[Lit::Int(1), Lit::Int(2)]).unwrap(),
+            "SELECT (2), (1)"
+        );
+        assert!(render_exact("SELECT $1, $3", &[Lit::Int(1), Lit::Int(2)]).is_err());
+        assert!(render_exact("SELECT $0", &[]).is_err());
+        assert!(render_exact("-- $2\nSELECT $1", &[Lit::Int(1), Lit::Int(2)]).is_err());
+        assert!(render_exact("SELECT '$1'", &[Lit::Int(1)]).is_err());
     }
 
     #[test]

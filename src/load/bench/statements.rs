@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::setup::Scratch;
 use super::Scenario;
-use crate::db::literal::{render, JsonText, Lit};
+use crate::db::literal::{render_exact, JsonText, Lit};
 use crate::db::Session;
 use crate::load::naive::{self, Counter, Work};
 use crate::load::{allowed, UserStatements};
@@ -31,12 +31,12 @@ impl Statements {
 
     /// One client's statements, with its user's id rendered in.
     pub(super) fn for_user(&self, user: Uuid) -> Result<ClientStatements> {
-        let with_id = |sql: &str| render(sql, &[Lit::Uuid(user)]);
+        let with_id = |sql: &str| render_exact(sql, &[Lit::Uuid(user)]);
         let signed_in = authenticated_claims(user);
         Ok(ClientStatements {
-            update_floor: with_id(sql::BENCH_UPDATE_FLOOR),
-            insert_plain: with_id(&self.insert_plain),
-            insert_trigger: with_id(&self.insert_trigger),
+            update_floor: with_id(sql::BENCH_UPDATE_FLOOR)?,
+            insert_plain: with_id(&self.insert_plain)?,
+            insert_trigger: with_id(&self.insert_trigger)?,
             rpc_floor: rpc_floor(&signed_in, user)?,
             rpc_service_role: postgrest_call("service_role", &service_role_claims(), user)?,
             rpc_authenticated: postgrest_call("authenticated", &signed_in, user)?,
@@ -48,10 +48,7 @@ impl Statements {
 /// The floor of the PostgREST-shaped calls for `user`, with `claims`.
 fn rpc_floor(claims: &serde_json::Value, user: Uuid) -> Result<String> {
     let claims = JsonText::new(claims)?;
-    Ok(render(
-        sql::BENCH_RPC_FLOOR,
-        &[Lit::Json(&claims), Lit::Uuid(user)],
-    ))
+    render_exact(sql::BENCH_RPC_FLOOR, &[Lit::Json(&claims), Lit::Uuid(user)])
 }
 
 /// A fixed instant for the claims' iat/exp: they are only read as text.
@@ -105,10 +102,10 @@ pub fn postgrest_call(role: &str, claims: &serde_json::Value, user: Uuid) -> Res
         "unknown API role {role}"
     );
     let claims = JsonText::new(claims)?;
-    Ok(render(
+    render_exact(
         &sql::BENCH_RPC_CALL.replace("{role}", role),
         &[Lit::Json(&claims), Lit::Uuid(user)],
-    ))
+    )
 }
 
 /// What one client sends, its user's id rendered in.
@@ -187,6 +184,7 @@ fn require_allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::literal::render;
 
     #[test]
     fn claims_are_a_realistic_access_token_payload_for_the_user() {
