@@ -5,6 +5,7 @@
 //! Integration tests: every one runs against a real PostgreSQL (see common).
 
 mod bench;
+mod bench_sent;
 mod ci;
 mod cluster;
 mod common;

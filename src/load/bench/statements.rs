@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::setup::Scratch;
 use super::Scenario;
-use crate::db::literal::{render, JsonText, Lit};
+use crate::db::literal::{render_exact, JsonText, Lit};
 use crate::db::Session;
 use crate::load::naive::{self, Counter, Work};
 use crate::load::{allowed, UserStatements};
@@ -31,21 +31,24 @@ impl Statements {
 
     /// One client's statements, with its user's id rendered in.
     pub(super) fn for_user(&self, user: Uuid) -> Result<ClientStatements> {
-        let with_id = |sql: &str| render(sql, &[Lit::Uuid(user)]);
+        let with_id = |sql: &str| render_exact(sql, &[Lit::Uuid(user)]);
         let signed_in = authenticated_claims(user);
         Ok(ClientStatements {
-            update_floor: with_id(sql::BENCH_UPDATE_FLOOR),
-            insert_plain: with_id(&self.insert_plain),
-            insert_trigger: with_id(&self.insert_trigger),
-            rpc_floor: render(
-                sql::BENCH_RPC_FLOOR,
-                &[Lit::Json(&JsonText::new(&signed_in)?), Lit::Uuid(user)],
-            ),
+            update_floor: with_id(sql::BENCH_UPDATE_FLOOR)?,
+            insert_plain: with_id(&self.insert_plain)?,
+            insert_trigger: with_id(&self.insert_trigger)?,
+            rpc_floor: rpc_floor(&signed_in, user)?,
             rpc_service_role: postgrest_call("service_role", &service_role_claims(), user)?,
             rpc_authenticated: postgrest_call("authenticated", &signed_in, user)?,
             user: UserStatements::new(user),
         })
     }
+}
+
+/// The floor of the PostgREST-shaped calls for `user`, with `claims`.
+fn rpc_floor(claims: &serde_json::Value, user: Uuid) -> Result<String> {
+    let claims = JsonText::new(claims)?;
+    render_exact(sql::BENCH_RPC_FLOOR, &[Lit::Json(&claims), Lit::Uuid(user)])
 }
 
 /// A fixed instant for the claims' iat/exp: they are only read as text.
@@ -99,10 +102,10 @@ pub fn postgrest_call(role: &str, claims: &serde_json::Value, user: Uuid) -> Res
         "unknown API role {role}"
     );
     let claims = JsonText::new(claims)?;
-    Ok(render(
+    render_exact(
         &sql::BENCH_RPC_CALL.replace("{role}", role),
         &[Lit::Json(&claims), Lit::Uuid(user)],
-    ))
+    )
 }
 
 /// What one client sends, its user's id rendered in.
@@ -181,6 +184,7 @@ fn require_allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::literal::render;
 
     #[test]
     fn claims_are_a_realistic_access_token_payload_for_the_user() {
@@ -191,8 +195,51 @@ mod tests {
         let size = claims.to_string().len();
         assert!((500..=700).contains(&size), "{size} bytes");
         let sql = postgrest_call("authenticated", &claims, user).unwrap();
-        assert!(sql.starts_with("-- One request") && sql.contains("'authenticated'"));
+        assert!(sql.starts_with("BEGIN;") && sql.contains("'authenticated'"));
         assert!(sql.contains(&format!("increment_usage_if_allowed('{user}'::uuid)")));
         assert!(postgrest_call("postgres", &claims, user).is_err());
+    }
+
+    /// Every statement the bench sends carries the claims JSON exactly
+    /// once and no comment: the SQL files' comments name the placeholders,
+    /// and a comment used to carry the JWT a second time.
+    #[test]
+    fn bench_statements_send_the_jwt_once_and_no_comment() {
+        let user = Uuid::new_v4();
+        let signed_in = authenticated_claims(user);
+        let cases = [
+            (rpc_floor(&signed_in, user).unwrap(), signed_in.clone()),
+            (
+                postgrest_call("authenticated", &signed_in, user).unwrap(),
+                signed_in.clone(),
+            ),
+            (
+                postgrest_call("service_role", &service_role_claims(), user).unwrap(),
+                service_role_claims(),
+            ),
+        ];
+        for (sql, claims) in cases {
+            let jwt = JsonText::new(&claims).unwrap();
+            assert_eq!(sql.matches(jwt.as_sql()).count(), 1, "{sql}");
+            assert_eq!(
+                sql.matches(&user.to_string()).count(),
+                1 + 2 * usize::from(claims == signed_in),
+                "{sql}"
+            );
+            assert!(!sql.contains("--") && !sql.contains("/*"), "{sql}");
+            assert!(crate::db::literal::placeholders(&sql).is_empty(), "{sql}");
+        }
+        // The other hot-loop statements: no comment, no placeholder left.
+        let st = UserStatements::new(user);
+        let plain = render(sql::BENCH_INSERT_PLAIN, &[Lit::Uuid(user)]);
+        for sql in [
+            render(sql::BENCH_UPDATE_FLOOR, &[Lit::Uuid(user)]),
+            plain,
+            st.call,
+        ] {
+            assert_eq!(sql.matches(&user.to_string()).count(), 1, "{sql}");
+            assert!(!sql.contains("--"), "{sql}");
+            assert!(crate::db::literal::placeholders(&sql).is_empty(), "{sql}");
+        }
     }
 }
