@@ -34,6 +34,19 @@ async fn insert_as(db: &SupaDb, role: &str, table: &str, user: &str) -> crate::h
     request(&mut c, Some(role), &settings, &clip_for(table, user)).await
 }
 
+/// The attack: `role` inserts a clip for NEARLY_USER through `table`, and
+/// NEARLY_USER is charged for it. Returns NEARLY_USER's clips before it.
+async fn attack_spends_a_clip(db: &SupaDb, role: &str, table: &str) -> i32 {
+    let before = clips_used(db, NEARLY_USER).await;
+    insert_as(db, role, table, NEARLY_USER).await.unwrap();
+    assert_eq!(
+        clips_used(db, NEARLY_USER).await,
+        before + 1,
+        "the attack works"
+    );
+    before
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboards_with_check_true_policy_lets_a_user_spend_anothers_clips() {
     let db = supabase_installed_db().await;
@@ -44,15 +57,7 @@ async fn the_dashboards_with_check_true_policy_lets_a_user_spend_anothers_clips(
            FOR INSERT TO authenticated WITH CHECK (true)",
     )
     .await;
-    let before = clips_used(&db, NEARLY_USER).await;
-    insert_as(&db, "authenticated", "public.clips", NEARLY_USER)
-        .await
-        .unwrap();
-    assert_eq!(
-        clips_used(&db, NEARLY_USER).await,
-        before + 1,
-        "the attack works"
-    );
+    let before = attack_spends_a_clip(&db, "authenticated", "public.clips").await;
 
     let hint = fails_then_hints_fix(
         &db,
@@ -79,15 +84,7 @@ async fn row_level_security_off_on_clips_fails_and_its_hint_keeps_own_inserts() 
     let db = supabase_installed_db().await;
     db.exec("ALTER TABLE public.clips DISABLE ROW LEVEL SECURITY")
         .await;
-    let before = clips_used(&db, NEARLY_USER).await;
-    insert_as(&db, "anon", "public.clips", NEARLY_USER)
-        .await
-        .unwrap();
-    assert_eq!(
-        clips_used(&db, NEARLY_USER).await,
-        before + 1,
-        "the attack works"
-    );
+    attack_spends_a_clip(&db, "anon", "public.clips").await;
     fails_then_hints_fix(&db, "row level security is disabled on public.clips", false).await;
     assert_eq!(
         insert_as(&db, "anon", "public.clips", NEARLY_USER)
@@ -110,15 +107,7 @@ async fn an_owner_rights_view_over_clips_lets_anon_insert_for_a_user() {
          CREATE VIEW public.recent_clips AS SELECT * FROM public.clip_feed;",
     )
     .await;
-    let before = clips_used(&db, NEARLY_USER).await;
-    insert_as(&db, "anon", "public.recent_clips", NEARLY_USER)
-        .await
-        .unwrap();
-    assert_eq!(
-        clips_used(&db, NEARLY_USER).await,
-        before + 1,
-        "the attack works"
-    );
+    let before = attack_spends_a_clip(&db, "anon", "public.recent_clips").await;
 
     let hint = fails_then_hints_fix(
         &db,
@@ -233,15 +222,7 @@ async fn a_public_policy_checking_only_the_role_fails_and_its_hint_ties_it() {
            FOR ALL TO public USING (auth.role() = 'authenticated')",
     )
     .await;
-    let before = clips_used(&db, NEARLY_USER).await;
-    insert_as(&db, "authenticated", "public.clips", NEARLY_USER)
-        .await
-        .unwrap();
-    assert_eq!(
-        clips_used(&db, NEARLY_USER).await,
-        before + 1,
-        "the attack works"
-    );
+    attack_spends_a_clip(&db, "authenticated", "public.clips").await;
     let hint = fails_then_hints_fix(
         &db,
         "anon, authenticated may insert clips for any user",
