@@ -148,20 +148,22 @@ fn start(host: &str, server_port: u16, mode: Mode) -> Bouncer {
     );
     write_owned(&dir.join("pgbouncer.ini"), &ini, owner);
     write_auth_file(&dir, &[]);
-    // `exec` keeps the pid of sh's child stable; `read` returns at EOF,
-    // when this test binary is gone (or closes the pipe).
-    let script = r#"pgbouncer="$1"; ini="$2"
+    // `read` returns at EOF, when this test binary is gone (or closes the
+    // pipe): then PgBouncer is stopped and its work directory removed.
+    let script = r#"pgbouncer="$1"; ini="$2"; dir="$3"
 "$pgbouncer" "$ini" >/dev/null 2>&1 &
 child=$!
 read -r _
 kill "$child" 2>/dev/null
-wait "$child" 2>/dev/null"#;
+wait "$child" 2>/dev/null
+rm -rf "$dir""#;
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(script)
         .arg("quota-pgbouncer")
         .arg(PGBOUNCER)
         .arg(dir.join("pgbouncer.ini"))
+        .arg(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
