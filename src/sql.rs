@@ -235,3 +235,48 @@ pub(crate) const SAVED_LIMITS_EXISTS: &str = include_str!("../sql/queries/saved_
 pub(crate) const SAVED_LIMITS_ROWS: &str = include_str!("../sql/queries/saved_limits_rows.sql");
 pub(crate) const SAVED_LIMITS_RESTORE: &str =
     include_str!("../sql/queries/saved_limits_restore.sql");
+
+// Mapped meters (quota.toml): the catalog facts a mapping is checked
+// against, and the templates `mapping::render` fills.
+
+pub(crate) const MAPPING_COLUMNS: &str = include_str!("../sql/queries/mapping_columns.sql");
+pub(crate) const MAPPING_FUNCTIONS: &str = include_str!("../sql/queries/mapping_functions.sql");
+
+/// `sql/meters/`: the templates of a mapped meter's SQL. Their
+/// `{placeholders}` are filled by `mapping::render` only with quoted
+/// identifiers of the resolved mapping, type names and literals of
+/// validated values.
+pub(crate) mod meters {
+    macro_rules! template {
+        ($name:ident, $file:literal) => {
+            pub(crate) const $name: &str = include_str!(concat!("../sql/meters/", $file));
+        };
+    }
+    template!(BASE_INSTALL, "base_install.sql");
+    template!(BASE_REVERT, "base_revert.sql");
+    template!(MARKER_ADD, "marker_add.sql");
+    template!(MARKER_DROP, "marker_drop.sql");
+    template!(LIMITS_SEED, "limits_seed.sql");
+    template!(USED_PERIOD, "used_period.sql");
+    template!(USED_LIFETIME, "used_lifetime.sql");
+    template!(SET_MARKER, "set_marker.sql");
+    template!(GUARD_DIRECT, "guard_direct.sql");
+    template!(SUB_IS_SUBJECT, "sub_is_subject.sql");
+    template!(SUB_IS_MEMBER, "sub_is_member.sql");
+    template!(READ_SUB, "read_sub.sql");
+    template!(AMOUNT_COLUMN, "amount_column.sql");
+    template!(RPC_INSTALL, "rpc_install.sql");
+    template!(RPC_CHARGE_ROW_COLUMN, "rpc_charge_row_column.sql");
+    template!(RPC_CHARGE_ROW, "rpc_charge_row.sql");
+    template!(RPC_CHARGE_TABLE, "rpc_charge_table.sql");
+    template!(RPC_LIMIT_COLUMN, "rpc_limit_column.sql");
+    template!(RPC_LIMIT_TIERS, "rpc_limit_tiers.sql");
+    template!(RPC_REVERT_CODE, "rpc_revert_code.sql");
+    template!(TRIGGER_INSTALL, "trigger_install.sql");
+    template!(TRIGGER_LIMIT_COLUMN, "trigger_limit_column.sql");
+    template!(TRIGGER_LIMIT_TIERS, "trigger_limit_tiers.sql");
+    template!(TRIGGER_CHARGE_ROW, "trigger_charge_row.sql");
+    template!(TRIGGER_CHARGE_TABLE, "trigger_charge_table.sql");
+    template!(TRIGGER_REVERT_CODE, "trigger_revert_code.sql");
+    template!(REVERT_DATA, "revert_data.sql");
+}

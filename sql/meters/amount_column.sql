@@ -1,0 +1,1 @@
+GREATEST(COALESCE(n.{amount_column}, 0), 0)

@@ -1,0 +1,1 @@
+ALTER TABLE {counter_table} DROP COLUMN IF EXISTS {marker};

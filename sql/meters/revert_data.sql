@@ -1,0 +1,1 @@
+{marker_drop}DELETE FROM quota.meter_limits WHERE meter = {meter_literal};

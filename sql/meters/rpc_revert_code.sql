@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS {function}(pg_catalog.uuid, pg_catalog.int4);

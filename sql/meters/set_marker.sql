@@ -1,0 +1,2 @@
+,
+         {marker} = GREATEST({alias}.{marker}, v_period)

@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS {trigger_name} ON {on};
+DROP FUNCTION IF EXISTS {trigger_function}();

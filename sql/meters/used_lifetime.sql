@@ -1,0 +1,1 @@
+COALESCE({alias}.{counter}, 0)

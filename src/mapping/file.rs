@@ -1,0 +1,406 @@
+//! `quota.toml`: found, read and checked on its own (keys, names, values),
+//! before the catalog is consulted. Every problem is named by its dotted
+//! key (`meters.credits.counter`), all at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use super::{Charge, Counter, Declared, Limit, Members, Name, Period, Subject};
+
+/// The file's name in the working directory.
+pub const DEFAULT_FILE: &str = "quota.toml";
+
+/// Which file to read: `--config` (or `QUOTA_CONFIG`, which clap folds into
+/// it), else `./quota.toml` when it exists, else none (the default mapping).
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let here = PathBuf::from(DEFAULT_FILE);
+            here.is_file().then_some(here)
+        }
+    }
+}
+
+/// Reads and checks the file at `path`: a usage error naming every problem.
+pub fn load(path: &Path) -> Result<Vec<Declared>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(|e| crate::error::usage(format!("{e:#}; give an existing file with --config")))?;
+    parse(&text).map_err(|problems| {
+        crate::error::usage(format!(
+            "{} does not describe a mapping: {}",
+            path.display(),
+            problems.join("; ")
+        ))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    subject: Option<RawSubject>,
+    #[serde(default)]
+    meters: BTreeMap<String, RawMeter>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubject {
+    table: Option<String>,
+    key: Option<String>,
+    tier: Option<String>,
+    members: Option<RawMembers>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembers {
+    table: String,
+    subject: String,
+    user: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeter {
+    kind: String,
+    function: Option<String>,
+    on: Option<String>,
+    subject_column: Option<String>,
+    amount_column: Option<String>,
+    counter: Option<String>,
+    counter_key: Option<String>,
+    limit: Option<String>,
+    limits: Option<BTreeMap<String, i64>>,
+    default_tier: Option<String>,
+    period: Option<String>,
+    subject: Option<RawSubject>,
+}
+
+/// Checks the text of a `quota.toml`; `Err` lists every problem.
+pub fn parse(text: &str) -> std::result::Result<Vec<Declared>, Vec<String>> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| vec![one_line(&e.to_string())])?;
+    let mut problems = Vec::new();
+    if raw.meters.is_empty() {
+        problems.push("meters: no meter is declared (add a [meters.NAME] table)".to_string());
+    }
+    let base = raw.subject.clone().unwrap_or_default();
+    let mut meters = Vec::new();
+    for (name, meter) in &raw.meters {
+        if let Some(declared) = meter_of(name, meter, &base, &mut problems) {
+            meters.push(declared);
+        }
+    }
+    if problems.is_empty() {
+        Ok(meters)
+    } else {
+        Err(problems)
+    }
+}
+
+/// toml's messages span lines (a caret under the text); keep the first.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("not valid TOML").trim().to_string();
+    let last = message.lines().last().unwrap_or("").trim();
+    if last.is_empty() || last == first {
+        first
+    } else {
+        format!("{first}: {last}")
+    }
+}
+
+fn meter_of(
+    name: &str,
+    raw: &RawMeter,
+    base: &RawSubject,
+    problems: &mut Vec<String>,
+) -> Option<Declared> {
+    let at = |key: &str| format!("meters.{name}.{key}");
+    let before = problems.len();
+    if !valid_meter_name(name) {
+        problems.push(format!(
+            "meters.{name}: a meter's name is 1-40 lower-case letters, digits or _, starting with a letter"
+        ));
+    }
+    let subject_at = match raw.subject {
+        Some(_) => at("subject"),
+        None => "subject".to_string(),
+    };
+    let subject = subject_of(raw.subject.as_ref().unwrap_or(base), &subject_at, problems);
+    let charge = match raw.kind.as_str() {
+        "rpc" => {
+            for (key, set) in [
+                ("on", raw.on.is_some()),
+                ("subject_column", raw.subject_column.is_some()),
+                ("amount_column", raw.amount_column.is_some()),
+            ] {
+                if set {
+                    problems.push(format!("{}: only trigger meters take it", at(key)));
+                }
+            }
+            let function = required(&raw.function, &at("function"), problems)
+                .and_then(|f| qualified(f, &at("function"), problems));
+            function.map(|function| Charge::Rpc { function })
+        }
+        "trigger" => {
+            if raw.function.is_some() {
+                problems.push(format!("{}: only rpc meters take it", at("function")));
+            }
+            let on =
+                required(&raw.on, &at("on"), problems).and_then(|t| qualified(t, &at("on"), problems));
+            let subject_column = raw.subject_column.clone().unwrap_or_else(|| "user_id".into());
+            on.map(|on| Charge::Trigger {
+                on,
+                subject_column,
+                amount_column: raw.amount_column.clone(),
+            })
+        }
+        other => {
+            problems.push(format!("{}: \"{other}\" is not rpc or trigger", at("kind")));
+            None
+        }
+    };
+    let counter = counter_of(name, raw, subject.as_ref(), problems);
+    let limit = limit_of(name, raw, problems);
+    let period = match raw.period.as_deref().unwrap_or("month") {
+        "month" => Some(Period::Month),
+        "day" => Some(Period::Day),
+        "none" => Some(Period::None),
+        other => {
+            problems.push(format!("{}: \"{other}\" is not month, day or none", at("period")));
+            None
+        }
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(Declared {
+        name: name.to_string(),
+        charge: charge?,
+        subject: subject?,
+        counter: counter?,
+        limit: limit?,
+        period: period?,
+        subject_at,
+    })
+}
+
+fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<Subject> {
+    let table = qualified(raw.table.as_deref().unwrap_or("public.users"), &format!("{at}.table"), problems)?;
+    let members = match &raw.members {
+        None => None,
+        Some(m) => Some(Members {
+            table: qualified(&m.table, &format!("{at}.members.table"), problems)?,
+            subject: m.subject.clone(),
+            user: m.user.clone(),
+        }),
+    };
+    Some(Subject {
+        table,
+        key: raw.key.clone().unwrap_or_else(|| "id".into()),
+        tier: raw.tier.clone().unwrap_or_else(|| "subscription_tier".into()),
+        members,
+    })
+}
+
+fn counter_of(
+    name: &str,
+    raw: &RawMeter,
+    subject: Option<&Subject>,
+    problems: &mut Vec<String>,
+) -> Option<Counter> {
+    let at = format!("meters.{name}.counter");
+    let text = required(&raw.counter, &at, problems)?;
+    let parts: Vec<&str> = text.split('.').collect();
+    match parts.as_slice() {
+        [column] => {
+            if raw.counter_key.is_some() {
+                problems.push(format!(
+                    "meters.{name}.counter_key: only a counter in a table of its own (\"schema.table.column\") takes it"
+                ));
+            }
+            let subject = subject?;
+            Some(Counter {
+                table: subject.table.clone(),
+                column: column.to_string(),
+                key: subject.key.clone(),
+                own_table: false,
+            })
+        }
+        [schema, table, column] if parts.iter().all(|p| !p.is_empty()) => Some(Counter {
+            table: Name {
+                schema: schema.to_string(),
+                name: table.to_string(),
+            },
+            column: column.to_string(),
+            key: raw.counter_key.clone().unwrap_or_else(|| "user_id".into()),
+            own_table: true,
+        }),
+        _ => {
+            problems.push(format!(
+                "{at}: \"{text}\" is neither a column of the subject table nor \"schema.table.column\""
+            ));
+            None
+        }
+    }
+}
+
+fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Limit> {
+    let at = |key: &str| format!("meters.{name}.{key}");
+    match (&raw.limit, &raw.limits) {
+        (Some(_), Some(_)) => {
+            problems.push(format!("{}: give limit (a column) or limits (per tier), not both", at("limits")));
+            None
+        }
+        (None, None) => {
+            problems.push(format!("{}: missing (or give limits = {{ free = 50, ... }})", at("limit")));
+            None
+        }
+        (Some(column), None) => {
+            if raw.default_tier.is_some() {
+                problems.push(format!("{}: only meters with limits per tier take it", at("default_tier")));
+            }
+            Some(Limit::Column(column.clone()))
+        }
+        (None, Some(limits)) => {
+            let mut ok = true;
+            if limits.is_empty() {
+                problems.push(format!("{}: no tier is given", at("limits")));
+                ok = false;
+            }
+            for (tier, limit) in limits {
+                if *limit < 0 {
+                    problems.push(format!("{}.{tier}: {limit} is negative", at("limits")));
+                    ok = false;
+                }
+            }
+            let default_tier = raw
+                .default_tier
+                .clone()
+                .or_else(|| limits.contains_key("free").then(|| "free".to_string()));
+            match default_tier {
+                Some(tier) if limits.contains_key(&tier) => ok.then(|| Limit::Tiers {
+                    limits: limits.clone(),
+                    default_tier: tier,
+                }),
+                Some(tier) => {
+                    problems.push(format!("{}: \"{tier}\" is not a tier in limits", at("default_tier")));
+                    None
+                }
+                None => {
+                    problems.push(format!(
+                        "{}: missing (the tier an unknown or NULL tier gets; limits has no \"free\")",
+                        at("default_tier")
+                    ));
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, at: &str, problems: &mut Vec<String>) -> Option<&'a str> {
+    if value.is_none() {
+        problems.push(format!("{at}: missing"));
+    }
+    value.as_deref()
+}
+
+/// `schema.name`, split on the first dot; both parts required.
+fn qualified(text: &str, at: &str, problems: &mut Vec<String>) -> Option<Name> {
+    match text.split_once('.') {
+        Some((schema, name)) if !schema.is_empty() && !name.is_empty() => Some(Name {
+            schema: schema.to_string(),
+            name: name.to_string(),
+        }),
+        _ => {
+            problems.push(format!("{at}: \"{text}\" is not schema-qualified (e.g. public.{text})"));
+            None
+        }
+    }
+}
+
+fn valid_meter_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 40
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"
+[subject]
+table = "public.profiles"
+key = "id"
+tier = "tier"
+
+[meters.scrapes]
+kind = "rpc"
+function = "public.increment_usage_if_allowed"
+counter = "usage_this_month"
+limit = "plan_limits_scrapes"
+period = "month"
+
+[meters.clips]
+kind = "trigger"
+on = "public.clips"
+subject_column = "user_id"
+amount_column = "tokens"
+counter = "public.user_usage.clips_this_month"
+counter_key = "user_id"
+limits = { free = 50, pro = 1000 }
+default_tier = "free"
+period = "month"
+"#;
+
+    #[test]
+    fn the_spec_example_parses() {
+        let meters = parse(SPEC_EXAMPLE).unwrap();
+        assert_eq!(meters.len(), 2);
+        let clips = meters.iter().find(|m| m.name == "clips").unwrap();
+        assert!(clips.counter.own_table);
+        assert_eq!(clips.counter.table.to_string(), "public.user_usage");
+        let scrapes = meters.iter().find(|m| m.name == "scrapes").unwrap();
+        assert_eq!(scrapes.counter.table.to_string(), "public.profiles");
+        assert_eq!(scrapes.counter.key, "id");
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let text = r#"
+[meters.Bad]
+kind = "rpc"
+function = "nofunction"
+counter = "a.b"
+limits = { free = -1 }
+period = "week"
+"#;
+        let problems = parse(text).unwrap_err().join("\n");
+        for expected in [
+            "meters.Bad: a meter's name",
+            "meters.Bad.function: \"nofunction\" is not schema-qualified",
+            "meters.Bad.counter: \"a.b\"",
+            "meters.Bad.limits.free: -1 is negative",
+            "meters.Bad.period: \"week\"",
+        ] {
+            assert!(problems.contains(expected), "{expected} not in {problems}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_toml_are_one_line() {
+        let problems = parse("[meters.a]\nkind = \"rpc\"\nfuncion = \"x\"\n").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("funcion"), "{problems:?}");
+        assert!(!problems[0].contains('\n'));
+        assert!(parse("[meters").is_err());
+    }
+}
