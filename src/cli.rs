@@ -41,6 +41,11 @@ pub struct Global {
     #[arg(long, env = "QUOTA_CONNECT_TIMEOUT", hide_env_values = true, default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
 
+    /// The mapping: a quota.toml naming your tables, columns and meters. Without it,
+    /// ./quota.toml when it exists, else the seed schema's contract (public.users, ...).
+    #[arg(long, env = "QUOTA_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
     /// More detail on stderr.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -79,6 +84,12 @@ pub enum Command {
         /// Keep the increment (by default the call runs in a transaction that is rolled back).
         #[arg(long)]
         commit: bool,
+        /// The rpc meter of quota.toml to call (the default mapping: scrapes).
+        #[arg(long, value_name = "NAME")]
+        meter: Option<String>,
+        /// Units to admit in one step (a meter of quota.toml); never part of it.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
+        amount: i32,
     },
 
     /// The debug view of one user: usage, limit, plan, clips, period.
@@ -195,6 +206,9 @@ pub enum MigrateCommand {
     },
     /// Run revert scripts, newest first, down to a version (default: one step back).
     Rollback {
+        /// With quota.toml: remove this meter (repeatable); --target 0 removes every meter.
+        #[arg(long, value_name = "NAME")]
+        meter: Vec<String>,
         /// Version to end at; 0 removes everything quota installed.
         #[arg(long, value_name = "V")]
         target: Option<u32>,

@@ -21,6 +21,7 @@ pub(crate) mod error;
 pub(crate) mod fleet;
 pub(crate) mod interrupt;
 pub(crate) mod load;
+pub(crate) mod mapped;
 pub(crate) mod mapping;
 pub(crate) mod meters;
 pub(crate) mod metrics;

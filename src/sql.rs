@@ -279,4 +279,21 @@ pub(crate) mod meters {
     template!(TRIGGER_CHARGE_TABLE, "trigger_charge_table.sql");
     template!(TRIGGER_REVERT_CODE, "trigger_revert_code.sql");
     template!(REVERT_DATA, "revert_data.sql");
+    template!(PROBE_CALL, "probe_call.sql");
+    template!(CALL, "call.sql");
 }
+
+// Mapped meters installed: quota.meters and what each installed.
+
+pub(crate) const METERS_INSTALLED_EXISTS: &str =
+    include_str!("../sql/queries/meters_installed_exists.sql");
+pub(crate) const METERS_INSTALLED: &str = include_str!("../sql/queries/meters_installed.sql");
+pub(crate) const METER_RECORD: &str = include_str!("../sql/queries/meter_record.sql");
+pub(crate) const METER_FORGET: &str = include_str!("../sql/queries/meter_forget.sql");
+pub(crate) const METERS_LEFT: &str = include_str!("../sql/queries/meters_left.sql");
+pub(crate) const FUNCTION_BODY_MD5: &str = include_str!("../sql/queries/function_body_md5.sql");
+pub(crate) const METER_TRIGGER: &str = include_str!("../sql/queries/meter_trigger.sql");
+pub(crate) const METER_LIMITS_ROWS: &str = include_str!("../sql/queries/meter_limits_rows.sql");
+pub(crate) const FUNCTION_EXECUTE: &str = include_str!("../sql/queries/function_execute.sql");
+pub(crate) const FUNCTION_PUBLIC_EXECUTE: &str =
+    include_str!("../sql/queries/function_public_execute.sql");

@@ -190,7 +190,7 @@ impl Findings {
 
     /// Failures first, then warnings; notes only when all is well. Hints are
     /// de-duplicated so the same advice is not repeated.
-    fn into_result(self, name: &'static str) -> CheckResult {
+    pub(crate) fn into_result(self, name: &'static str) -> CheckResult {
         let (status, shown) = if !self.failures.is_empty() {
             let mut shown = self.failures;
             shown.extend(self.warnings);

@@ -27,7 +27,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(suite: &'static str, checks: Vec<CheckResult>, elapsed: Duration) -> Self {
+    pub(crate) fn new(suite: &'static str, checks: Vec<CheckResult>, elapsed: Duration) -> Self {
         Verdict {
             passed: !checks.iter().any(CheckResult::failed),
             checks,

@@ -60,11 +60,16 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             };
             output::print(&export::export(&opts)?, ctx.format)
         }
+        MigrateCommand::Rollback { ref meter, .. } if !meter.is_empty() => Err(crate::error::usage(
+            "--meter names a meter of quota.toml, and there is none (give --config PATH); \
+             the default mapping rolls back by version (--target V)",
+        )),
         MigrateCommand::Rollback {
             target,
             dry_run,
             yes,
             lock,
+            ..
         } => {
             let opts = RollbackOptions {
                 target,
@@ -76,7 +81,7 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
     }
 }
 
-fn policy(args: LockArgs) -> LockPolicy {
+pub(super) fn policy(args: LockArgs) -> LockPolicy {
     LockPolicy {
         lock_timeout: Duration::from_millis(args.lock_timeout),
         retries: args.retries,

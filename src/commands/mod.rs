@@ -3,6 +3,7 @@
 
 mod bench;
 mod limits;
+mod mapped;
 mod metrics;
 mod migrate;
 // checks and debugging
@@ -77,12 +78,23 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         crate::fleet::check_urls(&ctx.databases)?;
     }
+    if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
+        return mapped::run(&ctx, &config, cli.command).await;
+    }
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         // checks and debugging
         Command::Verify { many } => verify::verify(&ctx, many).await,
         Command::Check { name, many } => verify::check(&ctx, name, many).await,
-        Command::Call { user, commit } => user::call(&ctx, user, commit).await,
+        Command::Call {
+            user,
+            commit,
+            meter,
+            amount,
+        } => {
+            mapped::default_meter_only(meter.as_deref(), amount)?;
+            user::call(&ctx, user, commit).await
+        }
         Command::User { user, email } => user::show(&ctx, user, email).await,
         Command::Users { under_limit, limit } => user::list(&ctx, under_limit, limit).await,
         Command::ResetUser {

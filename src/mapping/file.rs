@@ -25,6 +25,22 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// A `quota.toml`, read and checked on its own: the edge's value.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub meters: Vec<Declared>,
+}
+
+/// The configuration the command line names: `None` is the default mapping.
+pub fn configured(explicit: Option<&Path>) -> Result<Option<Config>> {
+    let Some(path) = locate(explicit) else {
+        return Ok(None);
+    };
+    let meters = load(&path)?;
+    Ok(Some(Config { path, meters }))
+}
+
 /// Reads and checks the file at `path`: a usage error naming every problem.
 pub fn load(path: &Path) -> Result<Vec<Declared>> {
     let text = std::fs::read_to_string(path)

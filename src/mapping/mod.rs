@@ -1,9 +1,10 @@
 //! The mapping: which tables, columns and functions quota's enforcement
 //! uses. With no `quota.toml` it is the seed schema's contract (the
-//! versioned migrations V1–V7, unchanged). With one, the file is read and
-//! checked once ([`file`]), resolved against the catalog once ([`resolve`]),
-//! and every SQL text of its meters is rendered from that one value
-//! ([`render`]): the work receives a [`Mapping`], never raw strings.
+//! versioned migrations, unchanged). With one, the file is read and checked
+//! once at the edge ([`file::Config`]), resolved against the catalog once
+//! ([`resolve`], into resolved [`Meter`]s), and every SQL text of a meter is
+//! rendered from that one value ([`render`]): the work receives resolved
+//! meters, never raw strings.
 
 pub mod file;
 pub mod render;
@@ -11,18 +12,8 @@ pub mod resolve;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-
-/// Where the mapping came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// No file: the seed schema's contract and the versioned migrations.
-    Default,
-    /// A `quota.toml` (from `--config`, `QUOTA_CONFIG` or the working directory).
-    File(PathBuf),
-}
 
 /// A schema-qualified name of a table or function, exactly as the catalog
 /// spells it (case-sensitive; never SQL-quoted in the file).
@@ -239,18 +230,5 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, S
         other => {
             out.insert(prefix.to_string(), other.to_string());
         }
-    }
-}
-
-/// The mapping every command works on.
-#[derive(Clone, Debug)]
-pub struct Mapping {
-    pub source: Source,
-    pub meters: Vec<Meter>,
-}
-
-impl Mapping {
-    pub fn meter(&self, name: &str) -> Option<&Meter> {
-        self.meters.iter().find(|m| m.name() == name)
     }
 }

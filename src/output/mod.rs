@@ -7,6 +7,7 @@ pub mod error;
 pub mod export;
 pub mod fleet;
 pub mod limits;
+pub mod mapped;
 pub mod metrics;
 pub mod migrate;
 pub mod race;

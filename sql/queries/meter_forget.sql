@@ -1,0 +1,2 @@
+-- Forgets a mapped meter whose objects its revert removed.
+DELETE FROM quota.meters WHERE meter = $1

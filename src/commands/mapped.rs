@@ -1,0 +1,196 @@
+//! Commands on a mapping from quota.toml: each resolves the file against the
+//! database once (`mapped::State::read`) and works on that value.
+
+use anyhow::Result;
+
+use super::Context;
+use crate::cli::{Command, MigrateCommand};
+use crate::checks::verdict::Verdict;
+use crate::checks::Check;
+use crate::error;
+use crate::mapped::{self, State};
+use crate::mapping::file::Config;
+use crate::output;
+
+/// Runs `command` on the mapping `config`.
+pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()> {
+    if !ctx.databases.is_empty() {
+        return Err(error::usage(
+            "with quota.toml, give one --database-url (many databases take the default mapping only, for now)",
+        ));
+    }
+    match command {
+        Command::Migrate(MigrateCommand::Apply {
+            dry_run,
+            repair,
+            target,
+            all,
+            lock,
+        }) => {
+            if target.is_some() || all {
+                return Err(error::usage(
+                    "with quota.toml, `migrate apply` installs the file's meters; --target and --all are for the default mapping",
+                ));
+            }
+            let mut db = ctx.database.connect().await?;
+            let state = read(&mut db, config).await?;
+            let policy = super::migrate::policy(lock);
+            let report = mapped::install::apply(&mut db, &state, repair, dry_run, &policy, &ctx.ui).await?;
+            output::print(&report, ctx.format)
+        }
+        Command::Migrate(MigrateCommand::Status { .. }) => {
+            let mut db = ctx.database.connect().await?;
+            let state = read(&mut db, config).await?;
+            let report = mapped::StatusReport::new(&state)?;
+            output::print(&report, ctx.format)
+        }
+        Command::Migrate(MigrateCommand::Rollback {
+            meter,
+            target,
+            dry_run,
+            yes,
+            lock,
+        }) => rollback(ctx, config, meter, target, dry_run, yes, lock).await,
+        Command::Verify { .. } => verify(ctx, config, None).await,
+        Command::Check { name, .. } => verify(ctx, config, Some(name)).await,
+        Command::Call {
+            user,
+            commit,
+            meter,
+            amount,
+        } => {
+            let mut db = ctx.database.connect().await?;
+            let state = read(&mut db, config).await?;
+            let meter = pick(&state, meter.as_deref())?;
+            let report = mapped::call::call(&mut db, meter, user, amount, commit).await?;
+            output::print(&report, ctx.format)
+        }
+        Command::Completions { .. } | Command::Sandbox(_) => Err(error::usage(
+            "sandbox and completions do not read quota.toml; run them without --config (or elsewhere than next to quota.toml)",
+        )),
+        _ => Err(error::usage(format!(
+            "this command does not read quota.toml yet ({}); it works on the default mapping only",
+            config.path.display()
+        ))),
+    }
+}
+
+/// The default mapping takes no --meter but scrapes, and one unit at a time.
+pub fn default_meter_only(meter: Option<&str>, amount: i32) -> Result<()> {
+    if meter.is_some_and(|m| m != "scrapes") {
+        return Err(error::usage(
+            "--meter names a rpc meter of quota.toml, and there is none (give --config PATH); \
+             the default mapping's rpc meter is scrapes",
+        ));
+    }
+    if amount != 1 {
+        return Err(error::usage(
+            "--amount needs a meter of quota.toml; the default mapping's function admits one unit per call",
+        ));
+    }
+    Ok(())
+}
+
+async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {
+    db.read(async |tx| State::read(tx, config).await).await
+}
+
+/// The meter `--meter` names, or the only rpc meter of the file.
+fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
+    let meters = state.meters()?;
+    let names = || meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    match name {
+        Some(name) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
+            error::usage(format!("no meter {name} in {}; its meters: {}", state.path.display(), names()))
+        }),
+        None => {
+            let rpc: Vec<_> = meters
+                .iter()
+                .filter(|m| m.declared.kind() == crate::mapping::Kind::Rpc)
+                .collect();
+            match rpc.as_slice() {
+                [only] => Ok(only),
+                _ => Err(error::usage(format!("give --meter NAME (meters: {})", names()))),
+            }
+        }
+    }
+}
+
+async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
+    let mut db = ctx.database.connect().await?;
+    let started = std::time::Instant::now();
+    let mut tx = db.begin().await?;
+    let state = State::read(&mut tx, config).await?;
+    let checks = match only {
+        Some(check) => vec![mapped::checks::run(&mut tx, &state, check).await?],
+        None => mapped::checks::run_all(&mut tx, &state).await?,
+    };
+    tx.rollback().await?;
+    let suite = if only.is_some() { "quota check" } else { "quota verify" };
+    let mut verdict = Verdict::new(suite, checks, started.elapsed());
+    verdict.nothing_installed = state.installed.is_empty() && only != Some(Check::Schema);
+    output::verify::annotate(&verdict);
+    output::print(&verdict, ctx.format)?;
+    if verdict.nothing_installed {
+        return Err(error::checks::not_installed());
+    }
+    let failed = verdict.failed();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(error::failed(format!("check failed: {}", failed.join(", "))))
+    }
+}
+
+async fn rollback(
+    ctx: &Context,
+    config: &Config,
+    meters: Vec<String>,
+    target: Option<u32>,
+    dry_run: bool,
+    yes: bool,
+    lock: crate::cli::LockArgs,
+) -> Result<()> {
+    let everything = match (target, meters.is_empty()) {
+        (Some(0), true) => true,
+        (None, false) => false,
+        _ => {
+            return Err(error::usage(
+                "with quota.toml, give --meter NAME (repeatable) or --target 0 (every meter)",
+            ))
+        }
+    };
+    let mut db = ctx.database.connect().await?;
+    let installed = db.read(async |tx| mapped::history::read(tx).await).await?;
+    let chosen: Vec<_> = if everything {
+        installed
+    } else {
+        let mut chosen = Vec::new();
+        for name in &meters {
+            match installed.iter().find(|i| i.meter.name() == name) {
+                Some(i) => chosen.push(i.clone()),
+                None => {
+                    return Err(error::usage(format!(
+                        "meter {name} is not installed; `quota migrate status` lists the installed ones"
+                    )))
+                }
+            }
+        }
+        chosen
+    };
+    let _ = config;
+    if !dry_run && !chosen.is_empty() {
+        let names: Vec<&str> = chosen.iter().map(|i| i.meter.name()).collect();
+        let action = format!(
+            "remove meter {} (function, trigger, period marker, limits) from {}",
+            names.join(", "),
+            ctx.database.describe()
+        );
+        if !ctx.ui.confirm(&action, yes)? {
+            return Err(error::usage("rollback cancelled; nothing was changed"));
+        }
+    }
+    let policy = super::migrate::policy(lock);
+    let report = mapped::install::rollback(&mut db, &chosen, dry_run, &policy, &ctx.ui).await?;
+    output::print(&report, ctx.format)
+}

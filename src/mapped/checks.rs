@@ -1,0 +1,298 @@
+//! `verify` and `check` on a mapping: the same checks as the default
+//! mapping's, each over every meter of the file (details name the meter).
+
+use anyhow::{Context, Result};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::history::{self, Installed};
+use super::{MeterState, State};
+use crate::checks::{Check, CheckResult, Findings};
+use crate::db;
+use crate::error::{cause, sqlstate};
+use crate::mapping::render::{self, trigger_name};
+use crate::mapping::{Charge, Limit, Meter};
+use crate::sql;
+
+const HINT_APPLY: &str = "run `quota migrate apply`";
+const HINT_REPAIR: &str = "run `quota migrate apply --repair` (it reinstalls the file's mapping; counters are kept)";
+const HINT_FILE: &str = "fix the key in quota.toml or the table it names (`quota init` writes a guess)";
+/// The search_path every meter function pins.
+const PINNED: &str = "search_path=pg_catalog, pg_temp";
+
+/// One check over every meter.
+pub async fn run(conn: &mut PgConnection, state: &State, check: Check) -> Result<CheckResult> {
+    let mut f = Findings::default();
+    match check {
+        Check::Schema => schema(state, &mut f),
+        Check::Drift => drift(conn, state, &mut f).await?,
+        Check::Tiers => f.note("limits per tier are declared in quota.toml (drift compares them)"),
+        _ => {
+            let Ok(meters) = state.meters() else {
+                f.fail("the mapping does not fit this database", "run `quota check schema`");
+                return Ok(f.into_result(check.name()));
+            };
+            for meter in meters {
+                let installed = state.installed(meter.name());
+                if installed.is_none() {
+                    f.fail(format!("meters.{}: not installed", meter.name()), HINT_APPLY);
+                    continue;
+                }
+                match check {
+                    Check::Routine => routine(conn, meter, &mut f).await?,
+                    Check::Trigger => trigger(conn, meter, &mut f).await?,
+                    Check::Grants => grants(conn, meter, &mut f).await?,
+                    Check::Security => security(conn, meter, &mut f).await?,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(f.into_result(check.name()))
+}
+
+/// Every check, in `verify`'s order.
+pub async fn run_all(conn: &mut PgConnection, state: &State) -> Result<Vec<CheckResult>> {
+    let mut out = Vec::new();
+    for check in Check::ALL {
+        out.push(run(conn, state, check).await?);
+    }
+    Ok(out)
+}
+
+fn schema(state: &State, f: &mut Findings) {
+    match &state.resolved {
+        Err(problems) => {
+            for p in problems {
+                f.fail(p.clone(), HINT_FILE);
+            }
+        }
+        Ok(meters) => {
+            let names: Vec<&str> = meters.iter().map(Meter::name).collect();
+            f.note(format!("{}: meters {} fit the database", state.path.display(), names.join(", ")));
+        }
+    }
+}
+
+async fn routine(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
+    let Charge::Rpc { function } = &meter.declared.charge else {
+        return Ok(());
+    };
+    let (md5, _, _) = history::body(conn, &history::signature(meter)).await?;
+    match md5 {
+        Some(_) => f.note(format!("meters.{}: {function}(uuid, integer) returns record", meter.name())),
+        None => f.fail(format!("meters.{}: {function}(uuid, integer) is missing", meter.name()), HINT_REPAIR),
+    }
+    Ok(())
+}
+
+async fn trigger(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
+    let Charge::Trigger { on, .. } = &meter.declared.charge else {
+        return Ok(());
+    };
+    let name = trigger_name(meter.name());
+    let row: Option<(String, i32, bool)> = db::query_as(sql::METER_TRIGGER)
+        .bind(on.sql())
+        .bind(&name)
+        .fetch_optional(&mut *conn)
+        .await
+        .with_context(|| format!("reading trigger {name} on {on}"))?;
+    let at = format!("meters.{}: trigger {name} on {on}", meter.name());
+    match row {
+        None => f.fail(format!("{at} is missing"), HINT_REPAIR),
+        Some((enabled, _, _)) if enabled == "D" => f.fail(
+            format!("{at} is disabled"),
+            format!("ALTER TABLE {} ENABLE TRIGGER {};", on.sql(), crate::mapping::ident(&name)),
+        ),
+        // tgtype: bit 0 ROW, bit 1 BEFORE, bit 2 INSERT.
+        Some((_, tgtype, new_table)) if tgtype & 1 != 0 || tgtype & 2 != 0 || tgtype & 4 == 0 || !new_table => {
+            f.fail(format!("{at} does not fire AFTER INSERT FOR EACH STATEMENT with its rows"), HINT_REPAIR)
+        }
+        Some(_) => f.note(format!("{at}: AFTER INSERT, per statement, enabled")),
+    }
+    Ok(())
+}
+
+async fn grants(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
+    if !matches!(meter.declared.charge, Charge::Rpc { .. }) {
+        return Ok(());
+    }
+    let signature = history::signature(meter);
+    let at = format!("meters.{}", meter.name());
+    let public: bool = db::query_scalar(sql::FUNCTION_PUBLIC_EXECUTE)
+        .bind(&signature)
+        .fetch_one(&mut *conn)
+        .await
+        .context("reading the function's EXECUTE grants")?;
+    if public {
+        f.fail(format!("{at}: PUBLIC can execute it"), format!("REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC;"));
+    }
+    let roles: Vec<(String, bool)> = db::query_as(sql::FUNCTION_EXECUTE)
+        .bind(&signature)
+        .bind(crate::checks::API_ROLES.map(String::from).to_vec())
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading the function's EXECUTE grants")?;
+    for role in crate::checks::API_ROLES {
+        match roles.iter().find(|(r, _)| r == role) {
+            None => f.note(format!("{at}: role {role} absent")),
+            Some((_, true)) if role == "anon" => f.fail(
+                format!("{at}: anon can execute it"),
+                format!("REVOKE EXECUTE ON FUNCTION {signature} FROM anon;"),
+            ),
+            Some((_, false)) if role != "anon" => f.fail(
+                format!("{at}: {role} cannot execute it"),
+                format!("GRANT EXECUTE ON FUNCTION {signature} TO {role};"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if !f.has_failures() {
+        f.note(format!("{at}: PUBLIC and anon cannot execute; authenticated and service_role can"));
+    }
+    Ok(())
+}
+
+async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
+    let signature = history::signature(meter);
+    let at = format!("meters.{}", meter.name());
+    let (_, definer, config) = history::body(conn, &signature).await?;
+    if definer != Some(true) {
+        f.fail(format!("{at}: {signature} is not SECURITY DEFINER"), HINT_REPAIR);
+    }
+    if config.as_deref() != Some(PINNED) {
+        f.fail(
+            format!("{at}: {signature} has {} (expected {PINNED})", config.unwrap_or_default()),
+            HINT_REPAIR,
+        );
+    }
+    if let Charge::Rpc { function } = &meter.declared.charge {
+        probe_guard(conn, meter, function, f).await?;
+    }
+    if !f.has_failures() {
+        f.note(format!("{at}: SECURITY DEFINER, {PINNED}; the guard refuses other subjects"));
+    }
+    Ok(())
+}
+
+/// Calls the function as PostgREST would for a subject the JWT does not
+/// name (a member of nothing), on each JWT path; each must be refused.
+async fn probe_guard(conn: &mut PgConnection, meter: &Meter, function: &crate::mapping::Name, f: &mut Findings) -> Result<()> {
+    let call = render::fill(sql::meters::PROBE_CALL, &[("function", function.sql())])?;
+    let sub = Uuid::new_v4().to_string();
+    let claims = serde_json::json!({"role": "authenticated", "sub": sub}).to_string();
+    let paths: [(&str, &[(&str, &str)]); 3] = [
+        ("as authenticated with request.jwt.claims", &[("role", "authenticated"), ("request.jwt.claims", &claims)]),
+        ("as authenticated with request.jwt.claim.sub", &[("role", "authenticated"), ("request.jwt.claim.sub", &sub)]),
+        ("with claims and no role switched", &[("request.jwt.claims", &claims)]),
+    ];
+    for (label, settings) in paths {
+        let mut sp = conn.begin().await.context("starting a savepoint for the guard probe")?;
+        let mut skipped = false;
+        for (name, value) in settings {
+            let set = db::query(sql::SET_LOCAL_SETTING).bind(*name).bind(*value).execute(&mut *sp).await;
+            if set.is_err() {
+                skipped = true; // this session may not become the role
+                break;
+            }
+        }
+        let outcome = if skipped {
+            None
+        } else {
+            Some(db::query(&call).bind(Uuid::new_v4()).fetch_all(&mut *sp).await)
+        };
+        sp.rollback().await.context("ending the guard probe's savepoint")?;
+        match outcome {
+            None => f.note(format!("meters.{}: guard not probed {label} (cannot become the role)", meter.name())),
+            Some(Err(e)) if cause::has_sqlstate(&e, sqlstate::INSUFFICIENT_PRIVILEGE) => {}
+            Some(other) => f.fail(
+                format!(
+                    "meters.{}: the guard let a caller {label} spend another subject's quota ({})",
+                    meter.name(),
+                    match other {
+                        Ok(_) => "the call returned".to_string(),
+                        Err(e) => cause::sqlstate(&e).unwrap_or_else(|| "an error".into()),
+                    }
+                ),
+                HINT_REPAIR,
+            ),
+        }
+    }
+    Ok(())
+}
+
+async fn drift(conn: &mut PgConnection, state: &State, f: &mut Findings) -> Result<()> {
+    let Ok(states) = state.states() else {
+        f.fail("the mapping does not fit this database", "run `quota check schema`");
+        return Ok(());
+    };
+    for (name, meter_state) in states {
+        match meter_state {
+            MeterState::Pending => f.fail(format!("meters.{name}: not installed"), HINT_APPLY),
+            MeterState::NotInFile => f.warn(
+                format!("meters.{name}: installed, but not in {}", state.path.display()),
+                format!("run `quota migrate rollback --meter {name}` to remove it, or put it back in the file"),
+            ),
+            MeterState::Drifted(changes) => f.fail(
+                format!("meters.{name}: the mapping changed since install: {}", changes.join(", ")),
+                HINT_REPAIR,
+            ),
+            MeterState::Installed => {
+                let installed = state.installed(&name).expect("installed meters have a record");
+                let meter = state.meters()?.iter().find(|m| m.name() == name).expect("resolved");
+                edited(conn, installed, f).await?;
+                limits(conn, meter, f).await?;
+            }
+        }
+    }
+    if !f.has_failures() {
+        f.note("every meter is installed as quota.toml maps it");
+    }
+    Ok(())
+}
+
+/// The function's body as installed, against its digest at install.
+async fn edited(conn: &mut PgConnection, installed: &Installed, f: &mut Findings) -> Result<()> {
+    let signature = history::signature(&installed.meter);
+    let (md5, _, _) = history::body(conn, &signature).await?;
+    let name = installed.meter.name();
+    match md5 {
+        None => f.fail(format!("meters.{name}: {signature} is missing"), HINT_REPAIR),
+        Some(md5) if md5 != installed.body_md5 => {
+            f.fail(format!("meters.{name}: {signature} was edited since install"), HINT_REPAIR)
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Where the file declares limits, the table must agree, tier by tier.
+async fn limits(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
+    let Limit::Tiers { limits, .. } = &meter.declared.limit else {
+        return Ok(());
+    };
+    let rows: Vec<(String, i64)> = db::query_as(sql::METER_LIMITS_ROWS)
+        .bind(meter.name())
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading quota.meter_limits")?;
+    for (tier, limit) in limits {
+        match rows.iter().find(|(t, _)| t == tier) {
+            Some((_, n)) if n == limit => {}
+            Some((_, n)) => f.fail(
+                format!("meters.{}.limits.{tier}: the file says {limit}, the database {n}", meter.name()),
+                HINT_REPAIR,
+            ),
+            None => f.fail(format!("meters.{}.limits.{tier}: missing in the database", meter.name()), HINT_REPAIR),
+        }
+    }
+    for (tier, n) in &rows {
+        if !limits.contains_key(tier) {
+            f.fail(
+                format!("meters.{}.limits.{tier}: in the database ({n}), not in the file", meter.name()),
+                HINT_REPAIR,
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Mapped meters: the enforcement `quota.toml` describes, installed,
+//! checked and taken out on the application's own tables. The file is read
+//! once at the edge (`mapping::file::Config`); here it is resolved against
+//! the catalog once ([`State::read`]) and each meter compared with what
+//! `quota.meters` recorded at install.
+
+pub mod call;
+pub mod checks;
+pub mod history;
+pub mod install;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::mapping::file::Config;
+use crate::mapping::resolve::{self, Catalog};
+use crate::mapping::{render, Meter};
+use history::Installed;
+
+/// A mapping read against one database: the file's meters resolved (or
+/// every problem that stops them), and what quota installed before.
+pub struct State {
+    pub path: PathBuf,
+    pub resolved: std::result::Result<Vec<Meter>, Vec<String>>,
+    pub installed: Vec<Installed>,
+}
+
+/// Where one meter stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "changes")]
+pub enum MeterState {
+    /// In the file, not installed: `migrate apply` installs it.
+    Pending,
+    /// Installed as the file says.
+    Installed,
+    /// Installed from another mapping (or another rendering): what changed.
+    Drifted(Vec<String>),
+    /// Installed, no longer in the file: only `migrate rollback --meter` removes it.
+    NotInFile,
+}
+
+impl State {
+    /// Resolves `config` on `conn` (one transaction, read only).
+    pub async fn read(conn: &mut PgConnection, config: &Config) -> Result<State> {
+        let installed = history::read(conn).await?;
+        let catalog = Catalog::read(conn, &config.meters).await?;
+        let by_name = installed
+            .iter()
+            .map(|i| (i.meter.name().to_string(), i.meter.clone()))
+            .collect();
+        let resolved = resolve::resolve(&config.meters, &catalog, &by_name);
+        Ok(State {
+            path: config.path.clone(),
+            resolved,
+            installed,
+        })
+    }
+
+    pub fn installed(&self, name: &str) -> Option<&Installed> {
+        self.installed.iter().find(|i| i.meter.name() == name)
+    }
+
+    /// The file's meters, resolved; `Err` names every problem (exit 4, the
+    /// hint `quota check schema`).
+    pub fn meters(&self) -> Result<&[Meter]> {
+        match &self.resolved {
+            Ok(meters) => Ok(meters),
+            Err(problems) => Err(crate::error::precondition(format!(
+                "{} does not fit this database: {}; run `quota check schema` for the list",
+                self.path.display(),
+                problems.join("; ")
+            ))),
+        }
+    }
+
+    /// Every meter of the file and every meter installed, with its state.
+    pub fn states(&self) -> Result<Vec<(String, MeterState)>> {
+        let mut out = Vec::new();
+        for meter in self.meters()? {
+            let state = match self.installed(meter.name()) {
+                None => MeterState::Pending,
+                Some(installed) => drift(installed, meter)?,
+            };
+            out.push((meter.name().to_string(), state));
+        }
+        for installed in &self.installed {
+            if !out.iter().any(|(name, _)| name == installed.meter.name()) {
+                out.push((installed.meter.name().to_string(), MeterState::NotInFile));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What differs between the meter installed and the file's: the mapping's
+/// keys, else the rendered SQL (another quota renders it differently).
+pub fn drift(installed: &Installed, meter: &Meter) -> Result<MeterState> {
+    let rendered = render::render(meter)?;
+    if rendered.checksum == installed.checksum {
+        return Ok(MeterState::Installed);
+    }
+    let (was, now) = (installed.meter.flat(), meter.flat());
+    let mut changes = Vec::new();
+    for key in was.keys().chain(now.keys().filter(|k| !was.contains_key(*k))) {
+        let (a, b) = (was.get(key), now.get(key));
+        if a != b {
+            changes.push(format!(
+                "{key}: {} → {}",
+                a.map_or("(none)", String::as_str),
+                b.map_or("(none)", String::as_str)
+            ));
+        }
+    }
+    if changes.is_empty() {
+        changes.push("the rendered SQL differs (installed by another version of quota)".into());
+    }
+    Ok(MeterState::Drifted(changes))
+}
+
+/// `migrate status` on a mapping: one row per meter.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub config: String,
+    pub meters: Vec<MeterStatus>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MeterStatus {
+    pub meter: String,
+    pub kind: Option<crate::mapping::Kind>,
+    #[serde(flatten)]
+    pub state: MeterState,
+    pub installed_on: Option<String>,
+    pub checksum: Option<String>,
+}
+
+impl StatusReport {
+    pub fn new(state: &State) -> Result<StatusReport> {
+        let meters = state
+            .states()?
+            .into_iter()
+            .map(|(name, meter_state)| {
+                let installed = state.installed(&name);
+                let kind = state
+                    .meters()
+                    .ok()
+                    .and_then(|m| m.iter().find(|m| m.name() == name))
+                    .or(installed.map(|i| &i.meter))
+                    .map(|m| m.declared.kind());
+                MeterStatus {
+                    meter: name,
+                    kind,
+                    state: meter_state,
+                    installed_on: installed.map(|i| i.installed_on.clone()),
+                    checksum: installed.map(|i| i.checksum.clone()),
+                }
+            })
+            .collect();
+        Ok(StatusReport {
+            config: state.path.display().to_string(),
+            meters,
+        })
+    }
+}
