@@ -274,6 +274,12 @@ pub struct RaceArgs {
     /// the attempts).
     #[arg(long, value_name = "K", conflicts_with = "user")]
     pub headroom: Option<u32>,
+    /// A meter of quota.toml to race (with --user: the subject's id).
+    #[arg(long, value_name = "NAME")]
+    pub meter: Option<String>,
+    /// Units each attempt asks for (a meter of quota.toml).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
+    pub amount: i32,
 }
 
 /// `quota bench`.

@@ -281,6 +281,13 @@ pub(crate) mod meters {
     template!(REVERT_DATA, "revert_data.sql");
     template!(PROBE_CALL, "probe_call.sql");
     template!(CALL, "call.sql");
+    template!(READ_USAGE, "read_usage.sql");
+    template!(READ_LIMIT_COLUMN, "read_limit_column.sql");
+    template!(READ_LIMIT_TIERS, "read_limit_tiers.sql");
+    template!(TAKE_BACK, "take_back.sql");
+    template!(SET_USAGE, "set_usage.sql");
+    template!(RACE_INSERT, "race_insert.sql");
+    template!(RACE_DELETE, "race_delete.sql");
 }
 
 // Mapped meters installed: quota.meters and what each installed.
@@ -297,3 +304,4 @@ pub(crate) const METER_LIMITS_ROWS: &str = include_str!("../sql/queries/meter_li
 pub(crate) const FUNCTION_EXECUTE: &str = include_str!("../sql/queries/function_execute.sql");
 pub(crate) const FUNCTION_PUBLIC_EXECUTE: &str =
     include_str!("../sql/queries/function_public_execute.sql");
+pub(crate) const PRIMARY_KEY_COLUMN: &str = include_str!("../sql/queries/primary_key_column.sql");

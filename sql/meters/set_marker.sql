@@ -1,2 +1,2 @@
 ,
-         {marker} = GREATEST({alias}.{marker}, v_period)
+         {marker} = GREATEST({alias}.{marker}, {period})

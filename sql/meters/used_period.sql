@@ -1,1 +1,1 @@
-(CASE WHEN {alias}.{marker} < v_period THEN 0 ELSE COALESCE({alias}.{counter}, 0) END)
+(CASE WHEN {alias}.{marker} < {period} THEN 0 ELSE COALESCE({alias}.{counter}, 0) END)

@@ -65,6 +65,7 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
             let report = mapped::call::call(&mut db, meter, user, amount, commit).await?;
             output::print(&report, ctx.format)
         }
+        Command::Race(args) => race(ctx, config, args).await,
         Command::Completions { .. } | Command::Sandbox(_) => Err(error::usage(
             "sandbox and completions do not read quota.toml; run them without --config (or elsewhere than next to quota.toml)",
         )),
@@ -89,6 +90,29 @@ pub fn default_meter_only(meter: Option<&str>, amount: i32) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The default mapping's meters by name: scrapes (the RPC), clips (the
+/// trigger); one unit per attempt.
+pub fn default_race_target(
+    meter: Option<&str>,
+    amount: i32,
+    target: crate::load::race::RacePath,
+) -> Result<crate::load::race::RacePath> {
+    use crate::load::race::RacePath;
+    if amount != 1 {
+        return Err(error::usage(
+            "--amount needs a meter of quota.toml; the default mapping charges one unit per attempt",
+        ));
+    }
+    match meter {
+        None => Ok(target),
+        Some("scrapes") => Ok(RacePath::Rpc),
+        Some("clips") => Ok(RacePath::Trigger),
+        Some(other) => Err(error::usage(format!(
+            "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH)"
+        ))),
+    }
 }
 
 async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {
@@ -193,4 +217,67 @@ async fn rollback(
     let policy = super::migrate::policy(lock);
     let report = mapped::install::rollback(&mut db, &chosen, dry_run, &policy, &ctx.ui).await?;
     output::print(&report, ctx.format)
+}
+
+async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Result<()> {
+    let Some(subject) = args.user else {
+        return Err(error::usage(
+            "with quota.toml, give the subject to race: --user UUID (a row of the meter's subject \
+             table); what the race admits is taken back afterwards",
+        ));
+    };
+    if args.naive || args.headroom.is_some() {
+        return Err(error::usage("--naive and --headroom are for the default mapping"));
+    }
+    let mut db = ctx.database.connect().await?;
+    let state = read(&mut db, config).await?;
+    let meter = pick_any(&state, args.meter.as_deref())?;
+    if let crate::mapping::Charge::Trigger { amount_column: None, .. } = meter.declared.charge {
+        if args.amount != 1 {
+            return Err(error::usage(format!(
+                "meter {} charges 1 per row (no amount_column); --amount must be 1",
+                meter.name()
+            )));
+        }
+    }
+    if state.installed(meter.name()).is_none() {
+        return Err(error::precondition(format!(
+            "meter {} is not installed; run `quota migrate apply`",
+            meter.name()
+        )));
+    }
+    let plan = mapped::race::RacePlan {
+        subject,
+        attempts: args.attempts,
+        concurrency: args.concurrency,
+        amount: args.amount,
+    };
+    let report = mapped::race::race(&ctx.database, meter, plan, &ctx.ui).await?;
+    output::print(&report, ctx.format)?;
+    if report.over_admitted > 0 {
+        return Err(error::failed(format!(
+            "over-admission: {} admitted, the headroom allowed {}",
+            report.admitted, report.expected
+        )));
+    }
+    if report.errors > 0 {
+        return Err(error::precondition(format!(
+            "{} of {} attempts failed with an error (see above)",
+            report.errors, report.attempts
+        )));
+    }
+    Ok(())
+}
+
+/// The meter `--meter` names, or the only meter of the file.
+fn pick_any<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
+    let meters = state.meters()?;
+    match (name, meters) {
+        (None, [only]) => Ok(only),
+        (None, _) => Err(error::usage(format!(
+            "give --meter NAME (meters: {})",
+            meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+        ))),
+        (Some(_), _) => pick(state, name),
+    }
 }

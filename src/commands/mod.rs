@@ -110,7 +110,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Limits(args) => limits::run(&ctx, args).await,
         Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Report { report, threshold } => report::run(&ctx, report, threshold).await,
-        Command::Race(args) => race::run(&ctx, args).await,
+        Command::Race(mut args) => {
+            args.target = mapped::default_race_target(args.meter.as_deref(), args.amount, args.target)?;
+            race::run(&ctx, args).await
+        }
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Completions { shell } => {

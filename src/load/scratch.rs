@@ -204,7 +204,7 @@ impl Shape {
 }
 
 /// Placeholders for the required columns of `table` other than `given`.
-async fn extras(
+pub(crate) async fn extras(
     conn: &mut PgConnection,
     table: &str,
     given: &[&str],

@@ -19,6 +19,21 @@ pub struct Rendered {
     pub revert_data: String,
     /// Over `install`: a changed mapping changes it.
     pub checksum: String,
+    /// The queries quota runs on the meter ($1 the subject).
+    pub queries: Queries,
+}
+
+/// A meter's own queries, rendered from the same mapping as its function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queries {
+    /// The subject's usage this period (no row before first use).
+    pub usage: String,
+    /// The subject's limit (no row: no such subject).
+    pub limit: String,
+    /// Subtracts $2 units (a race's own admissions).
+    pub take_back: String,
+    /// Sets the counter to $2 for this period.
+    pub set_usage: String,
 }
 
 /// The trigger function of a trigger meter, in quota's schema.
@@ -66,6 +81,7 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
             ("alias", alias.into()),
             ("marker", marker_sql.clone()),
             ("counter", ident(&d.counter.column)),
+            ("period", "v_period".into()),
         ];
         all.extend(extra.iter().cloned());
         fill(template.trim_end(), &all)
@@ -132,14 +148,42 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
         Some(_) => fill(t::MARKER_DROP, &[("counter_table", d.counter.table.sql()), ("marker", marker_sql.clone())])?,
         None => String::new(),
     };
+    let queries = queries(meter, &values, &frag, used_template, marker.is_some())?;
     let revert_data = fill(
         t::REVERT_DATA,
         &[("marker_drop", marker_drop), ("meter_literal", text_literal(&d.name))])?;
     Ok(Rendered {
+        queries,
         checksum: checksum(&install),
         install,
         revert_code,
         revert_data,
+    })
+}
+
+/// The meter's queries: the same expressions as its function, with the
+/// period computed in the query instead of the function's `v_period`.
+fn queries(
+    meter: &Meter,
+    values: &[(&str, String)],
+    frag: &dyn Fn(&str, &[(&str, String)]) -> Result<String>,
+    used_template: &str,
+    has_marker: bool,
+) -> Result<Queries> {
+    let period = [("period", period_start(meter.declared.period).to_string())];
+    let mut values = values.to_vec();
+    values.push(("used", frag(used_template, &period)?));
+    let set_marker = if has_marker { frag(t::SET_MARKER, &period)? } else { String::new() };
+    values.push(("set_marker", set_marker));
+    let limit = match meter.declared.limit {
+        Limit::Column(_) => t::READ_LIMIT_COLUMN,
+        Limit::Tiers { .. } => t::READ_LIMIT_TIERS,
+    };
+    Ok(Queries {
+        usage: fill(t::READ_USAGE, &values)?,
+        limit: fill(limit, &values)?,
+        take_back: fill(t::TAKE_BACK, &values)?,
+        set_usage: fill(t::SET_USAGE, &values)?,
     })
 }
 

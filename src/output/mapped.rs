@@ -67,3 +67,27 @@ impl Report for CallReport {
         format!("{t}\n{note}")
     }
 }
+
+impl Report for crate::mapped::race::RaceReport {
+    fn to_table(&self) -> String {
+        let mut t = table(&["meter", "attempts", "amount", "admitted", "expected", "over-admitted", "errors"]);
+        t.add_row(vec![
+            self.meter.clone(),
+            self.attempts.to_string(),
+            self.amount.to_string(),
+            self.admitted.to_string(),
+            self.expected.to_string(),
+            self.over_admitted.to_string(),
+            self.errors.to_string(),
+        ]);
+        format!(
+            "{t}\nsubject {}: usage {} of {} before; {} units and {} rows taken back afterwards ({:.2}s)",
+            self.subject,
+            self.usage_before,
+            or_missing(self.limit),
+            self.taken_back_units,
+            self.rows_deleted,
+            self.seconds
+        )
+    }
+}
