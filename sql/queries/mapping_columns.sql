@@ -17,7 +17,7 @@ SELECT n.nspname::text AS table_schema,
                   AND i.indexprs IS NULL
                   AND i.indnkeyatts = 1
                   AND i.indkey[0] = a.attnum) AS unique_alone
-  FROM pg_catalog.unnest($1::text[], $2::text[]) AS t(table_schema, table_name)
+  FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS t(table_schema, table_name)
   JOIN pg_catalog.pg_namespace AS n ON n.nspname = t.table_schema
   JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = t.table_name
   JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

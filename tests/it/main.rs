@@ -44,3 +44,4 @@ mod workflows;
 mod acl;
 mod intended;
 mod trial_errors;
+mod mapped;
