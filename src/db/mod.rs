@@ -287,18 +287,8 @@ fn raw_url_password(text: &str) -> Option<String> {
     (!password.is_empty()).then(|| password.to_string())
 }
 
-/// A role name as SQL shows it: quoted unless plainly lower-case.
-pub fn quote_ident(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+/// A role name as SQL shows it (the one spelling lives in the leaf `names`).
+pub use crate::names::quote_ident;
 
 #[cfg(test)]
 mod tests {
