@@ -5,6 +5,7 @@ mod bench;
 mod limits;
 mod metrics;
 mod migrate;
+mod options;
 // checks and debugging
 mod race;
 mod report;

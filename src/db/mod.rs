@@ -26,6 +26,10 @@ pub struct Database {
 }
 
 impl Database {
+    /// Seconds to wait for the server to answer a connection attempt unless
+    /// `--connect-timeout` says otherwise.
+    pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+
     /// An empty URL is kept (and refused by [`Database::options`]): silently
     /// falling back to `PG*` defaults would point a deploy script whose
     /// variable expanded to nothing at whatever server `localhost` is.

@@ -130,6 +130,10 @@ pub(crate) async fn unlimited_tiers(conn: &mut PgConnection) -> Result<Vec<Unlim
         .map_err(|e| crate::users::explain(e, "reading tiers without a clip limit"))
 }
 
+/// The share of a limit that counts as near it unless `--threshold` says
+/// otherwise (`report`, `metrics`).
+pub const DEFAULT_NEAR_THRESHOLD: f64 = 0.9;
+
 /// The hint for a tier without a limit of its own.
 pub const HINT_TIER: &str =
     "correct the users' subscription_tier, or give the tier a limit of its \
