@@ -317,6 +317,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ownership_hints_word_the_facts_given() {
+        let facts = |table_owner| GrantFacts {
+            table_owner,
+            role_and_database: None,
+        };
+        let owner = Some(("App".to_string(), Some("postgres".to_string())));
+        assert_eq!(
+            ownership_hint(&facts(owner)),
+            "run quota as postgres, the owner of public.users (on Supabase: postgres), or as \
+             postgres run: GRANT CREATE ON SCHEMA public TO \"App\"; GRANT postgres TO \"App\""
+        );
+        let own = Some(("app".to_string(), Some("app".to_string())));
+        assert_eq!(
+            ownership_hint(&facts(own)),
+            "as the owner of schema public run: GRANT USAGE, CREATE ON SCHEMA public TO app"
+        );
+        assert!(ownership_hint(&facts(None)).starts_with("run quota as the owner of public.users"));
+    }
+
+    #[test]
     fn terminate_sql_names_the_pids() {
         assert_eq!(terminate_sql(&[4242]), "SELECT pg_terminate_backend(4242)");
         assert_eq!(
