@@ -38,7 +38,7 @@ pub struct Global {
     pub format: Format,
 
     /// Seconds to wait for the server to answer a connection attempt.
-    #[arg(long, env = "QUOTA_CONNECT_TIMEOUT", hide_env_values = true, default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "QUOTA_CONNECT_TIMEOUT", hide_env_values = true, default_value_t = crate::db::Database::DEFAULT_CONNECT_TIMEOUT_SECS, global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
 
     /// The mapping: a quota.toml naming your tables, columns and meters. Without it,
@@ -228,7 +228,7 @@ pub enum MigrateCommand {
 pub struct ManyArgs {
     /// How many databases to check at the same time when --database-url is given more
     /// than once (1 to 64); with one database it changes nothing.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = crate::fleet::DEFAULT_JOBS, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: u32,
 }
 
@@ -237,13 +237,13 @@ pub struct ManyArgs {
 pub struct LockArgs {
     /// Milliseconds a migration's DDL may wait for a table lock before it
     /// backs off (the application's inserts queue behind it meanwhile).
-    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    #[arg(long, value_name = "MS", default_value_t = crate::migrate::LockPolicy::DEFAULT_LOCK_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub lock_timeout: u64,
     /// Further attempts after a lock timeout, with exponential backoff.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+    #[arg(long, default_value_t = crate::migrate::LockPolicy::DEFAULT_RETRIES, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
     /// Seconds to wait for another quota process that holds the migration lock.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = crate::migrate::LockPolicy::DEFAULT_LOCK_WAIT_SECS)]
     pub lock_wait: u64,
 }
 
@@ -252,13 +252,13 @@ pub struct LockArgs {
 pub struct RaceArgs {
     /// What the attempts go through: the RPC, or INSERTs into public.clips
     /// that fire the clip trigger.
-    #[arg(long, value_enum, default_value_t = RacePath::Rpc)]
+    #[arg(long, value_enum, default_value_t = crate::load::race::RaceOptions::DEFAULT_TARGET)]
     pub target: RacePath,
     /// Connections opened up front and released together.
-    #[arg(long, short = 'c', default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, short = 'c', default_value_t = crate::load::race::RaceOptions::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub concurrency: u32,
     /// Attempts in all, spread over the connections.
-    #[arg(long, short = 'n', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, short = 'n', default_value_t = crate::load::race::RaceOptions::DEFAULT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub attempts: u32,
     /// Race this real user instead of a scratch user; afterwards exactly the
     /// race's own admissions (and clips) are taken back, also on error and
@@ -286,17 +286,17 @@ pub struct RaceArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Concurrent clients, each on its own scratch user.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = crate::load::bench::BenchOptions::DEFAULT_CLIENTS, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub clients: u32,
     /// Measured seconds per scenario.
-    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    #[arg(long, default_value_t = crate::load::bench::BenchOptions::DEFAULT_SECONDS, value_parser = positive_seconds)]
     pub seconds: f64,
     /// Unmeasured seconds before each scenario's first turn (plans cached, caches warm).
-    #[arg(long, default_value_t = 1.0, value_parser = non_negative_seconds)]
+    #[arg(long, default_value_t = crate::load::bench::BenchOptions::DEFAULT_WARMUP, value_parser = non_negative_seconds)]
     pub warmup: f64,
     /// Scenarios take turns this many times (each turn seconds/rounds long),
     /// so background load affects floors and enforcement alike.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = crate::load::bench::BenchOptions::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// Run only these scenarios (comma-separated); ratios need both sides.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
@@ -349,13 +349,13 @@ pub enum ReportCommand {
     /// Users at or above a share of a limit but not at it: every meter, every tier.
     NearLimit {
         /// Share of the limit, in (0, 1].
-        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = crate::meters::DEFAULT_NEAR_THRESHOLD, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
     /// Counts per meter and tier: users, at the limit, near it, usage.
     Summary {
         /// Share of a limit that counts as near it, in (0, 1].
-        #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = crate::meters::DEFAULT_NEAR_THRESHOLD, value_parser = parse_threshold, allow_negative_numbers = true)]
         threshold: f64,
     },
 }
@@ -414,10 +414,10 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
     /// Share of a limit that counts as near it, in (0, 1].
-    #[arg(long, default_value_t = 0.9, value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = crate::meters::DEFAULT_NEAR_THRESHOLD, value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: f64,
     /// Milliseconds each scrape's queries may take before the scrape fails.
-    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    #[arg(long, value_name = "MS", default_value_t = crate::metrics::ScrapeOptions::DEFAULT_STATEMENT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub statement_timeout: u64,
     /// Also run every check of `verify` (in its own rolled-back transaction) and export
     /// quota_verify_ok and quota_verify_check_ok (one series per check).

@@ -277,6 +277,41 @@ pub fn compare(rows: &[(String, String, String)]) -> Vec<Problem> {
     problems
 }
 
+/// The application's table or column a server's "does not exist" error
+/// names ([`application_object`] of its message): the fact `error::users`
+/// and `error::load` word a "restore it" hint with.
+pub(crate) fn object_named_by(e: &sqlx::Error) -> Option<String> {
+    application_object(e.as_database_error()?.message())
+}
+
+/// The application's table or column (of the schema contract) a server's
+/// "relation … does not exist" or "column … does not exist" names:
+/// `public.user_usage`, `public.users.usage_this_month` (`users` when the
+/// server does not say the table); none for quota's own objects.
+pub(crate) fn application_object(message: &str) -> Option<String> {
+    let named = |prefix: &str| {
+        let rest = message.strip_prefix(prefix)?;
+        let name = rest.strip_suffix(" does not exist")?;
+        Some(name.trim_matches('"').to_string())
+    };
+    if let Some(relation) = named("relation ") {
+        let table = relation.strip_prefix("public.").unwrap_or(&relation);
+        return tables().contains(&table).then(|| format!("public.{table}"));
+    }
+    let column = named("column ")?;
+    let (table, column) = match column.rsplit_once('.') {
+        Some((qualifier, column)) => (Some(qualifier.trim_matches('"').to_string()), column),
+        None => (None, column.as_str()),
+    };
+    let expected = CONTRACT.iter().find(|c| {
+        c.column == column.trim_matches('"')
+            && table
+                .as_deref()
+                .is_none_or(|t| t == c.table || t == format!("public.{}", c.table) || t.len() <= 2)
+    })?;
+    Some(format!("public.{}.{}", expected.table, expected.column))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +345,27 @@ mod tests {
         ));
         assert!(text.contains(&"column public.users.email (text) is missing".to_string()));
         assert_eq!(problems.len(), 1 + 1 + 5);
+    }
+
+    #[test]
+    fn only_the_applications_tables_and_columns_are_named() {
+        let object = |m: &str| application_object(m);
+        assert_eq!(
+            object("relation \"public.user_usage\" does not exist").as_deref(),
+            Some("public.user_usage")
+        );
+        assert_eq!(
+            object("relation \"clips\" does not exist").as_deref(),
+            Some("public.clips")
+        );
+        assert_eq!(
+            object("relation \"public.clip_limits\" does not exist"),
+            None
+        );
+        assert_eq!(
+            object("column u.usage_this_month does not exist").as_deref(),
+            Some("public.users.usage_this_month")
+        );
+        assert_eq!(object("column \"clips_period_start\" does not exist"), None);
     }
 }

@@ -13,6 +13,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::db::Database;
+
+/// How many databases `concurrently` works on at once unless `--jobs` says.
+pub const DEFAULT_JOBS: u32 = 4;
 use crate::error::{self, ExitKind};
 
 /// How one database's run ended.

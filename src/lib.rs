@@ -27,6 +27,7 @@ pub(crate) mod meters;
 pub(crate) mod metrics;
 pub(crate) mod migrate;
 pub(crate) mod monitor;
+pub(crate) mod names;
 pub(crate) mod output;
 pub(crate) mod sandbox;
 pub(crate) mod sql;

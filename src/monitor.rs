@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::meters::{self, Meter, TierRow};
-use crate::{db, error, sql};
+use crate::{db, sql};
 
 /// A user at or near a limit, on one meter.
 #[derive(Serialize, sqlx::FromRow)]
@@ -143,7 +143,7 @@ async fn users(
     let mut rows: Vec<UserAt> = statement
         .fetch_all(&mut *tx)
         .await
-        .map_err(|e| error::users::explain(e, doing))?;
+        .map_err(|e| crate::users::explain(e, doing))?;
     let notes = notes(&mut tx).await?;
     tx.commit().await?;
     let meters = Meter::ALL

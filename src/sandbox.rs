@@ -24,10 +24,6 @@ use crate::ui::Ui;
 /// The Supabase-shaped demo schema with its sample users.
 pub use crate::sql::DEMO_SCHEMA;
 
-/// How the sandbox races: the `quota race` defaults.
-const RACE_CONCURRENCY: usize = 16;
-const RACE_ATTEMPTS: usize = 64;
-
 /// Everything the sandbox did; its JSON is part of the documented output.
 #[derive(Debug, Serialize)]
 pub struct SandboxReport {
@@ -201,7 +197,8 @@ async fn teardown(mut cluster: Cluster) -> Result<()> {
 
 /// Demo schema, migrations, verify, races: what the sandbox shows.
 async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxReport> {
-    let target = db::Database::new(Some(url.to_string()), Duration::from_secs(10));
+    let timeout = Duration::from_secs(db::Database::DEFAULT_CONNECT_TIMEOUT_SECS);
+    let target = db::Database::new(Some(url.to_string()), timeout);
     let mut conn = target.connect().await?;
     let postgres: String = {
         let mut tx = conn.read_only().await?;
@@ -234,13 +231,11 @@ async fn exercise(url: &str, ui: &Ui, interrupt: &Interrupt) -> Result<SandboxRe
             };
             let label = format!("{}{mode}", target_kind.as_str());
             ui.info(&format!("racing {label}"));
+            // The `quota race` defaults.
             let opts = RaceOptions {
                 target: target_kind,
-                concurrency: RACE_CONCURRENCY,
-                attempts: RACE_ATTEMPTS,
-                user: None,
                 naive,
-                headroom: None,
+                ..RaceOptions::default()
             };
             let report = race::run(&target, &opts, ui, interrupt)
                 .await

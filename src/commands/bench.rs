@@ -10,13 +10,7 @@ use crate::output;
 
 pub async fn run(ctx: &Context, args: BenchArgs) -> Result<()> {
     let interrupt = Interrupt::install()?;
-    let opts = BenchOptions {
-        clients: args.clients as usize,
-        seconds: args.seconds,
-        warmup: args.warmup,
-        rounds: args.rounds,
-        only: args.only,
-    };
+    let opts = BenchOptions::from(args);
     let report = bench::run(&ctx.database, &opts, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)
 }

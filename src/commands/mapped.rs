@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
             }
             let mut db = ctx.database.connect().await?;
             let state = read(&mut db, config).await?;
-            let policy = super::migrate::policy(lock);
+            let policy = crate::migrate::LockPolicy::from(lock);
             let report = mapped::install::apply(&mut db, &state, repair, dry_run, &policy, &ctx.ui).await?;
             output::print(&report, ctx.format)
         }
@@ -214,7 +214,7 @@ async fn rollback(
             return Err(error::usage("rollback cancelled; nothing was changed"));
         }
     }
-    let policy = super::migrate::policy(lock);
+    let policy = crate::migrate::LockPolicy::from(lock);
     let report = mapped::install::rollback(&mut db, &chosen, dry_run, &policy, &ctx.ui).await?;
     output::print(&report, ctx.format)
 }

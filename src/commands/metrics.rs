@@ -1,7 +1,5 @@
 //! `quota metrics [--listen ADDR]`.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
 use super::Context;
@@ -11,11 +9,7 @@ use crate::metrics::{self, serve, ScrapeOptions};
 use crate::output::{self, Format};
 
 pub async fn run(ctx: &Context, args: MetricsArgs) -> Result<()> {
-    let opts = ScrapeOptions {
-        threshold: args.threshold,
-        statement_timeout: Duration::from_millis(args.statement_timeout),
-        verify: args.verify,
-    };
+    let opts = ScrapeOptions::from(&args);
     let Some(addr) = args.listen else {
         return output::print(&metrics::scrape(&ctx.database, opts).await?, ctx.format);
     };

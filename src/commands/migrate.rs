@@ -1,11 +1,9 @@
 //! `quota migrate apply | status | rollback`.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{LockArgs, MigrateCommand};
+use crate::cli::MigrateCommand;
 use crate::db::Database;
 use crate::fleet;
 use crate::migrate::repair::{self, RepairOptions};
@@ -31,19 +29,21 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             repair: true,
             lock,
             ..
-        } => repair(ctx, dry_run, policy(lock)).await,
+        } => repair(ctx, dry_run, LockPolicy::from(lock)).await,
         MigrateCommand::Apply {
             dry_run,
             target,
             lock,
             ..
-        } if !ctx.databases.is_empty() => apply_all(ctx, dry_run, target, policy(lock)).await,
+        } if !ctx.databases.is_empty() => {
+            apply_all(ctx, dry_run, target, LockPolicy::from(lock)).await
+        }
         MigrateCommand::Apply {
             dry_run,
             target,
             lock,
             ..
-        } => apply(ctx, dry_run, target, policy(lock)).await,
+        } => apply(ctx, dry_run, target, LockPolicy::from(lock)).await,
         MigrateCommand::Status { many } if !ctx.databases.is_empty() => {
             let work =
                 |d: Database| async move { migrate::read_status(&mut d.connect().await?).await };
@@ -74,18 +74,10 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             let opts = RollbackOptions {
                 target,
                 dry_run,
-                policy: policy(lock),
+                policy: LockPolicy::from(lock),
             };
             rollback(ctx, opts, yes).await
         }
-    }
-}
-
-pub(super) fn policy(args: LockArgs) -> LockPolicy {
-    LockPolicy {
-        lock_timeout: Duration::from_millis(args.lock_timeout),
-        retries: args.retries,
-        lock_wait: Duration::from_secs(args.lock_wait),
     }
 }
 

@@ -6,6 +6,7 @@ mod limits;
 mod mapped;
 mod metrics;
 mod migrate;
+mod options;
 // checks and debugging
 mod race;
 mod report;

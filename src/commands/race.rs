@@ -17,14 +17,7 @@ pub async fn run(ctx: &Context, args: RaceArgs) -> Result<()> {
             args.concurrency, args.attempts
         ));
     }
-    let opts = RaceOptions {
-        target: args.target,
-        concurrency: args.concurrency as usize,
-        attempts: args.attempts as usize,
-        user: args.user,
-        naive: args.naive,
-        headroom: args.headroom,
-    };
+    let opts = RaceOptions::from(args);
     let report = race::run(&ctx.database, &opts, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)?;
     conclude(ctx, &report)

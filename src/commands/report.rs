@@ -12,7 +12,7 @@ pub async fn run(
     report: Option<ReportCommand>,
     threshold: Option<f64>,
 ) -> Result<()> {
-    let threshold = threshold.unwrap_or(0.9);
+    let threshold = threshold.unwrap_or(crate::meters::DEFAULT_NEAR_THRESHOLD);
     match report.unwrap_or(ReportCommand::Summary { threshold }) {
         ReportCommand::AtLimit => {
             output::print(&monitor::at_limit(&ctx.database).await?, ctx.format)

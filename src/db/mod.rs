@@ -26,6 +26,10 @@ pub struct Database {
 }
 
 impl Database {
+    /// Seconds to wait for the server to answer a connection attempt unless
+    /// `--connect-timeout` says otherwise.
+    pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+
     /// An empty URL is kept (and refused by [`Database::options`]): silently
     /// falling back to `PG*` defaults would point a deploy script whose
     /// variable expanded to nothing at whatever server `localhost` is.
@@ -287,18 +291,8 @@ fn raw_url_password(text: &str) -> Option<String> {
     (!password.is_empty()).then(|| password.to_string())
 }
 
-/// A role name as SQL shows it: quoted unless plainly lower-case.
-pub fn quote_ident(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+/// A role name as SQL shows it (the one spelling lives in the leaf `names`).
+pub use crate::names::quote_ident;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! "permission denied".
 
 use super::ExitKind;
-use crate::db::quote_ident;
+use crate::names::{quote_ident, QUOTA_TABLES};
 
 /// Clauses of an error line that start with one of these say what to do.
 const ACTION_WORDS: &[&str] = &[
@@ -93,16 +93,6 @@ pub fn permission_hint(message: &str, role: &str) -> String {
         format!("grant {role} the privilege named above, or run quota as the owner of the objects")
     }
 }
-
-/// The tables quota reads and writes, schema-qualified.
-const QUOTA_TABLES: &[&str] = &[
-    "public.users",
-    "public.user_usage",
-    "public.clips",
-    "public.clip_limits",
-    crate::migrate::embedded::HISTORY_TABLE,
-    crate::migrate::embedded::LEGACY_HISTORY_TABLE,
-];
 
 /// A table as the server's "permission denied for table x" names it, with
 /// its schema when it is one of quota's tables (the server leaves it out,

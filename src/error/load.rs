@@ -7,8 +7,7 @@ use uuid::Uuid;
 use super::cause::{database_error, has_sqlstate, sqlstate};
 use super::sqlstate as state;
 use super::{new, precondition, ExitKind};
-use crate::db::quote_ident;
-use crate::load::scratch::Shape;
+use crate::names::quote_ident;
 
 /// True when the clip trigger refused the insert: the limit was reached.
 pub(crate) fn is_clip_refused(e: &sqlx::Error) -> bool {
@@ -52,9 +51,11 @@ pub(crate) fn clip_insert_failure(e: sqlx::Error) -> anyhow::Error {
 
 /// A scratch row `table` refused: what quota cannot make up, a missing
 /// privilege, or (anything else) the error itself. `advice` says what to
-/// do instead.
+/// do instead; `application` is the application's table or column the
+/// server's message names, if any (`contract::object_named_by`).
 pub(crate) fn scratch_insert_failure(
     e: sqlx::Error,
+    application: Option<String>,
     table: &str,
     role: &str,
     advice: &str,
@@ -76,12 +77,11 @@ pub(crate) fn scratch_insert_failure(
         Some(state::INSUFFICIENT_PRIVILEGE) => {
             return missing_privilege_or(e, table, role);
         }
-        Some(state::UNDEFINED_TABLE | state::UNDEFINED_COLUMN)
-            if super::users::application_object(&detail).is_some() =>
-        {
+        Some(state::UNDEFINED_TABLE | state::UNDEFINED_COLUMN) if application.is_some() => {
             return super::users::application_object_missing(
                 "could not create a scratch user",
                 &detail,
+                application,
             );
         }
         _ => return anyhow::Error::new(e).context("could not create a scratch user"),
@@ -276,10 +276,12 @@ fn clips_condition(clip_key: &str, clips: &[String]) -> String {
     format!("({})", parts.join(" OR "))
 }
 
-/// The statements that delete a scratch user and what hangs off it.
-pub(crate) fn by_hand_scratch(shape: &Shape, id: Uuid) -> String {
+/// The statements that delete a scratch user and what hangs off it;
+/// `parent` is the table `users.id` references and its key column, quoted
+/// (`Shape::parent`).
+pub(crate) fn by_hand_scratch(parent: Option<(&str, &str)>, id: Uuid) -> String {
     let mut sql = vec!["BEGIN".to_string()];
-    sql.extend(delete_scratch_users(Some(shape), &[id]));
+    sql.extend(delete_scratch_users(parent, &[id]));
     sql.push("COMMIT".to_string());
     format!("{};", sql.join("; "))
 }
@@ -288,14 +290,14 @@ pub(crate) fn by_hand_scratch(shape: &Shape, id: Uuid) -> String {
 pub(crate) fn by_hand_bench(
     schema: &str,
     tier: &str,
-    shape: Option<&Shape>,
+    parent: Option<(&str, &str)>,
     users: &[Uuid],
 ) -> String {
     let mut sql = vec![
         "BEGIN".to_string(),
         format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
     ];
-    sql.extend(delete_scratch_users(shape, users));
+    sql.extend(delete_scratch_users(parent, users));
     sql.push(format!(
         "DELETE FROM public.clip_limits WHERE tier = '{}'",
         tier.replace('\'', "''")
@@ -304,7 +306,7 @@ pub(crate) fn by_hand_bench(
     format!("{};", sql.join("; "))
 }
 
-fn delete_scratch_users(shape: Option<&Shape>, ids: &[Uuid]) -> Vec<String> {
+fn delete_scratch_users(parent: Option<(&str, &str)>, ids: &[Uuid]) -> Vec<String> {
     if ids.is_empty() {
         return Vec::new();
     }
@@ -318,7 +320,7 @@ fn delete_scratch_users(shape: Option<&Shape>, ids: &[Uuid]) -> Vec<String> {
         format!("DELETE FROM public.user_usage WHERE user_id IN ({list})"),
         format!("DELETE FROM public.users WHERE id IN ({list})"),
     ];
-    if let Some((table, column)) = shape.and_then(Shape::parent) {
+    if let Some((table, column)) = parent {
         sql.push(format!("DELETE FROM {table} WHERE {column} IN ({list})"));
     }
     sql

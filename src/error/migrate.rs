@@ -1,16 +1,30 @@
 //! What migrate failures mean and what to do about them: a lock timeout, a
 //! lost connection mid-way, a missing privilege, a history that cannot be
 //! read or moved. The facts a hint names (who quota runs as, who owns the
-//! tables, the sessions in the way) are looked up by `migrate`; the words
-//! are here.
-
-use sqlx::PgConnection;
+//! tables, the sessions in the way) are looked up by `migrate` and passed
+//! in ([`GrantFacts`], the blockers); the words are here.
 
 use super::{cause, sqlstate};
-use crate::db::{quote_ident, Session};
 use crate::error;
-use crate::migrate::embedded::{HISTORY_TABLE, LEGACY_HISTORY_TABLE};
-use crate::migrate::roles;
+use crate::names::{quote_ident, HISTORY_TABLE, LEGACY_HISTORY_TABLE};
+
+/// What a grant hint names, looked up by `migrate::roles` only for a
+/// permission denial ([`is_permission_denied`]); `None` where a lookup
+/// failed (or was not made), and the hint then says it in general terms.
+#[derive(Debug, Default)]
+pub(crate) struct GrantFacts {
+    /// The role quota runs as and the owner of `public.users` (`None`
+    /// inside when the table is missing).
+    pub(crate) table_owner: Option<(String, Option<String>)>,
+    /// The role quota runs as and the database.
+    pub(crate) role_and_database: Option<(String, String)>,
+}
+
+/// True when `e` is a missing privilege: the failures whose hint names
+/// roles, so the only ones worth looking the roles up for.
+pub(crate) fn is_permission_denied(e: &sqlx::Error) -> bool {
+    cause::has_sqlstate(e, sqlstate::INSUFFICIENT_PRIVILEGE)
+}
 
 /// A step that timed out on a table lock (`lock_timeout`) or lost a
 /// deadlock: worth another attempt once the other transaction is gone.
@@ -48,19 +62,20 @@ fn connection_lost(during: &str, e: &sqlx::Error) -> anyhow::Error {
 
 /// Migrations add columns to, and a trigger on, the application's tables:
 /// only their owner may. Names the roles involved and the grants that fix it.
-pub(crate) async fn ownership_hint(db: &mut Session) -> String {
-    let roles = roles::table_owner(db)
-        .await
-        .map(|(me, owner)| (quote_ident(&me), owner.map(|o| quote_ident(&o))));
+fn ownership_hint(facts: &GrantFacts) -> String {
+    let roles = facts
+        .table_owner
+        .as_ref()
+        .map(|(me, owner)| (quote_ident(me), owner.as_deref().map(quote_ident)));
     match roles {
-        Ok((me, Some(owner))) if me != owner => format!(
+        Some((me, Some(owner))) if me != owner => format!(
             "run quota as {owner}, the owner of public.users (on Supabase: postgres), or as {owner} \
              run: GRANT CREATE ON SCHEMA public TO {me}; GRANT {owner} TO {me}"
         ),
-        Ok((me, _)) => format!(
+        Some((me, _)) => format!(
             "as the owner of schema public run: GRANT USAGE, CREATE ON SCHEMA public TO {me}"
         ),
-        Err(_) => "run quota as the owner of public.users, public.user_usage and public.clips \
+        None => "run quota as the owner of public.users, public.user_usage and public.clips \
                    (on Supabase: postgres)"
             .to_string(),
     }
@@ -78,8 +93,9 @@ pub(crate) fn database_ahead(database_version: u32, latest: u32) -> anyhow::Erro
     ))
 }
 
-/// Why the history could not be read, and what to do about it.
-pub(crate) async fn history_unreadable(conn: &mut PgConnection, e: sqlx::Error) -> anyhow::Error {
+/// Why the history could not be read, and what to do about it; `me` is the
+/// role quota runs as (looked up for a permission denial).
+pub(crate) fn history_unreadable(e: sqlx::Error, me: Option<String>) -> anyhow::Error {
     let msg = server_message(&e);
     if e.as_database_error().is_none() {
         // A row refinery cannot read (a checksum or date edited by hand).
@@ -93,9 +109,7 @@ pub(crate) async fn history_unreadable(conn: &mut PgConnection, e: sqlx::Error) 
         return anyhow::anyhow!("reading {HISTORY_TABLE}: {msg}");
     }
     if has_code(&e, sqlstate::INSUFFICIENT_PRIVILEGE) {
-        let me = roles::current_role(conn)
-            .await
-            .unwrap_or_else(|| "the role quota connects as".to_string());
+        let me = me.unwrap_or_else(|| "the role quota connects as".to_string());
         return error::precondition(format!(
             "cannot read {HISTORY_TABLE}: {msg}; {}",
             error::permission_hint(&msg, &me)
@@ -108,10 +122,10 @@ pub(crate) async fn history_unreadable(conn: &mut PgConnection, e: sqlx::Error) 
 /// `operation` ("applying", "rolling back", "repairing") ran, and what to
 /// grant: CREATE on the database only when schema quota is what could not
 /// be created; otherwise the privilege the server named.
-pub(crate) async fn history_not_prepared(
-    session: &mut Session,
+pub(crate) fn history_not_prepared(
     e: &sqlx::Error,
     operation: &str,
+    facts: &GrantFacts,
 ) -> anyhow::Error {
     let Some(db) = e.as_database_error() else {
         return anyhow::anyhow!(
@@ -119,7 +133,7 @@ pub(crate) async fn history_not_prepared(
         );
     };
     if has_code(e, sqlstate::INSUFFICIENT_PRIVILEGE) {
-        let (me, database) = roles::role_and_database(session).await.unwrap_or_else(|| {
+        let (me, database) = facts.role_and_database.clone().unwrap_or_else(|| {
             (
                 "the role quota connects as".to_string(),
                 "this database".to_string(),
@@ -141,7 +155,7 @@ pub(crate) async fn history_not_prepared(
             db.message(),
             quote_ident(&database),
             quote_ident(&me),
-            ownership_hint(session).await
+            ownership_hint(facts)
         ));
     }
     if has_code(e, sqlstate::DUPLICATE_TABLE) {
@@ -167,14 +181,14 @@ pub(crate) async fn history_not_prepared(
 /// One line for a failed apply step: a lost connection, a missing
 /// privilege, or the server's message, naming the version (`" V2__name"`,
 /// or empty when none had started).
-pub(crate) async fn apply_failed(db: &mut Session, e: sqlx::Error, version: &str) -> anyhow::Error {
+pub(crate) fn apply_failed(e: sqlx::Error, version: &str, facts: &GrantFacts) -> anyhow::Error {
     if cause::is_connection_lost(&e) {
         return connection_lost(&format!("applying{version}"), &e);
     }
     match e.as_database_error() {
         Some(d) if has_code(&e, sqlstate::INSUFFICIENT_PRIVILEGE) => {
             let msg = d.message().to_string();
-            let hint = ownership_hint(db).await;
+            let hint = ownership_hint(facts);
             error::precondition(format!(
                 "permission denied while applying{version}: {msg}; nothing of it was kept; {hint}"
             ))
@@ -197,11 +211,11 @@ pub(crate) async fn apply_failed(db: &mut Session, e: sqlx::Error, version: &str
 }
 
 /// One line for a revert that failed for a reason other than a busy table.
-pub(crate) async fn revert_failed(
-    db: &mut Session,
+pub(crate) fn revert_failed(
     e: sqlx::Error,
     version: u32,
     name: &str,
+    facts: &GrantFacts,
 ) -> anyhow::Error {
     if cause::is_connection_lost(&e) {
         return connection_lost(&format!("reverting V{version}__{name}"), &e);
@@ -210,7 +224,7 @@ pub(crate) async fn revert_failed(
     if has_code(&e, sqlstate::INSUFFICIENT_PRIVILEGE) {
         return error::precondition(format!(
             "permission denied while reverting V{version}: {msg}; it stays applied; {}",
-            ownership_hint(db).await
+            ownership_hint(facts)
         ));
     }
     if has_code(&e, sqlstate::UNDEFINED_TABLE) || has_code(&e, sqlstate::UNDEFINED_COLUMN) {
@@ -301,6 +315,26 @@ fn terminate_sql(pids: &[i32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ownership_hints_word_the_facts_given() {
+        let facts = |table_owner| GrantFacts {
+            table_owner,
+            role_and_database: None,
+        };
+        let owner = Some(("App".to_string(), Some("postgres".to_string())));
+        assert_eq!(
+            ownership_hint(&facts(owner)),
+            "run quota as postgres, the owner of public.users (on Supabase: postgres), or as \
+             postgres run: GRANT CREATE ON SCHEMA public TO \"App\"; GRANT postgres TO \"App\""
+        );
+        let own = Some(("app".to_string(), Some("app".to_string())));
+        assert_eq!(
+            ownership_hint(&facts(own)),
+            "as the owner of schema public run: GRANT USAGE, CREATE ON SCHEMA public TO app"
+        );
+        assert!(ownership_hint(&facts(None)).starts_with("run quota as the owner of public.users"));
+    }
 
     #[test]
     fn terminate_sql_names_the_pids() {

@@ -7,11 +7,18 @@
 //! ([`sqlstate`]), the one walk over an error's causes ([`cause`]), the
 //! one-line message ([`line`]) and every hint ([`hint`] and the per-domain
 //! explanations).
+//!
+//! A leaf: it words the facts it is given (a role, a table's owner, the
+//! application's object a message names) and never looks them up; the
+//! domain that owns a fact queries it and passes it in. Besides itself it
+//! uses only `names`; a test (`leaf.rs`) keeps it that way.
 
 pub mod cause;
 pub mod checks;
 pub mod connect;
 pub mod hint;
+#[cfg(test)]
+mod leaf;
 pub mod line;
 pub mod load;
 pub mod migrate;

@@ -1,6 +1,8 @@
 //! What failures of `call`, `user`, `users`, `reset-user` and `report`
 //! mean: quota's objects or the contract's tables missing, a missing
 //! privilege, a user that does not exist or is hidden from the role.
+//! Which table or column is the application's (not quota's) is the
+//! contract's to say: the caller passes it in (`users::explain`).
 
 use uuid::Uuid;
 
@@ -8,8 +10,10 @@ use super::sqlstate;
 
 /// One line for a database error while `doing` something with users'
 /// counters: quota's objects or a contract table missing, no privilege;
-/// otherwise the server's message with what was being done.
-pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
+/// otherwise the server's message with what was being done. `application`
+/// is the application's table or column the server's message names, if any
+/// (`contract::object_named_by`).
+pub fn explain(e: sqlx::Error, doing: &str, application: Option<String>) -> anyhow::Error {
     let Some(db) = e.as_database_error() else {
         return anyhow::Error::new(e).context(doing.to_string());
     };
@@ -22,10 +26,8 @@ pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
         );
     }
     match db.code().as_deref() {
-        Some(sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN)
-            if application_object(&msg).is_some() =>
-        {
-            application_object_missing(doing, &msg)
+        Some(sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN) if application.is_some() => {
+            application_object_missing(doing, &msg, application)
         }
         Some(
             sqlstate::UNDEFINED_FUNCTION | sqlstate::UNDEFINED_TABLE | sqlstate::UNDEFINED_COLUMN,
@@ -41,41 +43,16 @@ pub fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
     }
 }
 
-/// The application's table or column (of the schema contract) a server's
-/// "relation … does not exist" or "column … does not exist" names:
-/// `public.user_usage`, `public.users.usage_this_month` (`users` when the
-/// server does not say the table); none for quota's own objects.
-pub(crate) fn application_object(message: &str) -> Option<String> {
-    let named = |prefix: &str| {
-        let rest = message.strip_prefix(prefix)?;
-        let name = rest.strip_suffix(" does not exist")?;
-        Some(name.trim_matches('"').to_string())
-    };
-    if let Some(relation) = named("relation ") {
-        let table = relation.strip_prefix("public.").unwrap_or(&relation);
-        return crate::contract::tables()
-            .contains(&table)
-            .then(|| format!("public.{table}"));
-    }
-    let column = named("column ")?;
-    let (table, column) = match column.rsplit_once('.') {
-        Some((qualifier, column)) => (Some(qualifier.trim_matches('"').to_string()), column),
-        None => (None, column.as_str()),
-    };
-    let expected = crate::contract::CONTRACT.iter().find(|c| {
-        c.column == column.trim_matches('"')
-            && table
-                .as_deref()
-                .is_none_or(|t| t == c.table || t == format!("public.{}", c.table) || t.len() <= 2)
-    })?;
-    Some(format!("public.{}.{}", expected.table, expected.column))
-}
-
 /// quota is (or may be) installed, but the application's table or column
-/// it works on is gone: restoring it is the fix, never `migrate apply`
-/// (which refuses a schema that does not fit the contract).
-pub(crate) fn application_object_missing(doing: &str, message: &str) -> anyhow::Error {
-    let object = application_object(message).unwrap_or_else(|| "a table".to_string());
+/// it works on (`object`, which `message` names) is gone: restoring it is
+/// the fix, never `migrate apply` (which refuses a schema that does not fit
+/// the contract).
+pub(crate) fn application_object_missing(
+    doing: &str,
+    message: &str,
+    object: Option<String>,
+) -> anyhow::Error {
+    let object = object.unwrap_or_else(|| "a table".to_string());
     super::precondition(format!(
         "{doing}: {message}: {}",
         restore_application_object(&object)
@@ -93,10 +70,15 @@ pub(crate) fn restore_application_object(object: &str) -> String {
 
 /// The error of a call whose function said the user does not exist
 /// (`no_data_found`), else [`explain`].
-pub fn explain_call(e: sqlx::Error, user: Uuid, doing: &str) -> anyhow::Error {
+pub fn explain_call(
+    e: sqlx::Error,
+    user: Uuid,
+    doing: &str,
+    application: Option<String>,
+) -> anyhow::Error {
     match super::sqlstate(&e).as_deref() {
         Some(sqlstate::NO_DATA_FOUND) => no_user(user),
-        _ => explain(e, doing),
+        _ => explain(e, doing, application),
     }
 }
 
@@ -134,31 +116,4 @@ pub fn several_emails() -> anyhow::Error {
         "several users in public.users have that e-mail address when case is ignored, none \
          exactly as given; give the address exactly as stored, or the user's id",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::application_object;
-
-    #[test]
-    fn only_the_applications_tables_and_columns_are_named() {
-        let object = |m: &str| application_object(m);
-        assert_eq!(
-            object("relation \"public.user_usage\" does not exist").as_deref(),
-            Some("public.user_usage")
-        );
-        assert_eq!(
-            object("relation \"clips\" does not exist").as_deref(),
-            Some("public.clips")
-        );
-        assert_eq!(
-            object("relation \"public.clip_limits\" does not exist"),
-            None
-        );
-        assert_eq!(
-            object("column u.usage_this_month does not exist").as_deref(),
-            Some("public.users.usage_this_month")
-        );
-        assert_eq!(object("column \"clips_period_start\" does not exist"), None);
-    }
 }

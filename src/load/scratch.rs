@@ -22,7 +22,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::{self, Session};
-use crate::error::{self, load::scratch_insert_failure};
+use crate::error;
 use crate::sql;
 
 /// Columns of `public.users` the scratch insert always sets.
@@ -194,6 +194,14 @@ fn signup_value(name: &str, ty: &str, category: &str, base: &str) -> Option<Stri
     })
 }
 
+/// A scratch row `table` refused, worded by `error::load` with the
+/// application's table or column the server's message names (the
+/// contract's to say).
+fn insert_failure(e: sqlx::Error, table: &str, role: &str, advice: &str) -> anyhow::Error {
+    let application = crate::contract::object_named_by(&e);
+    error::load::scratch_insert_failure(e, application, table, role, advice)
+}
+
 impl Shape {
     /// The table `users.id` references and its key column, quoted.
     pub(crate) fn parent(&self) -> Option<(&str, &str)> {
@@ -271,7 +279,7 @@ pub(crate) async fn create_user(
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(|e| scratch_insert_failure(e, &parent.table, &shape.role, advice))?;
+            .map_err(|e| insert_failure(e, &parent.table, &shape.role, advice))?;
     }
     // A signup trigger on the referenced table may have made the profile
     // (and the counter row): adopt them rather than insert a duplicate.
@@ -284,7 +292,7 @@ pub(crate) async fn create_user(
             .bind(&spec.tier)
             .execute(&mut *tx)
             .await
-            .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?
+            .map_err(|e| insert_failure(e, "public.users", &shape.role, advice))?
             .rows_affected()
             > 0;
     if !adopted {
@@ -296,10 +304,10 @@ pub(crate) async fn create_user(
             .bind(&spec.tier)
             .execute(&mut *tx)
             .await
-            .map_err(|e| scratch_insert_failure(e, "public.users", &shape.role, advice))?;
+            .map_err(|e| insert_failure(e, "public.users", &shape.role, advice))?;
     }
     if let Some(clips) = spec.clips {
-        let usage_failure = |e| scratch_insert_failure(e, "public.user_usage", &shape.role, advice);
+        let usage_failure = |e| insert_failure(e, "public.user_usage", &shape.role, advice);
         let adopted = shape.parent.is_some()
             && db::query(sql::SCRATCH_USAGE_ADOPT)
                 .bind(id)

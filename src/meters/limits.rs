@@ -176,7 +176,7 @@ pub async fn current(
             .bind(tier)
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| error::users::explain(e, "reading public.clip_limits"))?;
+            .map_err(|e| crate::users::explain(e, "reading public.clip_limits"))?;
         now.similar = similar;
     }
     tx.commit().await?;
@@ -218,7 +218,7 @@ pub async fn set(db: &mut Session, meter: Meter, tier: &str, limit: i32) -> Resu
                 .bind(limit)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| error::users::explain(e, &doing))?;
+                .map_err(|e| crate::users::explain(e, &doing))?;
             let after = after.unwrap_or(i64::from(limit));
             SetReport {
                 meter,
@@ -237,7 +237,7 @@ pub async fn set(db: &mut Session, meter: Meter, tier: &str, limit: i32) -> Resu
                     .bind(limit)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(|e| error::users::explain(e, &doing))?;
+                    .map_err(|e| crate::users::explain(e, &doing))?;
             SetReport {
                 meter,
                 tier: tier.to_string(),

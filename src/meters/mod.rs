@@ -14,7 +14,7 @@ use anyhow::Result;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::{db, error, sql};
+use crate::{db, sql};
 
 /// A meter, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -79,7 +79,7 @@ pub(crate) async fn tiers(conn: &mut PgConnection, threshold: f64) -> Result<Vec
         .bind(threshold)
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading limits and usage per meter and tier"))
+        .map_err(|e| crate::users::explain(e, "reading limits and usage per meter and tier"))
 }
 
 /// A tier users are on without a clip limit of its own.
@@ -120,15 +120,19 @@ pub(crate) async fn unlimited_tiers(conn: &mut PgConnection) -> Result<Vec<Unlim
     let installed: bool = db::query_scalar(sql::CLIP_LIMITS_INSTALLED)
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "looking for public.clip_limits"))?;
+        .map_err(|e| crate::users::explain(e, "looking for public.clip_limits"))?;
     if !installed {
         return Ok(Vec::new());
     }
     db::query_as(sql::TIERS_WITHOUT_LIMIT)
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading tiers without a clip limit"))
+        .map_err(|e| crate::users::explain(e, "reading tiers without a clip limit"))
 }
+
+/// The share of a limit that counts as near it unless `--threshold` says
+/// otherwise (`report`, `metrics`).
+pub const DEFAULT_NEAR_THRESHOLD: f64 = 0.9;
 
 /// The hint for a tier without a limit of its own.
 pub const HINT_TIER: &str =

@@ -59,12 +59,28 @@ pub struct Metrics {
     pub duration_seconds: f64,
 }
 
-/// How a scrape reads.
-#[derive(Clone, Copy, Debug)]
+/// How a scrape reads. Its defaults are the one set (`cli.rs` takes them
+/// from here).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ScrapeOptions {
     pub threshold: f64,
     pub statement_timeout: Duration,
     pub verify: bool,
+}
+
+impl ScrapeOptions {
+    /// `--statement-timeout`, in milliseconds as the flag takes it.
+    pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5000;
+}
+
+impl Default for ScrapeOptions {
+    fn default() -> Self {
+        ScrapeOptions {
+            threshold: meters::DEFAULT_NEAR_THRESHOLD,
+            statement_timeout: Duration::from_millis(Self::DEFAULT_STATEMENT_TIMEOUT_MS),
+            verify: false,
+        }
+    }
 }
 
 /// One scrape: a fresh connection, one read-only transaction with a

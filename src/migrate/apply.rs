@@ -12,7 +12,7 @@ use super::lock::LockPolicy;
 use super::outcome::{Outcome, Step};
 use super::status::{read_status, status, StatusReport};
 use super::step::{self, StepError};
-use super::{adoption, advice, embedded, history, limits};
+use super::{adoption, advice, embedded, history, limits, roles};
 use crate::db::Session;
 use crate::error;
 use crate::ui::Ui;
@@ -83,7 +83,10 @@ async fn plan_under_lock(
     };
     match prepared {
         Ok(()) => Ok(before),
-        Err(e) => Err(error::migrate::history_not_prepared(db, &e, "applying").await),
+        Err(e) => {
+            let facts = roles::grant_facts(db, &e).await;
+            Err(error::migrate::history_not_prepared(&e, "applying", &facts))
+        }
     }
 }
 
@@ -124,7 +127,10 @@ async fn apply_pending(
             let version = trying
                 .map(|(v, name)| format!(" V{v}__{name}"))
                 .unwrap_or_default();
-            let explain = async |e| error::migrate::apply_failed(db, e, &version).await;
+            let explain = async |e| {
+                let facts = roles::grant_facts(db, &e).await;
+                error::migrate::apply_failed(e, &version, &facts)
+            };
             return Err(e.explained(explain).await);
         }
     };

@@ -6,14 +6,8 @@
 
 use refinery::{Migration, Runner};
 
-/// The history table refinery keeps, in a schema of its own that PostgREST
-/// does not expose (see [`super::history`]); schema-qualified so that a
-/// role's search_path cannot put a second copy somewhere else.
-pub const HISTORY_TABLE: &str = "quota.schema_history";
-
-/// Where quota kept its history before it had a schema of its own; `migrate
-/// apply`, `rollback` and `--repair` move it to [`HISTORY_TABLE`].
-pub const LEGACY_HISTORY_TABLE: &str = "public.quota_schema_history";
+/// The history table and its old place: leaf constants that `error` names too.
+pub use crate::names::{HISTORY_TABLE, LEGACY_HISTORY_TABLE};
 
 /// A refinery runner over the embedded migrations, writing to [`HISTORY_TABLE`].
 pub fn runner() -> Runner {

@@ -111,7 +111,10 @@ pub async fn prepare(db: &mut Session, policy: LockPolicy, ui: &Ui, operation: &
     match prepared {
         Ok(_) => Ok(()),
         Err(e) => Err(e
-            .explained(async |e| error::migrate::history_not_prepared(db, &e, operation).await)
+            .explained(async |e| {
+                let facts = super::roles::grant_facts(db, &e).await;
+                error::migrate::history_not_prepared(&e, operation, &facts)
+            })
             .await),
     }
 }

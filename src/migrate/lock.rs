@@ -22,8 +22,9 @@ use crate::db;
 use crate::error;
 use crate::ui::Ui;
 
-/// How long DDL may wait for a table lock, and how often to try again.
-#[derive(Clone, Copy, Debug)]
+/// How long DDL may wait for a table lock, and how often to try again. Its
+/// defaults are the one set (`cli.rs` takes them from here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockPolicy {
     /// `lock_timeout` for each migration transaction.
     pub lock_timeout: Duration,
@@ -36,14 +37,21 @@ pub struct LockPolicy {
 impl Default for LockPolicy {
     fn default() -> Self {
         LockPolicy {
-            lock_timeout: Duration::from_secs(2),
-            retries: 5,
-            lock_wait: Duration::from_secs(300),
+            lock_timeout: Duration::from_millis(Self::DEFAULT_LOCK_TIMEOUT_MS),
+            retries: Self::DEFAULT_RETRIES,
+            lock_wait: Duration::from_secs(Self::DEFAULT_LOCK_WAIT_SECS),
         }
     }
 }
 
 impl LockPolicy {
+    /// `--lock-timeout`, in milliseconds as the flag takes it.
+    pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 2000;
+    /// `--retries`.
+    pub const DEFAULT_RETRIES: u32 = 5;
+    /// `--lock-wait`, in seconds as the flag takes it.
+    pub const DEFAULT_LOCK_WAIT_SECS: u64 = 300;
+
     /// Sets `lock_timeout` for the rest of the open transaction on `tx`.
     pub(crate) async fn set_lock_timeout(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         let millis = format!("{}ms", self.lock_timeout.as_millis().max(1));

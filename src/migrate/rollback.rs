@@ -133,8 +133,10 @@ pub async fn rollback(
                 name: "?".into(),
                 sql: None,
             });
-            let explain =
-                async |e| error::migrate::revert_failed(db, e, step.version, &step.name).await;
+            let explain = async |e| {
+                let facts = super::roles::grant_facts(db, &e).await;
+                error::migrate::revert_failed(e, step.version, &step.name, &facts)
+            };
             return Err(e.explained(explain).await);
         }
     };

@@ -101,7 +101,8 @@ pub async fn history(conn: &mut PgConnection) -> Result<Vec<Migration>> {
         }
         Err(e) => {
             savepoint.rollback().await?;
-            Err(error::migrate::history_unreadable(conn, e).await)
+            let me = super::roles::current_role_if_denied(conn, &e).await;
+            Err(error::migrate::history_unreadable(e, me))
         }
     }
 }

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{db, error, sql};
+use crate::{db, sql};
 
 /// The function's row, and whether it was kept.
 #[derive(Serialize)]
@@ -36,9 +36,7 @@ pub async fn call(database: &db::Database, user: Uuid, commit: bool) -> Result<C
         .bind(user)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            error::users::explain_call(e, user, "calling public.increment_usage_if_allowed")
-        })?;
+        .map_err(|e| super::explain_call(e, user, "calling public.increment_usage_if_allowed"))?;
     if commit {
         tx.commit().await.context("committing the test call")?;
     } else {

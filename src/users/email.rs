@@ -15,7 +15,7 @@ pub(crate) async fn find(conn: &mut PgConnection, email: &str) -> Result<Uuid> {
         .bind(email)
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "looking the user up by e-mail"))?;
+        .map_err(|e| super::explain(e, "looking the user up by e-mail"))?;
     let exact: Vec<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
     let candidates: Vec<Uuid> = if exact.is_empty() {
         rows.iter().map(|r| r.0).collect()

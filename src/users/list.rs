@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::{db, error, sql};
+use crate::{db, sql};
 
 /// One user in the list, named by id only.
 #[derive(Serialize, sqlx::FromRow)]
@@ -29,7 +29,7 @@ pub async fn list(database: &db::Database, under_limit: bool, limit: i64) -> Res
         .bind(limit)
         .fetch_all(&mut *tx)
         .await
-        .map_err(|e| error::users::explain(e, "listing users"))?;
+        .map_err(|e| super::explain(e, "listing users"))?;
     tx.commit().await?;
     Ok(UserList { users })
 }

@@ -18,6 +18,21 @@ use uuid::Uuid;
 
 use crate::{db, error, sql};
 
+/// A database error while `doing` something with users' counters, worded
+/// by `error::users` with the application's table or column it names (the
+/// contract says which are the application's).
+pub(crate) fn explain(e: sqlx::Error, doing: &str) -> anyhow::Error {
+    let application = crate::contract::object_named_by(&e);
+    error::users::explain(e, doing, application)
+}
+
+/// [`explain`] for a call of the RPC: a user it says does not exist is
+/// "no such user".
+pub(crate) fn explain_call(e: sqlx::Error, user: Uuid, doing: &str) -> anyhow::Error {
+    let application = crate::contract::object_named_by(&e);
+    error::users::explain_call(e, user, doing, application)
+}
+
 /// "No such user", or, where row level security filters `public.users` for
 /// the role quota runs as, that the user may only be hidden from it.
 pub(crate) async fn no_user_seen_by(conn: &mut PgConnection, user: Uuid) -> anyhow::Error {

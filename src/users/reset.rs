@@ -139,7 +139,7 @@ async fn locked_state(
         .bind(user)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading the user"))?
+        .map_err(|e| super::explain(e, "reading the user"))?
     else {
         return Ok(None);
     };
@@ -147,7 +147,7 @@ async fn locked_state(
         .bind(user)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading the user's clip counter"))?;
+        .map_err(|e| super::explain(e, "reading the user's clip counter"))?;
     let usage = usage.unwrap_or(Value::Null);
     let month: String = db::query_scalar(sql::CURRENT_MONTH)
         .fetch_one(&mut *conn)
@@ -186,7 +186,7 @@ async fn exec(
     statement
         .execute(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, &format!("setting {column}")))?;
+        .map_err(|e| super::explain(e, &format!("setting {column}")))?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{int, text, this_month};
-use crate::{db, error, sql};
+use crate::{db, sql};
 
 /// One user. The user is named by id only: no e-mail or other personal
 /// data in output.
@@ -57,7 +57,7 @@ pub(crate) async fn user_view(conn: &mut PgConnection, user: Uuid) -> Result<Use
         .bind(user)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading the user"))?;
+        .map_err(|e| super::explain(e, "reading the user"))?;
     let Some((u, usage, month)) = row else {
         return Err(super::no_user_seen_by(conn, user).await);
     };
@@ -103,7 +103,7 @@ async fn tier_notes(conn: &mut PgConnection, tier: Option<&str>) -> Result<Vec<S
         .bind(tier)
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading public.clip_limits"))?;
+        .map_err(|e| super::explain(e, "reading public.clip_limits"))?;
     if own {
         return Ok(Vec::new());
     }
@@ -126,6 +126,6 @@ async fn clip_limit(conn: &mut PgConnection, tier: Option<&str>) -> Result<(bool
         .bind(tier.unwrap_or_default())
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| error::users::explain(e, "reading public.clip_limits"))?;
+        .map_err(|e| super::explain(e, "reading public.clip_limits"))?;
     Ok((true, limit))
 }

@@ -55,7 +55,9 @@ const BENCH_ADVICE: &str = "or run the bench on a copy of the schema (the bench 
 pub const GOAL_FUNCTION_VS_UPDATE: f64 = 0.85;
 pub const GOAL_TRIGGER_VS_INSERT: f64 = 0.75;
 
-#[derive(Clone, Debug)]
+/// How a bench runs. Its defaults are the one set (`cli.rs` takes them
+/// from here).
+#[derive(Clone, Debug, PartialEq)]
 pub struct BenchOptions {
     pub clients: usize,
     pub seconds: f64,
@@ -67,11 +69,28 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+    pub const DEFAULT_CLIENTS: u32 = 8;
+    pub const DEFAULT_SECONDS: f64 = 5.0;
+    pub const DEFAULT_WARMUP: f64 = 1.0;
+    pub const DEFAULT_ROUNDS: u32 = 5;
+
     fn scenarios(&self) -> Vec<Scenario> {
         Scenario::ALL
             .into_iter()
             .filter(|s| self.only.is_empty() || self.only.contains(s))
             .collect()
+    }
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            clients: Self::DEFAULT_CLIENTS as usize,
+            seconds: Self::DEFAULT_SECONDS,
+            warmup: Self::DEFAULT_WARMUP,
+            rounds: Self::DEFAULT_ROUNDS,
+            only: Vec::new(),
+        }
     }
 }
 

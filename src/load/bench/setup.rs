@@ -120,7 +120,8 @@ impl Cleanup for Scratch {
     }
 
     fn by_hand(&self) -> String {
-        error::load::by_hand_bench(&self.schema, &self.tier, self.shape.as_ref(), &self.users)
+        let parent = self.shape.as_ref().and_then(|s| s.parent());
+        error::load::by_hand_bench(&self.schema, &self.tier, parent, &self.users)
     }
 
     fn cleaned(&self) -> &'static str {

@@ -56,7 +56,9 @@ impl RacePath {
     }
 }
 
-#[derive(Clone, Debug)]
+/// How a race runs. Its defaults are the one set `quota race` and `quota
+/// sandbox` use (`cli.rs` takes them from here).
+#[derive(Clone, Debug, PartialEq)]
 pub struct RaceOptions {
     pub target: RacePath,
     /// Connections racing at once.
@@ -69,6 +71,25 @@ pub struct RaceOptions {
     pub naive: bool,
     /// Admissions a scratch user has left (default: half the attempts).
     pub headroom: Option<u32>,
+}
+
+impl RaceOptions {
+    pub const DEFAULT_TARGET: RacePath = RacePath::Rpc;
+    pub const DEFAULT_CONCURRENCY: u32 = 16;
+    pub const DEFAULT_ATTEMPTS: u32 = 64;
+}
+
+impl Default for RaceOptions {
+    fn default() -> Self {
+        RaceOptions {
+            target: Self::DEFAULT_TARGET,
+            concurrency: Self::DEFAULT_CONCURRENCY as usize,
+            attempts: Self::DEFAULT_ATTEMPTS as usize,
+            user: None,
+            naive: false,
+            headroom: None,
+        }
+    }
 }
 
 /// The outcome; its JSON is part of the documented output.

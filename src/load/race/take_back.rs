@@ -109,7 +109,7 @@ impl Cleanup for Left {
 
     fn by_hand(&self) -> String {
         match &self.subject.kind {
-            Kind::Scratch(shape) => by_hand_scratch(shape, self.subject.id),
+            Kind::Scratch(shape) => by_hand_scratch(shape.parent(), self.subject.id),
             Kind::Real { had_usage_row } => self.undo(*had_usage_row).statements(),
         }
     }
