@@ -110,6 +110,9 @@ pub enum Command {
         /// How many users to list.
         #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100_000), allow_negative_numbers = true)]
         limit: i64,
+        /// The meter of quota.toml whose subjects to list (default: its first meter).
+        #[arg(long, value_name = "NAME")]
+        meter: Option<String>,
     },
 
     /// Set a user's counters to 0, or to N with --to (both by default), showing before and after.
@@ -129,6 +132,10 @@ pub enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// A meter to reset (repeatable): of quota.toml (default: every meter the
+        /// subject is on), or scrapes / clips without it.
+        #[arg(long, value_name = "NAME")]
+        meter: Vec<String>,
     },
 
     /// Each meter's limit per tier with the users on it; `limits set` changes one.
@@ -375,9 +382,9 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
 pub struct LimitsArgs {
     #[command(subcommand)]
     pub set: Option<LimitsCommand>,
-    /// Only this meter's limits.
-    #[arg(long, value_enum)]
-    pub meter: Option<crate::meters::Meter>,
+    /// Only this meter's limits: scrapes or clips, or a meter of quota.toml.
+    #[arg(long, value_name = "METER")]
+    pub meter: Option<String>,
 }
 
 /// `quota limits set`.
@@ -394,9 +401,10 @@ pub enum LimitsCommand {
         /// The new limit: 0 or more.
         #[arg(value_name = "N", value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)), allow_negative_numbers = true)]
         limit: i64,
-        /// The meter whose limit to set.
-        #[arg(long, value_enum, default_value_t = crate::meters::Meter::Clips)]
-        meter: crate::meters::Meter,
+        /// The meter whose limit to set: clips (default) or scrapes (quota.toml's
+        /// meters take their limits from the file or a column: refused, saying where).
+        #[arg(long, value_name = "METER")]
+        meter: Option<String>,
         /// Add a new clip tier on purpose: without it, a tier with no row in
         /// public.clip_limits that no user is on is refused (a typo).
         #[arg(long)]

@@ -288,6 +288,15 @@ pub(crate) mod meters {
     template!(SET_USAGE, "set_usage.sql");
     template!(RACE_INSERT, "race_insert.sql");
     template!(RACE_DELETE, "race_delete.sql");
+    // `user`, `users`, `reset-user`, `report`, `limits`, `metrics` on a mapping.
+    template!(OPS_SUBJECTS, "ops_subjects.sql");
+    template!(OPS_USER, "ops_user.sql");
+    template!(OPS_LIST, "ops_list.sql");
+    template!(OPS_AT_LIMIT, "ops_at_limit.sql");
+    template!(OPS_NEAR_LIMIT, "ops_near_limit.sql");
+    template!(OPS_TIERS, "ops_tiers.sql");
+    template!(OPS_LOCK, "ops_lock.sql");
+    template!(OPS_COUNTER_ROW, "ops_counter_row.sql");
 }
 
 // Mapped meters installed: quota.meters and what each installed.

@@ -9,15 +9,30 @@ use crate::{error, output};
 
 pub async fn run(ctx: &Context, args: LimitsArgs) -> Result<()> {
     match args.set {
-        None => output::print(&limits::list(&ctx.database, args.meter).await?, ctx.format),
+        None => {
+            let meter = args.meter.as_deref().map(default_meter).transpose()?;
+            output::print(&limits::list(&ctx.database, meter).await?, ctx.format)
+        }
         Some(LimitsCommand::Set {
             tier,
             limit,
             meter,
             create,
             yes,
-        }) => set(ctx, meter, &tier, limit, create, yes).await,
+        }) => {
+            let meter = meter.as_deref().map_or(Ok(Meter::Clips), default_meter)?;
+            set(ctx, meter, &tier, limit, create, yes).await
+        }
     }
+}
+
+/// `--meter` without quota.toml: scrapes or clips.
+fn default_meter(name: &str) -> Result<Meter> {
+    Meter::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+        error::usage(format!(
+            "no meter {name}: without quota.toml the meters are scrapes and clips (give --config PATH for yours)"
+        ))
+    })
 }
 
 async fn set(

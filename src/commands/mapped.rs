@@ -66,6 +66,12 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
             output::print(&report, ctx.format)
         }
         Command::Race(args) => race(ctx, config, args).await,
+        Command::User { .. }
+        | Command::Users { .. }
+        | Command::ResetUser { .. }
+        | Command::Report { .. }
+        | Command::Limits(_)
+        | Command::Metrics(_) => super::mapped_ops::run(ctx, config, command).await,
         Command::Completions { .. } | Command::Sandbox(_) => Err(error::usage(
             "sandbox and completions do not read quota.toml; run them without --config (or elsewhere than next to quota.toml)",
         )),

@@ -4,6 +4,7 @@
 mod bench;
 mod limits;
 mod mapped;
+mod mapped_ops;
 mod metrics;
 mod migrate;
 mod options;
@@ -97,14 +98,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             user::call(&ctx, user, commit).await
         }
         Command::User { user, email } => user::show(&ctx, user, email).await,
-        Command::Users { under_limit, limit } => user::list(&ctx, under_limit, limit).await,
+        Command::Users {
+            under_limit,
+            limit,
+            meter,
+        } => {
+            if meter.is_some() {
+                return Err(crate::error::usage(
+                    "--meter names a meter of quota.toml (give --config PATH); without it, users lists public.users",
+                ));
+            }
+            user::list(&ctx, under_limit, limit).await
+        }
         Command::ResetUser {
             user,
             scrapes,
             clips,
             to,
             yes,
+            meter,
         } => {
+            let (scrapes, clips) = mapped_ops::default_reset_meters(&meter, scrapes, clips)?;
             let counters = crate::users::reset::Counters::pick(scrapes, clips);
             user::reset(&ctx, user, counters, to, yes).await
         }

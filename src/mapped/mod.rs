@@ -8,7 +8,9 @@ pub mod call;
 pub mod checks;
 pub mod history;
 pub mod install;
+pub mod monitor;
 pub mod race;
+pub mod subjects;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@
 //! meters, never raw strings.
 
 pub mod file;
+pub mod ops;
 pub mod render;
 pub mod resolve;
 

@@ -8,6 +8,7 @@ pub mod export;
 pub mod fleet;
 pub mod limits;
 pub mod mapped;
+pub mod mapped_ops;
 pub mod metrics;
 pub mod migrate;
 pub mod race;
