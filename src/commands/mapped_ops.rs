@@ -128,7 +128,14 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
 /// `reset-user` on a mapping: the meters chosen and the subject checked
 /// first (an unknown subject asks nothing and changes nothing), then the
 /// confirmation, then one transaction.
-async fn reset(ctx: &Context, config: &Config, user: Uuid, meters: &[String], to: i64, yes: bool) -> Result<()> {
+async fn reset(
+    ctx: &Context,
+    config: &Config,
+    user: Uuid,
+    meters: &[String],
+    to: i64,
+    yes: bool,
+) -> Result<()> {
     let mut db = ctx.database.connect().await?;
     let chosen = db
         .read(async |tx| {
@@ -158,10 +165,15 @@ async fn reset(ctx: &Context, config: &Config, user: Uuid, meters: &[String], to
 async fn metrics(ctx: &Context, config: &Config, args: MetricsArgs) -> Result<()> {
     let opts = ScrapeOptions::from(&args);
     let Some(addr) = args.listen else {
-        return output::print(&monitor::scrape(&ctx.database, config, opts).await?, ctx.format);
+        return output::print(
+            &monitor::scrape(&ctx.database, config, opts).await?,
+            ctx.format,
+        );
     };
     if ctx.format != Format::Table {
-        return Err(error::usage("--listen serves OpenMetrics text; leave out --format"));
+        return Err(error::usage(
+            "--listen serves OpenMetrics text; leave out --format",
+        ));
     }
     let secrets = ctx.database.secrets();
     let scrape = async || match monitor::scrape(&ctx.database, config, opts).await {

@@ -38,7 +38,11 @@ pub struct SubjectsReport {
 
 /// Subjects at their limit (`threshold` None) or at `threshold` or more
 /// of it but not at it, per installed meter.
-pub async fn subjects(conn: &mut PgConnection, state: &State, threshold: Option<f64>) -> Result<SubjectsReport> {
+pub async fn subjects(
+    conn: &mut PgConnection,
+    state: &State,
+    threshold: Option<f64>,
+) -> Result<SubjectsReport> {
     let mut meters = Vec::new();
     let mut notes = Vec::new();
     for target in targets(state)? {
@@ -60,7 +64,11 @@ pub async fn subjects(conn: &mut PgConnection, state: &State, threshold: Option<
         });
     }
     Ok(SubjectsReport {
-        report: if threshold.is_some() { "near-limit" } else { "at-limit" },
+        report: if threshold.is_some() {
+            "near-limit"
+        } else {
+            "at-limit"
+        },
         threshold,
         meters,
         notes,
@@ -146,7 +154,12 @@ async fn tier_rows(conn: &mut PgConnection, meter: &Meter, threshold: f64) -> Re
         .bind(threshold)
         .fetch_all(&mut *conn)
         .await
-        .with_context(|| format!("reading limits and usage of meter {} per tier", meter.name()))
+        .with_context(|| {
+            format!(
+                "reading limits and usage of meter {} per tier",
+                meter.name()
+            )
+        })
 }
 
 /// One row of `quota limits` on a mapping.
@@ -172,7 +185,11 @@ pub struct LimitList {
 
 /// Every installed meter's limits: per tier with the subjects on it, or
 /// one row saying the limit is a column of each subject's row.
-pub async fn limits(conn: &mut PgConnection, state: &State, only: Option<&str>) -> Result<LimitList> {
+pub async fn limits(
+    conn: &mut PgConnection,
+    state: &State,
+    only: Option<&str>,
+) -> Result<LimitList> {
     let names: Vec<String> = only.map(str::to_string).into_iter().collect();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
@@ -188,17 +205,23 @@ pub async fn limits(conn: &mut PgConnection, state: &State, only: Option<&str>) 
                 limit: None,
                 own_limit: true,
                 subjects: tier_rows.iter().map(|r| r.subjects).sum(),
-                note: Some(format!("per subject: column {column} of {}", meter.declared.subject.table)),
+                note: Some(format!(
+                    "per subject: column {column} of {}",
+                    meter.declared.subject.table
+                )),
                 source,
             }),
-            Limit::Tiers { default_tier, .. } => rows.extend(tier_rows.into_iter().map(|r| LimitRow {
-                meter: meter.name().to_string(),
-                note: (!r.own_limit).then(|| format!("no limit of its own: {default_tier}'s applies")),
-                tier: r.tier,
-                limit: r.limit,
-                own_limit: r.own_limit,
-                subjects: r.subjects,
-                source: source.clone(),
+            Limit::Tiers { default_tier, .. } => rows.extend(tier_rows.into_iter().map(|r| {
+                LimitRow {
+                    meter: meter.name().to_string(),
+                    note: (!r.own_limit)
+                        .then(|| format!("no limit of its own: {default_tier}'s applies")),
+                    tier: r.tier,
+                    limit: r.limit,
+                    own_limit: r.own_limit,
+                    subjects: r.subjects,
+                    source: source.clone(),
+                }
             })),
         }
     }
@@ -210,13 +233,28 @@ pub async fn limits(conn: &mut PgConnection, state: &State, only: Option<&str>) 
 /// column is each subject's (exit 4: the application's data).
 pub fn refuse_set(state: &State, meter: Option<&str>, tier: &str, limit: i64) -> Result<()> {
     let meters = state.meters()?;
-    let names = || meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        meters
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let meter = match (meter, meters) {
         (Some(name), _) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
-            error::usage(format!("no meter {name} in {}; its meters: {}", state.path.display(), names()))
+            error::usage(format!(
+                "no meter {name} in {}; its meters: {}",
+                state.path.display(),
+                names()
+            ))
         })?,
         (None, [only]) => only,
-        (None, _) => return Err(error::usage(format!("give --meter NAME (meters: {})", names()))),
+        (None, _) => {
+            return Err(error::usage(format!(
+                "give --meter NAME (meters: {})",
+                names()
+            )))
+        }
     };
     Err(match &meter.declared.limit {
         Limit::Tiers { .. } => error::precondition(format!(
@@ -238,7 +276,11 @@ pub fn refuse_set(state: &State, meter: Option<&str>, tier: &str, limit: i64) ->
 
 /// `metrics` on a mapping: per installed meter and tier (a limit column:
 /// one series per meter, tier ""), at most [`MAX_TIERS`] tiers per meter.
-pub async fn series(conn: &mut PgConnection, state: &State, threshold: f64) -> Result<Vec<TierSeries>> {
+pub async fn series(
+    conn: &mut PgConnection,
+    state: &State,
+    threshold: f64,
+) -> Result<Vec<TierSeries>> {
     let mut out = Vec::new();
     for target in targets(state)? {
         let Some(meter) = target.meter else { continue };
@@ -246,7 +288,11 @@ pub async fn series(conn: &mut PgConnection, state: &State, threshold: f64) -> R
         let tiered = matches!(meter.declared.limit, Limit::Tiers { .. });
         let mut by: BTreeMap<String, TierSeries> = BTreeMap::new();
         for r in rows {
-            let tier = if tiered { r.tier.clone().unwrap_or_default() } else { String::new() };
+            let tier = if tiered {
+                r.tier.clone().unwrap_or_default()
+            } else {
+                String::new()
+            };
             let s = by.entry(tier.clone()).or_insert_with(|| TierSeries {
                 meter: meter.name().to_string(),
                 tier,

@@ -169,7 +169,11 @@ pub async fn view(conn: &mut PgConnection, state: &State, subject: Uuid) -> Resu
             meter: target.name.to_string(),
             kind: Some(d.kind()),
             subject_table: Some(d.subject.table.to_string()),
-            standing: if row.is_some() { Standing::Subject } else { Standing::NotASubject },
+            standing: if row.is_some() {
+                Standing::Subject
+            } else {
+                Standing::NotASubject
+            },
             tier: row.as_ref().and_then(|r| r.tier.clone()),
             used: row.as_ref().map(|r| r.used),
             limit: row.as_ref().and_then(|r| r.limit),
@@ -180,7 +184,10 @@ pub async fn view(conn: &mut PgConnection, state: &State, subject: Uuid) -> Resu
         });
     }
     if !meters.iter().any(|m| m.standing == Standing::Subject) {
-        let tables: Vec<String> = meters.iter().filter_map(|m| m.subject_table.clone()).collect();
+        let tables: Vec<String> = meters
+            .iter()
+            .filter_map(|m| m.subject_table.clone())
+            .collect();
         return Err(match tables.is_empty() {
             true => error::precondition(
                 "no meter of quota.toml is installed; run `quota migrate apply`".to_string(),
@@ -200,7 +207,11 @@ pub async fn view(conn: &mut PgConnection, state: &State, subject: Uuid) -> Resu
 }
 
 /// One subject's row of `meter`, on `conn`.
-pub async fn row(conn: &mut PgConnection, meter: &Meter, subject: Uuid) -> Result<Option<SubjectRow>> {
+pub async fn row(
+    conn: &mut PgConnection,
+    meter: &Meter,
+    subject: Uuid,
+) -> Result<Option<SubjectRow>> {
     let q = ops_queries(meter)?;
     db::query_as(&q.user)
         .bind(subject)
@@ -226,7 +237,12 @@ pub struct SubjectLine {
 }
 
 /// Up to `limit` subjects of `meter` (those with room only, when `under_limit`).
-pub async fn list(conn: &mut PgConnection, meter: &Meter, under_limit: bool, limit: i64) -> Result<SubjectList> {
+pub async fn list(
+    conn: &mut PgConnection,
+    meter: &Meter,
+    under_limit: bool,
+    limit: i64,
+) -> Result<SubjectList> {
     let q = ops_queries(meter)?;
     let subjects = db::query_as(&q.list)
         .bind(under_limit)
@@ -244,7 +260,12 @@ pub async fn list(conn: &mut PgConnection, meter: &Meter, under_limit: bool, lim
 /// The meters `names` pick that `subject` can be reset on (all installed
 /// meters it is a subject of, when `names` is empty); asked before the
 /// confirmation, so a refusal changes nothing.
-pub async fn reset_plan(conn: &mut PgConnection, state: &State, subject: Uuid, names: &[String]) -> Result<Vec<Meter>> {
+pub async fn reset_plan(
+    conn: &mut PgConnection,
+    state: &State,
+    subject: Uuid,
+    names: &[String],
+) -> Result<Vec<Meter>> {
     let mut out = Vec::new();
     let mut tables = Vec::new();
     for target in chosen(state, names)? {
@@ -313,17 +334,28 @@ pub struct ResetReport {
 
 /// Sets the counter of every meter of `meters` for `subject` to `to` for
 /// this period, in one transaction, each under its row lock.
-pub async fn reset(db: &mut db::Session, meters: &[Meter], subject: Uuid, to: i64) -> Result<ResetReport> {
+pub async fn reset(
+    db: &mut db::Session,
+    meters: &[Meter],
+    subject: Uuid,
+    to: i64,
+) -> Result<ResetReport> {
     let mut out = Vec::new();
     db.write(async |tx| {
         for meter in meters {
             let q = ops_queries(meter)?;
             let rendered = crate::mapping::render::render(meter)?;
             let doing = |what: &str| format!("{what} meter {} of subject {subject}", meter.name());
-            db::query(&q.lock).bind(subject).execute(&mut *tx).await.with_context(|| doing("locking"))?;
+            db::query(&q.lock)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| doing("locking"))?;
             let before = now(tx, meter, subject).await?;
             if meter.declared.counter.own_table && to > 0 {
-                counter_row(tx, &q, subject).await.with_context(|| doing("making the counter row of"))?;
+                counter_row(tx, &q, subject)
+                    .await
+                    .with_context(|| doing("making the counter row of"))?;
             }
             db::query(&rendered.queries.set_usage)
                 .bind(subject)
@@ -353,14 +385,20 @@ pub async fn reset(db: &mut db::Session, meters: &[Meter], subject: Uuid, to: i6
 }
 
 async fn counter_row(conn: &mut PgConnection, q: &OpsQueries, subject: Uuid) -> Result<()> {
-    db::query(&q.counter_row).bind(subject).execute(&mut *conn).await?;
+    db::query(&q.counter_row)
+        .bind(subject)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 async fn now(conn: &mut PgConnection, meter: &Meter, subject: Uuid) -> Result<CounterNow> {
-    let r = row(conn, meter, subject)
-        .await?
-        .ok_or_else(|| error::precondition(format!("subject {subject} of meter {} is gone", meter.name())))?;
+    let r = row(conn, meter, subject).await?.ok_or_else(|| {
+        error::precondition(format!(
+            "subject {subject} of meter {} is gone",
+            meter.name()
+        ))
+    })?;
     Ok(CounterNow {
         used: r.used,
         stored: r.stored.filter(|s| *s != r.used),

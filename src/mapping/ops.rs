@@ -49,7 +49,10 @@ pub fn ops_queries(meter: &Meter) -> Result<OpsQueries> {
         )?,
         None => fill(
             t::USED_LIFETIME.trim_end(),
-            &[("alias", alias.into()), ("counter", ident(&d.counter.column))],
+            &[
+                ("alias", alias.into()),
+                ("counter", ident(&d.counter.column)),
+            ],
         )?,
     };
     let counter_join = if d.counter.own_table {
@@ -138,14 +141,29 @@ mod tests {
              limits = { free = 20 }\ndefault_tier = \"free\"\nperiod = \"day\"\n",
         );
         let q = ops_queries(&m).unwrap();
-        assert!(q.user.contains("FROM \"public\".\"Teams\" AS s"), "{}", q.user);
-        assert!(q.user.contains("LEFT JOIN \"public\".\"api_usage\" AS c ON c.\"team id\" = s.\"id\""));
+        assert!(
+            q.user.contains("FROM \"public\".\"Teams\" AS s"),
+            "{}",
+            q.user
+        );
+        assert!(q
+            .user
+            .contains("LEFT JOIN \"public\".\"api_usage\" AS c ON c.\"team id\" = s.\"id\""));
         assert!(q.user.contains("c.\"quota_api_calls_period\""));
         assert!(q.user.contains("own.tier = s.\"plan\"") && q.user.contains("def.tier = 'free'"));
         assert!(q.user.trim_end().ends_with("WHERE id = $1"));
         assert!(q.tiers.contains("'api_calls' AS meter"));
-        assert!(q.counter_row.contains("ON CONFLICT (\"team id\") DO NOTHING"));
-        for text in [&q.user, &q.list, &q.at_limit, &q.near_limit, &q.tiers, &q.lock] {
+        assert!(q
+            .counter_row
+            .contains("ON CONFLICT (\"team id\") DO NOTHING"));
+        for text in [
+            &q.user,
+            &q.list,
+            &q.at_limit,
+            &q.near_limit,
+            &q.tiers,
+            &q.lock,
+        ] {
             assert!(!text.contains('{'), "{text}");
         }
     }
@@ -157,8 +175,14 @@ mod tests {
              function = \"public.spend\"\ncounter = \"credits_used\"\nlimit = \"credits_limit\"\nperiod = \"none\"\n",
         );
         let q = ops_queries(&m).unwrap();
-        assert!(q.user.contains("COALESCE(s.\"credits_used\", 0)"), "{}", q.user);
-        assert!(q.user.contains("s.\"credits_limit\"::pg_catalog.int8 AS lim"));
+        assert!(
+            q.user.contains("COALESCE(s.\"credits_used\", 0)"),
+            "{}",
+            q.user
+        );
+        assert!(q
+            .user
+            .contains("s.\"credits_limit\"::pg_catalog.int8 AS lim"));
         assert!(!q.user.contains("meter_limits AS own"));
         assert!(!q.user.contains("JOIN"));
     }

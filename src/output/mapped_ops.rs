@@ -3,7 +3,7 @@
 
 use super::limits::show_tier;
 use super::{or_missing, table, Report, MISSING};
-use crate::mapped::monitor::{LimitList, Summary, SubjectsReport};
+use crate::mapped::monitor::{LimitList, SubjectsReport, Summary};
 use crate::mapped::subjects::{CounterNow, ResetReport, Standing, SubjectList, SubjectView};
 use crate::mapping::Period;
 
@@ -23,14 +23,24 @@ fn notes(out: &mut String, notes: &[String]) {
 
 impl Report for SubjectView {
     fn to_table(&self) -> String {
-        let mut t = table(&["meter", "subject table", "tier", "used / limit", "at limit", "period"]);
+        let mut t = table(&[
+            "meter",
+            "subject table",
+            "tier",
+            "used / limit",
+            "at limit",
+            "period",
+        ]);
         for m in &self.meters {
             let (usage, at) = match m.standing {
                 Standing::Subject => (
                     format!("{} / {}", or_missing(m.used), limit(m.limit)),
                     or_missing(m.at_limit),
                 ),
-                Standing::NotASubject => ("not a subject of this meter".to_string(), MISSING.to_string()),
+                Standing::NotASubject => (
+                    "not a subject of this meter".to_string(),
+                    MISSING.to_string(),
+                ),
                 Standing::NotInstalled => ("not installed".to_string(), MISSING.to_string()),
             };
             let period = match (m.period, &m.period_start) {
@@ -57,11 +67,19 @@ impl Report for SubjectView {
 impl Report for SubjectList {
     fn to_table(&self) -> String {
         if self.subjects.is_empty() {
-            return format!("meter {}: no subjects in {}", self.meter, self.subject_table);
+            return format!(
+                "meter {}: no subjects in {}",
+                self.meter, self.subject_table
+            );
         }
         let mut t = table(&["subject", "tier", "used", "limit"]);
         for s in &self.subjects {
-            t.add_row(vec![s.subject.clone(), tier(s.tier.as_deref()), s.used.to_string(), limit(s.limit)]);
+            t.add_row(vec![
+                s.subject.clone(),
+                tier(s.tier.as_deref()),
+                s.used.to_string(),
+                limit(s.limit),
+            ]);
         }
         format!("meter {} ({}):\n{t}", self.meter, self.subject_table)
     }
@@ -79,7 +97,12 @@ impl Report for ResetReport {
     fn to_table(&self) -> String {
         let mut t = table(&["meter", "counter", "before", "after"]);
         for m in &self.meters {
-            t.add_row(vec![m.meter.clone(), m.counter.clone(), counter(&m.before), counter(&m.after)]);
+            t.add_row(vec![
+                m.meter.clone(),
+                m.counter.clone(),
+                counter(&m.before),
+                counter(&m.after),
+            ]);
         }
         let note = match (self.changed, self.to) {
             (false, _) => "nothing to change".to_string(),
@@ -105,9 +128,19 @@ impl Report for SubjectsReport {
             }
             let mut t = table(&["subject", "tier", "used", "limit"]);
             for s in &m.subjects {
-                t.add_row(vec![s.subject.clone(), tier(s.tier.as_deref()), s.used.to_string(), limit(s.limit)]);
+                t.add_row(vec![
+                    s.subject.clone(),
+                    tier(s.tier.as_deref()),
+                    s.used.to_string(),
+                    limit(s.limit),
+                ]);
             }
-            parts.push(format!("{}: {} subject(s) of {} {what}\n{t}", m.meter, m.subjects.len(), m.subject_table));
+            parts.push(format!(
+                "{}: {} subject(s) of {} {what}\n{t}",
+                m.meter,
+                m.subjects.len(),
+                m.subject_table
+            ));
         }
         if self.meters.is_empty() {
             parts.push("no meter of quota.toml is installed".to_string());
@@ -120,7 +153,15 @@ impl Report for SubjectsReport {
 
 impl Report for Summary {
     fn to_table(&self) -> String {
-        let mut t = table(&["meter", "tier", "limit", "subjects", "at limit", "near limit", "usage"]);
+        let mut t = table(&[
+            "meter",
+            "tier",
+            "limit",
+            "subjects",
+            "at limit",
+            "near limit",
+            "usage",
+        ]);
         for m in &self.meters {
             for r in &m.tiers {
                 t.add_row(vec![
@@ -137,7 +178,11 @@ impl Report for Summary {
                     r.usage.to_string(),
                 ]);
             }
-            let all = if m.tiers.is_empty() { m.limit_source.clone() } else { String::new() };
+            let all = if m.tiers.is_empty() {
+                m.limit_source.clone()
+            } else {
+                String::new()
+            };
             t.add_row(vec![
                 m.meter.clone(),
                 "all".to_string(),
