@@ -43,6 +43,6 @@ mod workflows;
 // acl: day one on stock Supabase, table locks, what quota treats as intended
 mod acl;
 mod intended;
+mod trial_errors;
 mod mapped;
 mod mapped_ops;
-mod trial_errors;
