@@ -4,9 +4,9 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{Command, MigrateCommand};
 use crate::checks::verdict::Verdict;
 use crate::checks::Check;
+use crate::cli::{Command, MigrateCommand};
 use crate::error;
 use crate::mapped::{self, State};
 use crate::mapping::file::Config;
@@ -122,10 +122,20 @@ async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {
 /// The meter `--meter` names, or the only rpc meter of the file.
 fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
     let meters = state.meters()?;
-    let names = || meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        meters
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match name {
         Some(name) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
-            error::usage(format!("no meter {name} in {}; its meters: {}", state.path.display(), names()))
+            error::usage(format!(
+                "no meter {name} in {}; its meters: {}",
+                state.path.display(),
+                names()
+            ))
         }),
         None => {
             let rpc: Vec<_> = meters
@@ -134,7 +144,10 @@ fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::
                 .collect();
             match rpc.as_slice() {
                 [only] => Ok(only),
-                _ => Err(error::usage(format!("give --meter NAME (meters: {})", names()))),
+                _ => Err(error::usage(format!(
+                    "give --meter NAME (meters: {})",
+                    names()
+                ))),
             }
         }
     }
@@ -150,7 +163,11 @@ async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<(
         None => mapped::checks::run_all(&mut tx, &state).await?,
     };
     tx.rollback().await?;
-    let suite = if only.is_some() { "quota check" } else { "quota verify" };
+    let suite = if only.is_some() {
+        "quota check"
+    } else {
+        "quota verify"
+    };
     let mut verdict = Verdict::new(suite, checks, started.elapsed());
     verdict.nothing_installed = state.installed.is_empty() && only != Some(Check::Schema);
     output::verify::annotate(&verdict);
@@ -162,7 +179,10 @@ async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<(
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(error::failed(format!("check failed: {}", failed.join(", "))))
+        Err(error::failed(format!(
+            "check failed: {}",
+            failed.join(", ")
+        )))
     }
 }
 
@@ -227,12 +247,18 @@ async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Res
         ));
     };
     if args.naive || args.headroom.is_some() {
-        return Err(error::usage("--naive and --headroom are for the default mapping"));
+        return Err(error::usage(
+            "--naive and --headroom are for the default mapping",
+        ));
     }
     let mut db = ctx.database.connect().await?;
     let state = read(&mut db, config).await?;
     let meter = pick_any(&state, args.meter.as_deref())?;
-    if let crate::mapping::Charge::Trigger { amount_column: None, .. } = meter.declared.charge {
+    if let crate::mapping::Charge::Trigger {
+        amount_column: None,
+        ..
+    } = meter.declared.charge
+    {
         if args.amount != 1 {
             return Err(error::usage(format!(
                 "meter {} charges 1 per row (no amount_column); --amount must be 1",
@@ -276,7 +302,11 @@ fn pick_any<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mappi
         (None, [only]) => Ok(only),
         (None, _) => Err(error::usage(format!(
             "give --meter NAME (meters: {})",
-            meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            meters
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
         (Some(_), _) => pick(state, name),
     }

@@ -112,7 +112,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Report { report, threshold } => report::run(&ctx, report, threshold).await,
         Command::Race(mut args) => {
-            args.target = mapped::default_race_target(args.meter.as_deref(), args.amount, args.target)?;
+            args.target =
+                mapped::default_race_target(args.meter.as_deref(), args.amount, args.target)?;
             race::run(&ctx, args).await
         }
         Command::Bench(args) => bench::run(&ctx, args).await,

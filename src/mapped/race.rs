@@ -62,7 +62,12 @@ enum Charging {
     },
 }
 
-pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -> Result<RaceReport> {
+pub async fn race(
+    database: &Database,
+    meter: &Meter,
+    plan: RacePlan,
+    ui: &Ui,
+) -> Result<RaceReport> {
     let rendered = render::render(meter)?;
     let mut control = database.connect().await?;
     let charging = control.read(async |tx| charging(tx, meter).await).await?;
@@ -85,12 +90,16 @@ pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -
     let expected = (headroom.max(0) as u64).min(u64::from(plan.attempts));
     let concurrency = plan.concurrency.clamp(1, plan.attempts.max(1));
     let conns = connect_all(database, concurrency as usize).await?;
-    let bar = ui.bar(u64::from(plan.attempts), &format!("racing meter {}", meter.name()));
+    let bar = ui.bar(
+        u64::from(plan.attempts),
+        &format!("racing meter {}", meter.name()),
+    );
     let barrier = Arc::new(Barrier::new(conns.len()));
     let charging = Arc::new(charging);
     let started = Instant::now();
     let answers = spawn_each(conns, |i, mut session: Session| {
-        let share = plan.attempts / concurrency + u32::from((i as u32) < plan.attempts % concurrency);
+        let share =
+            plan.attempts / concurrency + u32::from((i as u32) < plan.attempts % concurrency);
         let (barrier, charging, bar) = (barrier.clone(), charging.clone(), bar.clone());
         async move {
             let mut tally = Tally::default();
@@ -111,7 +120,15 @@ pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -
     }
     let units = total.admitted as i64 * i64::from(plan.amount);
     let rows = total.rows.len() as u64;
-    take_back(&mut control, &rendered, &charging, plan.subject, units, &total.rows).await?;
+    take_back(
+        &mut control,
+        &rendered,
+        &charging,
+        plan.subject,
+        units,
+        &total.rows,
+    )
+    .await?;
     if let Some(e) = total.first_error {
         ui.warn(&format!("{} attempts failed; the first: {e}", total.errors));
     }
@@ -168,7 +185,11 @@ impl Tally {
 
 /// One attempt in its own transaction: `Some` when admitted (with the
 /// inserted row's key for a trigger meter), `None` when refused.
-async fn attempt(session: &mut Session, charging: &Charging, plan: RacePlan) -> Result<Option<Option<String>>> {
+async fn attempt(
+    session: &mut Session,
+    charging: &Charging,
+    plan: RacePlan,
+) -> Result<Option<Option<String>>> {
     match charging {
         Charging::Call(call) => {
             let allowed = session
@@ -215,7 +236,10 @@ async fn attempt(session: &mut Session, charging: &Charging, plan: RacePlan) -> 
 /// The statements an attempt sends, rendered once for the race.
 async fn charging(conn: &mut sqlx::PgConnection, meter: &Meter) -> Result<Charging> {
     match &meter.declared.charge {
-        Charge::Rpc { function } => Ok(Charging::Call(fill(sql::meters::CALL, &[("function", function.sql())])?)),
+        Charge::Rpc { function } => Ok(Charging::Call(fill(
+            sql::meters::CALL,
+            &[("function", function.sql())],
+        )?)),
         Charge::Trigger {
             on,
             subject_column,

@@ -167,9 +167,12 @@ fn meter_of(
             if raw.function.is_some() {
                 problems.push(format!("{}: only rpc meters take it", at("function")));
             }
-            let on =
-                required(&raw.on, &at("on"), problems).and_then(|t| qualified(t, &at("on"), problems));
-            let subject_column = raw.subject_column.clone().unwrap_or_else(|| "user_id".into());
+            let on = required(&raw.on, &at("on"), problems)
+                .and_then(|t| qualified(t, &at("on"), problems));
+            let subject_column = raw
+                .subject_column
+                .clone()
+                .unwrap_or_else(|| "user_id".into());
             on.map(|on| Charge::Trigger {
                 on,
                 subject_column,
@@ -188,7 +191,10 @@ fn meter_of(
         "day" => Some(Period::Day),
         "none" => Some(Period::None),
         other => {
-            problems.push(format!("{}: \"{other}\" is not month, day or none", at("period")));
+            problems.push(format!(
+                "{}: \"{other}\" is not month, day or none",
+                at("period")
+            ));
             None
         }
     };
@@ -207,7 +213,11 @@ fn meter_of(
 }
 
 fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<Subject> {
-    let table = qualified(raw.table.as_deref().unwrap_or("public.users"), &format!("{at}.table"), problems)?;
+    let table = qualified(
+        raw.table.as_deref().unwrap_or("public.users"),
+        &format!("{at}.table"),
+        problems,
+    )?;
     let members = match &raw.members {
         None => None,
         Some(m) => Some(Members {
@@ -219,7 +229,10 @@ fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<
     Some(Subject {
         table,
         key: raw.key.clone().unwrap_or_else(|| "id".into()),
-        tier: raw.tier.clone().unwrap_or_else(|| "subscription_tier".into()),
+        tier: raw
+            .tier
+            .clone()
+            .unwrap_or_else(|| "subscription_tier".into()),
         members,
     })
 }
@@ -270,16 +283,25 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
     let at = |key: &str| format!("meters.{name}.{key}");
     match (&raw.limit, &raw.limits) {
         (Some(_), Some(_)) => {
-            problems.push(format!("{}: give limit (a column) or limits (per tier), not both", at("limits")));
+            problems.push(format!(
+                "{}: give limit (a column) or limits (per tier), not both",
+                at("limits")
+            ));
             None
         }
         (None, None) => {
-            problems.push(format!("{}: missing (or give limits = {{ free = 50, ... }})", at("limit")));
+            problems.push(format!(
+                "{}: missing (or give limits = {{ free = 50, ... }})",
+                at("limit")
+            ));
             None
         }
         (Some(column), None) => {
             if raw.default_tier.is_some() {
-                problems.push(format!("{}: only meters with limits per tier take it", at("default_tier")));
+                problems.push(format!(
+                    "{}: only meters with limits per tier take it",
+                    at("default_tier")
+                ));
             }
             Some(Limit::Column(column.clone()))
         }
@@ -305,7 +327,10 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
                     default_tier: tier,
                 }),
                 Some(tier) => {
-                    problems.push(format!("{}: \"{tier}\" is not a tier in limits", at("default_tier")));
+                    problems.push(format!(
+                        "{}: \"{tier}\" is not a tier in limits",
+                        at("default_tier")
+                    ));
                     None
                 }
                 None => {
@@ -320,7 +345,11 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
     }
 }
 
-fn required<'a>(value: &'a Option<String>, at: &str, problems: &mut Vec<String>) -> Option<&'a str> {
+fn required<'a>(
+    value: &'a Option<String>,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> Option<&'a str> {
     if value.is_none() {
         problems.push(format!("{at}: missing"));
     }
@@ -335,7 +364,9 @@ fn qualified(text: &str, at: &str, problems: &mut Vec<String>) -> Option<Name> {
             name: name.to_string(),
         }),
         _ => {
-            problems.push(format!("{at}: \"{text}\" is not schema-qualified (e.g. public.{text})"));
+            problems.push(format!(
+                "{at}: \"{text}\" is not schema-qualified (e.g. public.{text})"
+            ));
             None
         }
     }

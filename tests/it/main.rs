@@ -43,5 +43,5 @@ mod workflows;
 // acl: day one on stock Supabase, table locks, what quota treats as intended
 mod acl;
 mod intended;
-mod trial_errors;
 mod mapped;
+mod trial_errors;
