@@ -54,6 +54,9 @@ pub async fn run(conn: &mut PgConnection, state: &State, check: Check) -> Result
                     _ => {}
                 }
             }
+            if check == Check::Security {
+                application_triggers(conn, meters, &mut f).await?;
+            }
         }
     }
     Ok(f.into_result(check.name()))
@@ -186,6 +189,28 @@ async fn grants(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Res
         ));
     }
     Ok(())
+}
+
+/// The application's triggers on the tables the meters write (they run as
+/// quota's owner) and SECURITY DEFINER ones on the tables they charge.
+async fn application_triggers(
+    conn: &mut PgConnection,
+    meters: &[Meter],
+    f: &mut Findings,
+) -> Result<()> {
+    let roles: Vec<String> = db::query_scalar(sql::API_ROLES)
+        .fetch_all(&mut *conn)
+        .await
+        .context("listing the API roles and the roles inheriting them")?;
+    let mut written = Vec::new();
+    let mut charged = Vec::new();
+    for meter in meters {
+        written.push(meter.declared.counter.table.sql());
+        if let Charge::Trigger { on, .. } = &meter.declared.charge {
+            charged.push(on.sql());
+        }
+    }
+    crate::checks::security::triggers::trigger_functions(conn, &roles, &written, &charged, f).await
 }
 
 async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {

@@ -44,4 +44,5 @@ mod workflows;
 mod acl;
 mod intended;
 mod mapped;
+mod mapped_more;
 mod trial_errors;
