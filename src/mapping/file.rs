@@ -105,6 +105,23 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Declared>, Vec<String>> {
         problems.push("meters: no meter is declared (add a [meters.NAME] table)".to_string());
     }
     let base = raw.subject.clone().unwrap_or_default();
+    for (key, value) in [
+        ("table", &base.table),
+        ("key", &base.key),
+        ("tier", &base.tier),
+    ] {
+        if value.as_deref().is_some_and(|v| v.contains('$')) {
+            problems.push(format!("subject.{key}: quota does not accept $ in names (it quotes function bodies with $)"));
+        }
+    }
+    if let Some(m) = &base.members {
+        if [&m.table, &m.subject, &m.user]
+            .iter()
+            .any(|v| v.contains('$'))
+        {
+            problems.push("subject.members: quota does not accept $ in names (it quotes function bodies with $)".to_string());
+        }
+    }
     let mut meters = Vec::new();
     for (name, meter) in &raw.meters {
         if let Some(declared) = meter_of(name, meter, &base, &mut problems) {
@@ -198,6 +215,14 @@ fn meter_of(
             None
         }
     };
+    for (key, value) in names_in(raw) {
+        if value.contains('$') {
+            problems.push(format!(
+                "{}: \"{value}\" contains $, which quota does not accept in names (it quotes function bodies with $)",
+                at(key)
+            ));
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -210,6 +235,29 @@ fn meter_of(
         period: period?,
         subject_at,
     })
+}
+
+/// Every name a meter's keys give, by key.
+fn names_in(raw: &RawMeter) -> Vec<(&'static str, &str)> {
+    let mut names = vec![
+        ("function", raw.function.as_deref()),
+        ("on", raw.on.as_deref()),
+        ("subject_column", raw.subject_column.as_deref()),
+        ("amount_column", raw.amount_column.as_deref()),
+        ("counter", raw.counter.as_deref()),
+        ("counter_key", raw.counter_key.as_deref()),
+        ("limit", raw.limit.as_deref()),
+        ("default_tier", raw.default_tier.as_deref()),
+    ];
+    if let Some(s) = &raw.subject {
+        names.push(("subject.table", s.table.as_deref()));
+        names.push(("subject.key", s.key.as_deref()));
+        names.push(("subject.tier", s.tier.as_deref()));
+    }
+    names
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<Subject> {
