@@ -288,6 +288,11 @@ pub(crate) mod meters {
     template!(SET_USAGE, "set_usage.sql");
     template!(RACE_INSERT, "race_insert.sql");
     template!(RACE_DELETE, "race_delete.sql");
+    template!(SCRATCH_SUBJECT_INSERT, "scratch_subject_insert.sql");
+    template!(SCRATCH_SUBJECT_LIMIT, "scratch_subject_limit.sql");
+    template!(SCRATCH_COUNTER, "scratch_counter.sql");
+    template!(SCRATCH_SUBJECT_DELETE, "scratch_subject_delete.sql");
+    template!(SCRATCH_COUNTER_DELETE, "scratch_counter_delete.sql");
 }
 
 // Mapped meters installed: quota.meters and what each installed.
@@ -305,3 +310,4 @@ pub(crate) const FUNCTION_EXECUTE: &str = include_str!("../sql/queries/function_
 pub(crate) const FUNCTION_PUBLIC_EXECUTE: &str =
     include_str!("../sql/queries/function_public_execute.sql");
 pub(crate) const PRIMARY_KEY_COLUMN: &str = include_str!("../sql/queries/primary_key_column.sql");
+pub(crate) const KEY_PARENT: &str = include_str!("../sql/queries/key_parent.sql");

@@ -240,17 +240,10 @@ async fn rollback(
 }
 
 async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Result<()> {
-    let Some(subject) = args.user else {
-        return Err(error::usage(
-            "with quota.toml, give the subject to race: --user UUID (a row of the meter's subject \
-             table); what the race admits is taken back afterwards",
-        ));
-    };
-    if args.naive || args.headroom.is_some() {
-        return Err(error::usage(
-            "--naive and --headroom are for the default mapping",
-        ));
+    if args.naive {
+        return Err(error::usage("--naive is for the default mapping"));
     }
+    let interrupt = crate::interrupt::Interrupt::install()?;
     let mut db = ctx.database.connect().await?;
     let state = read(&mut db, config).await?;
     let meter = pick_any(&state, args.meter.as_deref())?;
@@ -273,12 +266,13 @@ async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Res
         )));
     }
     let plan = mapped::race::RacePlan {
-        subject,
+        subject: args.user,
+        headroom: args.headroom.unwrap_or(args.attempts / 2),
         attempts: args.attempts,
         concurrency: args.concurrency,
         amount: args.amount,
     };
-    let report = mapped::race::race(&ctx.database, meter, plan, &ctx.ui).await?;
+    let report = mapped::race::race(&ctx.database, meter, plan, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)?;
     if report.over_admitted > 0 {
         return Err(error::failed(format!(

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod history;
 pub mod install;
 pub mod race;
+pub mod scratch;
 
 use std::path::PathBuf;
 

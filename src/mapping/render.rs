@@ -355,7 +355,7 @@ fn trigger(
     Ok((install, revert))
 }
 
-fn period_start(period: Period) -> &'static str {
+pub(crate) fn period_start(period: Period) -> &'static str {
     match period {
         Period::Month => {
             "(pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date"

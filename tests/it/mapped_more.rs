@@ -319,3 +319,90 @@ async fn identifiers_that_need_quoting_and_the_other_shapes_of_a_meter() {
     assert!(err.to_string().contains("Uploads limit reached"), "{err}");
     rollback_leaves_schema_as_before(&m, &before).await;
 }
+
+/// Row counts of every table of the fixtures (and auth.users, public.users).
+async fn row_counts(m: &Mapped, tables: &[&str]) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in tables {
+        out.push(m.scalar_i64(&format!("SELECT count(*) FROM {t}")).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn races_on_scratch_subjects_admit_the_headroom_and_leave_no_row_behind() {
+    let m = Mapped::new(
+        &[PROFILES, DOCUMENTS, crate::mapped::TEAMS],
+        "documents.toml",
+    )
+    .await;
+    // Three meters: profiles (key references auth.users, whose signup
+    // trigger makes a public.users row), an account meter counted in a
+    // table of its own, a trigger meter on documents.
+    let profiles = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/mapped/profiles.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let teams = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/mapped/teams.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut file = std::fs::read_to_string(&m.config).unwrap();
+    file.push_str(&profiles[profiles.find("[meters.credits]").unwrap()..]);
+    let team_meter = &teams[teams.find("[meters.api_calls]").unwrap()..];
+    file.push_str(&team_meter.replacen(
+        "kind = \"rpc\"",
+        "kind = \"rpc\"\nsubject = { table = \"public.accounts\", key = \"id\", tier = \"plan\", members = { table = \"public.account_members\", subject = \"account_id\", user = \"user_id\" } }",
+        1,
+    ));
+    std::fs::write(&m.config, &file).unwrap();
+    m.install();
+    let tables = [
+        "auth.users",
+        "public.users",
+        "public.user_usage",
+        "public.profiles",
+        "public.documents",
+        "public.page_usage",
+        "public.accounts",
+        "public.api_usage",
+    ];
+    let before = row_counts(&m, &tables).await;
+    for (meter, amount, headroom) in [
+        ("credits", "5", "6"),
+        ("pages", "3", "4"),
+        ("api_calls", "2", "7"),
+    ] {
+        let out = m.quota(&[
+            "--format",
+            "json",
+            "race",
+            "--meter",
+            meter,
+            "--amount",
+            amount,
+            "--headroom",
+            headroom,
+            "-c",
+            "6",
+            "-n",
+            "20",
+        ]);
+        assert_success(&out);
+        let r = json(&out);
+        let expected: u64 = headroom.parse().unwrap();
+        assert_eq!(
+            (r["admitted"].as_u64(), r["expected"].as_u64()),
+            (Some(expected), Some(expected)),
+            "{meter}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        row_counts(&m, &tables).await,
+        before,
+        "a scratch row was left behind"
+    );
+}
