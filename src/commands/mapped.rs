@@ -15,9 +15,7 @@ use crate::output;
 /// Runs `command` on the mapping `config`.
 pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()> {
     if !ctx.databases.is_empty() {
-        return Err(error::usage(
-            "with quota.toml, give one --database-url (many databases take the default mapping only, for now)",
-        ));
+        return many(ctx, config, command).await;
     }
     match command {
         Command::Migrate(MigrateCommand::Apply {
@@ -153,8 +151,76 @@ fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::
     }
 }
 
-async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
-    let mut db = ctx.database.connect().await?;
+/// `verify`, `check` and `migrate status` on many databases, each with the
+/// same mapping; the others take one database.
+async fn many(ctx: &Context, config: &Config, command: Command) -> Result<()> {
+    let (what, jobs, only) =
+        match command {
+            Command::Verify { many } => ("verify", many.jobs, None),
+            Command::Check { name, many } => ("check", many.jobs, Some(name)),
+            Command::Migrate(MigrateCommand::Status { many }) => {
+                let work = |d: crate::db::Database| {
+                    let config = config.clone();
+                    async move {
+                        let mut db = d.connect().await?;
+                        let state = read(&mut db, &config).await?;
+                        mapped::StatusReport::new(&state)
+                    }
+                };
+                let report =
+                    crate::fleet::concurrently(&ctx.databases, many.jobs as usize, work, |_| false)
+                        .await;
+                output::print(&report, ctx.format)?;
+                return report.verdict("migrate status");
+            }
+            Command::Migrate(MigrateCommand::Apply {
+                dry_run,
+                repair: false,
+                target: None,
+                all: true,
+                lock,
+            }) => {
+                let policy = crate::migrate::LockPolicy::from(lock);
+                let work = async |d: &crate::db::Database| {
+                    ctx.ui.info(&format!("applying to {}", d.label()));
+                    let mut db = d.connect().await?;
+                    let state = read(&mut db, config).await?;
+                    mapped::install::apply(&mut db, &state, false, dry_run, &policy, &ctx.ui).await
+                };
+                let report = crate::fleet::one_by_one(&ctx.databases, work, |_| false).await;
+                output::print(&report, ctx.format)?;
+                return report.verdict("migrate apply");
+            }
+            _ => return Err(error::usage(
+                "with quota.toml, only verify, check, migrate status and migrate apply --all take \
+                 more than one --database-url (apply: without --repair or --target)",
+            )),
+        };
+    let work = |d: crate::db::Database| {
+        let config = config.clone();
+        async move { verdict(&d, &config, only).await }
+    };
+    let report = crate::fleet::concurrently(&ctx.databases, jobs as usize, work, |v| {
+        !v.failed().is_empty()
+    })
+    .await;
+    for entry in &report.databases {
+        if let Some(v) = &entry.report {
+            output::verify::annotate_as(v, &entry.url);
+        }
+    }
+    output::print(&report, ctx.format)?;
+    report.verdict(what)
+}
+
+/// Every check (or one) of the mapping on one database, in one transaction
+/// rolled back (the guard probe calls the functions).
+async fn verdict(
+    database: &crate::db::Database,
+    config: &Config,
+    only: Option<Check>,
+) -> Result<Verdict> {
+    let mut db = database.connect().await?;
     let started = std::time::Instant::now();
     let mut tx = db.begin().await?;
     let state = State::read(&mut tx, config).await?;
@@ -170,6 +236,11 @@ async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<(
     };
     let mut verdict = Verdict::new(suite, checks, started.elapsed());
     verdict.nothing_installed = state.installed.is_empty() && only != Some(Check::Schema);
+    Ok(verdict)
+}
+
+async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
+    let verdict = verdict(&ctx.database, config, only).await?;
     output::verify::annotate(&verdict);
     output::print(&verdict, ctx.format)?;
     if verdict.nothing_installed {
