@@ -235,3 +235,13 @@ pub(crate) const SAVED_LIMITS_EXISTS: &str = include_str!("../sql/queries/saved_
 pub(crate) const SAVED_LIMITS_ROWS: &str = include_str!("../sql/queries/saved_limits_rows.sql");
 pub(crate) const SAVED_LIMITS_RESTORE: &str =
     include_str!("../sql/queries/saved_limits_restore.sql");
+
+// `quota init`: the catalog facts a guessed `quota.toml` is made from
+// (columns and single-column keys of the application's tables), and the
+// per-tier clip limits of an install of the default mapping.
+
+pub(crate) const INIT_COLUMNS: &str = include_str!("../sql/queries/init_columns.sql");
+pub(crate) const INIT_KEYS: &str = include_str!("../sql/queries/init_keys.sql");
+pub(crate) const INIT_CLIP_LIMITS_READABLE: &str =
+    include_str!("../sql/queries/init_clip_limits_readable.sql");
+pub(crate) const INIT_CLIP_LIMITS: &str = include_str!("../sql/queries/init_clip_limits.sql");

@@ -2,6 +2,7 @@
 //! module that does the work and hands the report to `output::print`.
 
 mod bench;
+mod init;
 mod limits;
 mod metrics;
 mod migrate;
@@ -101,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Race(args) => race::run(&ctx, args).await,
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
+        Command::Init { output, force } => init::run(&ctx, &output, force).await,
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when stdout fails
             // (`quota completions bash | head`); `output::emit_raw` does not.
