@@ -345,10 +345,10 @@ fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
             noun.clone()
         };
         let mut reasons = vec![match &f.counter {
-            Counter::OnSubject(c) => format!("{} column {s}.{c} is named like a counter", f.type_name),
+            Counter::OnSubject(c) => format!("{} column {s}.{c} is named like a counter", shown_type(&f.type_name)),
             Counter::Table { rel, column, key } => format!(
                 "{} column {rel}.{column} is named like a counter, in a table keyed uniquely by {key} (the subject)",
-                f.type_name
+                shown_type(&f.type_name)
             ),
         }];
         let event = events
@@ -378,7 +378,14 @@ fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
         };
         let limit = match limit {
             Some(l) => {
-                reasons.push(format!("limit column {} is named like its limit", l.name));
+                reasons.push(if names::same_thing(&names::limit_noun(&l.name), &noun) {
+                    format!("limit column {} is named like its limit", l.name)
+                } else {
+                    format!(
+                        "limit column {} is the one limit column of the subject no other counter is named like",
+                        l.name
+                    )
+                });
                 Limit::Column(l.name.clone())
             }
             None => tier_limits(catalog, s, &f.counter, event.map(|(rel, _)| rel)),
@@ -419,6 +426,15 @@ fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
         .collect();
 }
 
+/// A type as SQL spells it.
+fn shown_type(type_name: &str) -> &str {
+    match type_name {
+        "int4" => "integer",
+        "int8" => "bigint",
+        other => other,
+    }
+}
+
 fn limit_name(limit: &Limit) -> Option<&str> {
     match limit {
         Limit::Column(c) => Some(c),
@@ -450,12 +466,14 @@ fn pair_limits<'a>(found: &[Found], limits: &[&'a Column]) -> Vec<Option<&'a Col
             Some(limits[i])
         })
         .collect();
+    let generic = |i: &usize| names::is_generic(&names::counter_noun(&found[*i].column));
     let open: Vec<usize> = (0..found.len()).filter(|i| paired[*i].is_none()).collect();
+    let open_generic: Vec<usize> = open.iter().copied().filter(generic).collect();
     let left: Vec<usize> = (0..limits.len()).filter(|i| !used[*i]).collect();
-    if let ([c], [l]) = (open.as_slice(), left.as_slice()) {
-        let counter_generic = names::is_generic(&names::counter_noun(&found[*c].column));
-        let limit_generic = names::is_generic(&names::limit_noun(&limits[*l].name));
-        if counter_generic || limit_generic {
+    if let ([c], [l]) = (open_generic.as_slice(), left.as_slice()) {
+        paired[*c] = Some(limits[*l]);
+    } else if let ([c], [l]) = (open.as_slice(), left.as_slice()) {
+        if names::is_generic(&names::limit_noun(&limits[*l].name)) {
             paired[*c] = Some(limits[*l]);
         }
     }

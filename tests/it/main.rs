@@ -16,6 +16,7 @@ mod faults;
 mod fleet;
 mod halfway;
 mod help;
+mod init;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;
