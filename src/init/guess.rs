@@ -40,7 +40,11 @@ pub(crate) enum Counter {
     /// A column of the subject table.
     OnSubject(String),
     /// A column of a table keyed uniquely by a column naming the subject.
-    Table { rel: Rel, column: String, key: String },
+    Table {
+        rel: Rel,
+        column: String,
+        key: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -59,7 +63,9 @@ pub(crate) enum Limit {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Kind {
-    Rpc { function: String },
+    Rpc {
+        function: String,
+    },
     Trigger {
         on: Rel,
         subject_column: String,
@@ -118,7 +124,7 @@ pub(crate) fn guess(catalog: &Catalog) -> Guess {
     let best = candidates.remove(0);
     guess.considered = candidates;
     let subject = subject(&catalog, best);
-    meters(&catalog, &subject, &mut guess);
+    super::meters::meters(&catalog, &subject, &mut guess);
     guess.subject = Some(subject);
     guess
 }
@@ -148,7 +154,7 @@ fn expressible(catalog: &Catalog) -> (Catalog, Vec<String>) {
     (out, notes)
 }
 
-fn integer_columns<'a>(
+pub(super) fn integer_columns<'a>(
     catalog: &'a Catalog,
     rel: &'a Rel,
     pick: fn(&str) -> bool,
@@ -170,7 +176,13 @@ fn tier_columns(catalog: &Catalog, rel: &Rel) -> Vec<String> {
 
 /// Whether `rel.column` names a row of the subject: it references the
 /// subject's key, or `auth.users.id` where the subject's key does too.
-fn names_subject(catalog: &Catalog, rel: &Rel, column: &str, subject: &Rel, key: &str) -> bool {
+pub(super) fn names_subject(
+    catalog: &Catalog,
+    rel: &Rel,
+    column: &str,
+    subject: &Rel,
+    key: &str,
+) -> bool {
     catalog.type_of(rel, column) == Some("uuid")
         && (catalog.refers_to(rel, column, subject, key)
             || (catalog.refers_to(subject, key, &auth_users(), "id")
@@ -251,8 +263,10 @@ fn candidate(catalog: &Catalog, rel: Rel) -> Option<Candidate> {
         score += 10;
         reasons.push(format!("a member table ({})", m.table));
     }
-    let eligible =
-        auth || named.is_some() || members.is_some() || (counters > 0 && (limits > 0 || tier.is_some()));
+    let eligible = auth
+        || named.is_some()
+        || members.is_some()
+        || (counters > 0 && (limits > 0 || tier.is_some()));
     eligible.then_some(Candidate {
         rel,
         key,
@@ -273,251 +287,3 @@ fn subject(catalog: &Catalog, best: Candidate) -> Subject {
         other_tiers: tiers,
     }
 }
-
-/// A counter found on the subject or in a table of its own.
-struct Found {
-    counter: Counter,
-    column: String,
-    type_name: String,
-}
-
-fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
-    let (s, key) = (&subject.rel, subject.key.as_str());
-    let mut found: Vec<Found> = integer_columns(catalog, s, names::is_counter)
-        .filter(|c| c.name != key)
-        .map(|c| Found {
-            counter: Counter::OnSubject(c.name.clone()),
-            column: c.name.clone(),
-            type_name: c.type_name.clone(),
-        })
-        .collect();
-    // Tables keyed uniquely by a column naming the subject (user_usage).
-    let mut counter_tables = Vec::new();
-    for rel in catalog.tables() {
-        if &rel == s {
-            continue;
-        }
-        let Some(k) = catalog.columns_of(&rel).find(|c| {
-            catalog.is_unique(&rel, &c.name) && names_subject(catalog, &rel, &c.name, s, key)
-        }) else {
-            continue;
-        };
-        let before = found.len();
-        for c in integer_columns(catalog, &rel, names::is_counter).filter(|c| c.name != k.name) {
-            found.push(Found {
-                counter: Counter::Table {
-                    rel: rel.clone(),
-                    column: c.name.clone(),
-                    key: k.name.clone(),
-                },
-                column: c.name.clone(),
-                type_name: c.type_name.clone(),
-            });
-        }
-        if found.len() > before {
-            counter_tables.push(rel);
-        }
-    }
-    let members = subject.members.as_ref().map(|m| m.table.clone());
-    // Tables whose rows name the subject: what a trigger meter charges.
-    let events: Vec<(Rel, String)> = catalog
-        .tables()
-        .into_iter()
-        .filter(|rel| rel != s && !counter_tables.contains(rel) && Some(rel) != members.as_ref())
-        .filter_map(|rel| {
-            let column = catalog
-                .columns_of(&rel)
-                .find(|c| names_subject(catalog, &rel, &c.name, s, key))?
-                .name
-                .clone();
-            Some((rel, column))
-        })
-        .collect();
-    let limits: Vec<&Column> = integer_columns(catalog, s, names::is_limit).collect();
-    let paired = pair_limits(&found, &limits);
-    let mut used_events = Vec::new();
-    for (f, limit) in found.iter().zip(paired) {
-        let noun = names::counter_noun(&f.column);
-        let limit_noun = limit.map(|l| names::limit_noun(&l.name)).unwrap_or_default();
-        let thing = if names::is_generic(&noun) && !names::is_generic(&limit_noun) {
-            limit_noun.clone()
-        } else {
-            noun.clone()
-        };
-        let mut reasons = vec![match &f.counter {
-            Counter::OnSubject(c) => format!("{} column {s}.{c} is named like a counter", shown_type(&f.type_name)),
-            Counter::Table { rel, column, key } => format!(
-                "{} column {rel}.{column} is named like a counter, in a table keyed uniquely by {key} (the subject)",
-                shown_type(&f.type_name)
-            ),
-        }];
-        let event = events
-            .iter()
-            .find(|(rel, _)| names::same_thing(&noun, &rel.name) || names::same_thing(&limit_noun, &rel.name));
-        let kind = match event {
-            Some((rel, column)) => {
-                used_events.push(rel.clone());
-                reasons.push(format!(
-                    "table {rel} has rows naming the subject ({column}) and is named like what the counter counts: each row inserted is charged"
-                ));
-                Kind::Trigger {
-                    on: rel.clone(),
-                    subject_column: column.clone(),
-                    amounts: amounts(catalog, rel),
-                }
-            }
-            None => {
-                reasons.push(format!(
-                    "no table is named like what it counts ({}), so the application calls a function to spend it",
-                    if thing.is_empty() { "usage" } else { &thing }
-                ));
-                Kind::Rpc {
-                    function: format!("{}.increment_{}_if_allowed", s.schema, names::meter_name(&noun)),
-                }
-            }
-        };
-        let limit = match limit {
-            Some(l) => {
-                reasons.push(if names::same_thing(&names::limit_noun(&l.name), &noun) {
-                    format!("limit column {} is named like its limit", l.name)
-                } else {
-                    format!(
-                        "limit column {} is the one limit column of the subject no other counter is named like",
-                        l.name
-                    )
-                });
-                Limit::Column(l.name.clone())
-            }
-            None => tier_limits(catalog, s, &f.counter, event.map(|(rel, _)| rel)),
-        };
-        let period = names::period_of(&f.column)
-            .map(|(p, why)| (p, format!("{} is {why}", f.column)))
-            .or_else(|| {
-                let l = limit_name(&limit)?;
-                names::period_of(l).map(|(p, why)| (p, format!("{l} is {why}")))
-            });
-        let base = match event {
-            Some((rel, _)) => names::meter_name(&rel.name),
-            None => names::meter_name(&thing),
-        };
-        let mut name = base.clone();
-        let mut n = 2;
-        while guess.meters.iter().any(|m| m.name == name) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        guess.meters.push(Meter {
-            name,
-            kind,
-            counter: f.counter.clone(),
-            limit,
-            period,
-            reasons,
-        });
-    }
-    guess.suggestions = events
-        .into_iter()
-        .filter(|(rel, _)| !used_events.contains(rel))
-        .map(|(rel, subject_column)| Suggestion {
-            amounts: amounts(catalog, &rel),
-            on: rel,
-            subject_column,
-        })
-        .collect();
-}
-
-/// A type as SQL spells it.
-fn shown_type(type_name: &str) -> &str {
-    match type_name {
-        "int4" => "integer",
-        "int8" => "bigint",
-        other => other,
-    }
-}
-
-fn limit_name(limit: &Limit) -> Option<&str> {
-    match limit {
-        Limit::Column(c) => Some(c),
-        _ => None,
-    }
-}
-
-fn amounts(catalog: &Catalog, rel: &Rel) -> Vec<String> {
-    integer_columns(catalog, rel, names::is_amount)
-        .map(|c| c.name.clone())
-        .collect()
-}
-
-/// Each counter's limit column on the subject: the one named like the same
-/// thing (`max_exports` for `exports_this_month`); then a counter or a limit
-/// whose name says nothing of what it counts (`usage_this_month`,
-/// `monthly_limit`) gets the one left on the other side.
-fn pair_limits<'a>(found: &[Found], limits: &[&'a Column]) -> Vec<Option<&'a Column>> {
-    let mut used = vec![false; limits.len()];
-    let mut paired: Vec<Option<&Column>> = found
-        .iter()
-        .map(|f| {
-            let noun = names::counter_noun(&f.column);
-            let i = limits
-                .iter()
-                .enumerate()
-                .position(|(i, l)| !used[i] && names::same_thing(&names::limit_noun(&l.name), &noun))?;
-            used[i] = true;
-            Some(limits[i])
-        })
-        .collect();
-    let generic = |i: &usize| names::is_generic(&names::counter_noun(&found[*i].column));
-    let open: Vec<usize> = (0..found.len()).filter(|i| paired[*i].is_none()).collect();
-    let open_generic: Vec<usize> = open.iter().copied().filter(generic).collect();
-    let left: Vec<usize> = (0..limits.len()).filter(|i| !used[*i]).collect();
-    if let ([c], [l]) = (open_generic.as_slice(), left.as_slice()) {
-        paired[*c] = Some(limits[*l]);
-    } else if let ([c], [l]) = (open.as_slice(), left.as_slice()) {
-        if names::is_generic(&names::limit_noun(&limits[*l].name)) {
-            paired[*c] = Some(limits[*l]);
-        }
-    }
-    paired
-}
-
-/// Per-tier limits for a counter without a limit column: quota's own
-/// `public.clip_limits` for the clip meter where the default mapping is
-/// installed, else the default mapping's own values where the meter is the
-/// default mapping's clip meter; otherwise the user decides.
-fn tier_limits(catalog: &Catalog, subject: &Rel, counter: &Counter, event: Option<&Rel>) -> Limit {
-    let public = |name: &str| Rel {
-        schema: "public".into(),
-        name: name.into(),
-    };
-    if event != Some(&public("clips")) {
-        return Limit::Todo;
-    }
-    let default_tier = |tiers: &[(String, i64)]| {
-        tiers
-            .iter()
-            .any(|(t, _)| t == "free")
-            .then(|| "free".to_string())
-    };
-    if let Some(tiers) = catalog.clip_limits.clone().filter(|t| !t.is_empty()) {
-        return Limit::Tiers {
-            default_tier: default_tier(&tiers),
-            from: "read from public.clip_limits, where quota keeps them as data today".into(),
-            tiers,
-        };
-    }
-    let seed_counter = Counter::Table {
-        rel: public("user_usage"),
-        column: "clips_this_month".into(),
-        key: "user_id".into(),
-    };
-    if subject == &public("users") && counter == &seed_counter {
-        let tiers = vec![("free".to_string(), 50), ("pro".to_string(), 1000)];
-        return Limit::Tiers {
-            default_tier: default_tier(&tiers),
-            from: "quota's default mapping (V3 seeds them into public.clip_limits)".into(),
-            tiers,
-        };
-    }
-    Limit::Todo
-}
-

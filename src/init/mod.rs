@@ -6,6 +6,7 @@
 //! the user to confirm.
 
 mod guess;
+mod meters;
 mod names;
 pub(crate) mod render;
 

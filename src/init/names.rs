@@ -50,9 +50,11 @@ pub(crate) fn is_counter(column: &str) -> bool {
 /// An amount a trigger meter could charge instead of 1 per row.
 pub(crate) fn is_amount(column: &str) -> bool {
     let c = column.to_ascii_lowercase();
-    ["tokens", "amount", "cost", "pages", "credits", "units", "quantity"]
-        .iter()
-        .any(|w| c == *w || c.ends_with(&format!("_{w}")) || c.starts_with(&format!("{w}_")))
+    [
+        "tokens", "amount", "cost", "pages", "credits", "units", "quantity",
+    ]
+    .iter()
+    .any(|w| c == *w || c.ends_with(&format!("_{w}")) || c.starts_with(&format!("{w}_")))
 }
 
 /// A table named like a subject, with how much the name says (higher is
@@ -80,7 +82,11 @@ pub(crate) fn period_of(name: &str) -> Option<(&'static str, &'static str)> {
     let c = name.to_ascii_lowercase();
     if c.contains("this_month") || c.contains("monthly") || c.contains("per_month") {
         Some(("month", "named like a monthly count"))
-    } else if c.contains("today") || c.contains("daily") || c.contains("this_day") || c.contains("per_day") {
+    } else if c.contains("today")
+        || c.contains("daily")
+        || c.contains("this_day")
+        || c.contains("per_day")
+    {
         Some(("day", "named like a daily count"))
     } else if c.contains("credits") || c.contains("lifetime") || c.contains("total") {
         Some(("none", "named like a lifetime count (credits, total)"))
@@ -98,7 +104,16 @@ pub(crate) fn counter_noun(column: &str) -> String {
             c = rest.to_string();
         }
     }
-    for suffix in ["_this_month", "_today", "_this_day", "_count", "_used", "_total", "_monthly", "_daily"] {
+    for suffix in [
+        "_this_month",
+        "_today",
+        "_this_day",
+        "_count",
+        "_used",
+        "_total",
+        "_monthly",
+        "_daily",
+    ] {
         if let Some(rest) = c.strip_suffix(suffix) {
             c = rest.to_string();
         }
@@ -110,12 +125,27 @@ pub(crate) fn counter_noun(column: &str) -> String {
 /// `exports`, `credits_limit` → `credits`, `monthly_limit` → ``).
 pub(crate) fn limit_noun(column: &str) -> String {
     let mut c = column.to_ascii_lowercase();
-    for prefix in ["plan_limits_", "plan_limit_", "limits_", "limit_", "max_", "monthly_", "daily_"] {
+    for prefix in [
+        "plan_limits_",
+        "plan_limit_",
+        "limits_",
+        "limit_",
+        "max_",
+        "monthly_",
+        "daily_",
+    ] {
         if let Some(rest) = c.strip_prefix(prefix) {
             c = rest.to_string();
         }
     }
-    for suffix in ["_limits", "_limit", "_per_month", "_per_day", "_monthly", "_daily"] {
+    for suffix in [
+        "_limits",
+        "_limit",
+        "_per_month",
+        "_per_day",
+        "_monthly",
+        "_daily",
+    ] {
         if let Some(rest) = c.strip_suffix(suffix) {
             c = rest.to_string();
         }
@@ -180,7 +210,9 @@ mod tests {
 
     #[test]
     fn kinds_of_columns() {
-        assert!(is_counter("usage_this_month") && is_counter("credits") && is_counter("Docs_Count"));
+        assert!(
+            is_counter("usage_this_month") && is_counter("credits") && is_counter("Docs_Count")
+        );
         assert!(!is_counter("plan_limits_scrapes") && !is_counter("credits_limit"));
         assert!(is_limit("plan_limits_scrapes") && is_limit("max_exports"));
         assert!(tier_rank("subscription_tier") > tier_rank("plan"));

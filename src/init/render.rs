@@ -61,11 +61,7 @@ fn render_subject(out: &mut String, subject: &Subject, guess: &Guess) {
     out.push_str("[subject]\n");
     comment(
         out,
-        &format!(
-            "Guessed {}: {}.",
-            subject.rel,
-            subject.reasons.join("; ")
-        ),
+        &format!("Guessed {}: {}.", subject.rel, subject.reasons.join("; ")),
     );
     if guess.considered.is_empty() {
         comment(out, "No other table looked like a subject.");
@@ -185,7 +181,11 @@ fn render_meter(out: &mut String, meter: &Meter, subject: Option<&Subject>) {
     }
     match &meter.counter {
         Counter::OnSubject(column) => key(out, "counter", &string(column)),
-        Counter::Table { rel, column, key: k } => {
+        Counter::Table {
+            rel,
+            column,
+            key: k,
+        } => {
             key(out, "counter", &string(&format!("{rel}.{column}")));
             key(out, "counter_key", &string(k));
         }
@@ -219,7 +219,8 @@ fn render_meter(out: &mut String, meter: &Meter, subject: Option<&Subject>) {
             }
         }
         Limit::Todo => {
-            let table = subject.map_or_else(|| "the subject table".to_string(), |s| s.rel.to_string());
+            let table =
+                subject.map_or_else(|| "the subject table".to_string(), |s| s.rel.to_string());
             comment(
                 out,
                 &format!(
@@ -282,7 +283,9 @@ fn render_suggestion(out: &mut String, s: &Suggestion) {
         let _ = writeln!(out, "# amount_column = {}", string(first));
     }
     let _ = writeln!(out, "# counter = {}", string(&format!("{name}_this_month")));
-    out.push_str("# limits = { free = 50, pro = 1000 }\n# default_tier = \"free\"\n# period = \"month\"\n");
+    out.push_str(
+        "# limits = { free = 50, pro = 1000 }\n# default_tier = \"free\"\n# period = \"month\"\n",
+    );
 }
 
 fn key(out: &mut String, name: &str, value: &str) {

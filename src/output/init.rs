@@ -23,7 +23,9 @@ impl Report for InitReport {
         }
         text.push('\n');
         text.push_str(&match self.todos {
-            0 => "every key is a guess: read the comments, then run `quota check schema`".to_string(),
+            0 => {
+                "every key is a guess: read the comments, then run `quota check schema`".to_string()
+            }
             n => format!(
                 "{n} TODO(s) to fill in (lines starting `# TODO`), then run `quota check schema`"
             ),

@@ -83,7 +83,10 @@ async fn on_the_demo_schema_the_guess_is_the_default_mapping() {
     let db = demo_db().await;
     let (guess, text) = init_file(&db.url);
     assert_eq!(guess, expected, "{text}");
-    assert!(!text.contains("# TODO"), "nothing is left undecided:\n{text}");
+    assert!(
+        !text.contains("# TODO"),
+        "nothing is left undecided:\n{text}"
+    );
 
     let db = installed_db().await;
     db.exec("UPDATE public.clip_limits SET monthly_limit = 60 WHERE tier = 'free'")
@@ -93,7 +96,11 @@ async fn on_the_demo_schema_the_guess_is_the_default_mapping() {
     edited["meters"]["clips"]["limits"]["free"] = toml::Value::Integer(60);
     assert_eq!(guess, edited, "{text}");
     // Every guess says why.
-    for why in ["# Guessed public.users:", "plan_limits_scrapes", "also\n# considered plan"] {
+    for why in [
+        "# Guessed public.users:",
+        "plan_limits_scrapes",
+        "also\n# considered plan",
+    ] {
         assert!(text.contains(why), "no {why:?} in:\n{text}");
     }
 }
@@ -232,11 +239,23 @@ async fn names_are_written_as_the_catalog_spells_them() {
     )
     .await;
     let (guess, text) = init_file(&db.url);
-    assert_eq!(guess["subject"]["table"].as_str(), Some("My App.Profiles"), "{text}");
+    assert_eq!(
+        guess["subject"]["table"].as_str(),
+        Some("My App.Profiles"),
+        "{text}"
+    );
     assert_eq!(guess["subject"]["key"].as_str(), Some("Id"), "{text}");
     assert_eq!(guess["subject"]["tier"].as_str(), Some("Tier"), "{text}");
-    assert_eq!(guess["meters"]["credits"]["counter"].as_str(), Some("Credits"), "{text}");
-    assert_eq!(guess["meters"]["credits"]["limit"].as_str(), Some("Credits_Limit"), "{text}");
+    assert_eq!(
+        guess["meters"]["credits"]["counter"].as_str(),
+        Some("Credits"),
+        "{text}"
+    );
+    assert_eq!(
+        guess["meters"]["credits"]["limit"].as_str(),
+        Some("Credits_Limit"),
+        "{text}"
+    );
     // The suggested trigger meter, once uncommented, names the table exactly.
     let suggested: String = text
         .lines()
@@ -257,7 +276,11 @@ async fn a_file_is_never_overwritten_without_force() {
     // Nothing to guess from: a file of TODOs, exit 0, and a warning.
     let out = db.quota(&["init", "--output", &dir.arg()]);
     assert_success(&out);
-    assert!(stderr(&out).contains("no table looked like the subject"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no table looked like the subject"),
+        "{}",
+        stderr(&out)
+    );
     let text = std::fs::read_to_string(dir.file()).unwrap();
     parse(&text);
     assert!(text.contains("# TODO"), "{text}");
@@ -267,10 +290,20 @@ async fn a_file_is_never_overwritten_without_force() {
     assert_refused_with(&out, 2, "--force");
     assert_eq!(std::fs::read_to_string(dir.file()).unwrap(), "# mine\n");
     // Refused before connecting: a database that cannot be reached does not matter.
-    let out = quota_with_url("postgres://nobody@127.0.0.1:1/none", &["init", "-o", &dir.arg()]);
+    let out = quota_with_url(
+        "postgres://nobody@127.0.0.1:1/none",
+        &["init", "-o", &dir.arg()],
+    );
     assert_refused_with(&out, 2, "already exists");
 
-    let out = db.quota(&["init", "--output", &dir.arg(), "--force", "--format", "json"]);
+    let out = db.quota(&[
+        "init",
+        "--output",
+        &dir.arg(),
+        "--force",
+        "--format",
+        "json",
+    ]);
     assert_success(&out);
     let report = json(&out);
     assert_eq!(report["subject"], serde_json::Value::Null);
