@@ -27,7 +27,9 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
     // Tables keyed uniquely by a column naming the subject (user_usage).
     let mut counter_tables = Vec::new();
     for rel in catalog.tables() {
-        if &rel == s {
+        // Another table named like a subject (public.users beside
+        // public.profiles) is an alternative subject, not a counter table.
+        if &rel == s || names::subject_name_rank(&rel.name).is_some() {
             continue;
         }
         let Some(k) = catalog.columns_of(&rel).find(|c| {
@@ -57,6 +59,7 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
         .tables()
         .into_iter()
         .filter(|rel| rel != s && !counter_tables.contains(rel) && Some(rel) != members.as_ref())
+        .filter(|rel| names::subject_name_rank(&rel.name).is_none())
         .filter_map(|rel| {
             let column = catalog
                 .columns_of(&rel)

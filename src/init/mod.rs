@@ -339,3 +339,6 @@ impl InitReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,6 +146,11 @@ async fn on_supabase_through_the_pooler_profiles_beside_auth_users_is_the_subjec
         "{text}"
     );
     assert!(text.contains("Also considered public.users"), "{text}");
+    // public.users is the other candidate, not a table of counters or rows
+    // to charge, though its key references auth.users too.
+    let meters: Vec<&String> = guess["meters"].as_table().unwrap().keys().collect();
+    assert_eq!(meters, ["credits"], "{text}");
+    assert!(!text.contains("# on = \"public.users\""), "{text}");
     // generations names auth.users, as profiles does: a trigger meter to
     // confirm, with its amount column suggested.
     assert!(
