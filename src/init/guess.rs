@@ -170,7 +170,7 @@ fn tier_columns(catalog: &Catalog, rel: &Rel) -> Vec<String> {
         .filter(|c| names::is_text(&c.type_name))
         .filter_map(|c| names::tier_rank(&c.name).map(|r| (r, c.name.as_str())))
         .collect();
-    tiers.sort_by(|a, b| b.0.cmp(&a.0));
+    tiers.sort_by_key(|t| std::cmp::Reverse(t.0));
     tiers.into_iter().map(|(_, c)| c.to_string()).collect()
 }
 
