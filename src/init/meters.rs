@@ -92,6 +92,16 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
         let event = events.iter().find(|(rel, _)| {
             names::same_thing(&noun, &rel.name) || names::same_thing(&limit_noun, &rel.name)
         });
+        let base = match event {
+            Some((rel, _)) => names::meter_name(&rel.name),
+            None => names::meter_name(&thing),
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while guess.meters.iter().any(|m| m.name == name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
         let kind = match event {
             Some((rel, column)) => {
                 used_events.push(rel.clone());
@@ -110,11 +120,7 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
                     if thing.is_empty() { "usage" } else { &thing }
                 ));
                 Kind::Rpc {
-                    function: format!(
-                        "{}.increment_{}_if_allowed",
-                        s.schema,
-                        names::meter_name(&noun)
-                    ),
+                    function: function_name(guess, &s.schema, &noun, &name),
                 }
             }
         };
@@ -132,22 +138,23 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
             }
             None => tier_limits(catalog, s, &f.counter, event.map(|(rel, _)| rel)),
         };
+        let others: Vec<&str> = limits
+            .iter()
+            .map(|l| l.name.as_str())
+            .filter(|l| limit_name(&limit) != Some(*l))
+            .collect();
+        if !others.is_empty() {
+            reasons.push(format!(
+                "other limit columns considered: {}",
+                others.join(", ")
+            ));
+        }
         let period = names::period_of(&f.column)
             .map(|(p, why)| (p, format!("{} is {why}", f.column)))
             .or_else(|| {
                 let l = limit_name(&limit)?;
                 names::period_of(l).map(|(p, why)| (p, format!("{l} is {why}")))
             });
-        let base = match event {
-            Some((rel, _)) => names::meter_name(&rel.name),
-            None => names::meter_name(&thing),
-        };
-        let mut name = base.clone();
-        let mut n = 2;
-        while guess.meters.iter().any(|m| m.name == name) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
         guess.meters.push(Meter {
             name,
             kind,
@@ -166,6 +173,24 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
             subject_column,
         })
         .collect();
+}
+
+/// The function of an RPC meter: `increment_<what it counts>_if_allowed`
+/// (the seed's `increment_usage_if_allowed` for `usage_this_month`), or
+/// named after the meter where another meter has that name already.
+fn function_name(guess: &Guess, schema: &str, noun: &str, meter: &str) -> String {
+    let taken = |f: &str| {
+        guess
+            .meters
+            .iter()
+            .any(|m| matches!(&m.kind, Kind::Rpc { function } if function == f))
+    };
+    let first = format!("{schema}.increment_{}_if_allowed", names::meter_name(noun));
+    if taken(&first) {
+        format!("{schema}.increment_{meter}_if_allowed")
+    } else {
+        first
+    }
 }
 
 /// A type as SQL spells it.

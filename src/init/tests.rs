@@ -192,3 +192,38 @@ fn every_character_round_trips_through_a_toml_string() {
     let file = parse(&format!("k = {}", string(&all)));
     assert_eq!(file["k"].as_str(), Some(all.as_str()));
 }
+
+#[test]
+fn two_meters_never_share_a_function_or_a_name() {
+    let catalog = Build::default()
+        .table(
+            "public.users",
+            &[
+                ("id", "uuid"),
+                ("usage_this_month", "int4"),
+                ("usage_today", "int4"),
+            ],
+        )
+        .pk("public.users", "id")
+        .0;
+    let g = guess(&catalog);
+    let names: Vec<&str> = g.meters.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["usage", "usage_2"]);
+    let functions: Vec<String> = g
+        .meters
+        .iter()
+        .map(|m| match &m.kind {
+            Kind::Rpc { function } => function.clone(),
+            Kind::Trigger { .. } => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        functions,
+        [
+            "public.increment_usage_if_allowed",
+            "public.increment_usage_2_if_allowed"
+        ]
+    );
+    let file = parse(&render(&g));
+    assert_eq!(file["meters"]["usage_2"]["period"].as_str(), Some("day"));
+}
