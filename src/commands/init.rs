@@ -4,10 +4,17 @@
 use anyhow::Result;
 
 use super::Context;
+use crate::error;
 use crate::init::{self, Destination, InitReport};
-use crate::output;
+use crate::output::{self, Format};
 
 pub async fn run(ctx: &Context, out: &std::path::Path, force: bool) -> Result<()> {
+    if ctx.format == Format::Junit {
+        // Refused before anything is written, not after.
+        return Err(error::usage(
+            "--format junit is only for `quota verify` and `quota check`",
+        ));
+    }
     let destination = Destination::parse(out);
     destination.check(force)?;
     let catalog = init::read(&ctx.database).await?;

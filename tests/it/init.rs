@@ -314,4 +314,10 @@ async fn a_file_is_never_overwritten_without_force() {
     assert_eq!(report["subject"], serde_json::Value::Null);
     assert!(report["todos"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(std::fs::read_to_string(dir.file()).unwrap(), text);
+
+    // A format init has no use for is refused before the file is touched.
+    std::fs::write(dir.file(), "# mine\n").unwrap();
+    let out = db.quota(&["init", "-o", &dir.arg(), "--force", "--format", "junit"]);
+    assert_refused_with(&out, 2, "junit");
+    assert_eq!(std::fs::read_to_string(dir.file()).unwrap(), "# mine\n");
 }
