@@ -181,11 +181,11 @@ pub(crate) async fn read(database: &Database) -> Result<Catalog> {
                 .fetch_all(&mut *conn)
                 .await
                 .context("reading the keys of the application's tables")?;
-            let readable: Option<bool> = db::query_scalar(sql::INIT_CLIP_LIMITS_READABLE)
+            let readable: bool = db::query_scalar(sql::INIT_CLIP_LIMITS_READABLE)
                 .fetch_one(&mut *conn)
                 .await
                 .context("looking for public.clip_limits")?;
-            let clip_limits = if readable == Some(true) {
+            let clip_limits = if readable {
                 let rows: Vec<(String, i64)> = db::query_as(sql::INIT_CLIP_LIMITS)
                     .fetch_all(&mut *conn)
                     .await

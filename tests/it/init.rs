@@ -106,6 +106,16 @@ async fn on_the_demo_schema_the_guess_is_the_default_mapping() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn init_reads_the_catalog_only() {
+    // A login with no privilege on any table guesses the same: no row of
+    // the application is read (reading one would be refused).
+    let db = demo_db().await;
+    let (_, url) = login_role(&db, "init_nobody").await;
+    let (guess, text) = init_file(&url);
+    assert_eq!(guess, parse(DEFAULT_MAPPING), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn on_supabase_through_the_pooler_profiles_beside_auth_users_is_the_subject() {
     let db = supabase::supabase_db().await;
     db.exec(
