@@ -234,7 +234,12 @@ fn render_meter(out: &mut String, meter: &Meter, subject: Option<&Subject>) {
     }
     match &meter.period {
         Some((period, why)) => {
-            comment(out, &format!("{why} (UTC calendar periods)."));
+            let reset = match *period {
+                "month" => "reset lazily each UTC calendar month",
+                "day" => "reset lazily each UTC calendar day",
+                _ => "never reset",
+            };
+            comment(out, &format!("{why}: {reset}."));
             key(out, "period", &string(period));
         }
         None => {
