@@ -151,7 +151,7 @@ fn expressible(catalog: &Catalog) -> (Catalog, Vec<String>) {
     });
     out.keys
         .retain(|k| !dotted(&k.rel.schema) && !dotted(&k.rel.name) && !dotted(&k.column));
-    (out, notes)
+    (out.sorted(), notes)
 }
 
 pub(super) fn integer_columns<'a>(

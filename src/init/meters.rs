@@ -4,6 +4,8 @@
 
 use super::guess::{integer_columns, names_subject};
 use super::guess::{Counter, Guess, Kind, Limit, Meter, Subject, Suggestion};
+use std::collections::HashSet;
+
 use super::names;
 use super::{Catalog, Column, Rel};
 
@@ -72,6 +74,8 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
     let limits: Vec<&Column> = integer_columns(catalog, s, names::is_limit).collect();
     let paired = pair_limits(&found, &limits);
     let mut used_events = Vec::new();
+    let mut taken_names = HashSet::new();
+    let mut taken_functions = HashSet::new();
     for (f, limit) in found.iter().zip(paired) {
         let noun = names::counter_noun(&f.column);
         let limit_noun = limit
@@ -96,12 +100,7 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
             Some((rel, _)) => names::meter_name(&rel.name),
             None => names::meter_name(&thing),
         };
-        let mut name = base.clone();
-        let mut n = 2;
-        while guess.meters.iter().any(|m| m.name == name) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
+        let name = unique(&mut taken_names, &base, "");
         let kind = match event {
             Some((rel, column)) => {
                 used_events.push(rel.clone());
@@ -120,7 +119,7 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
                     if thing.is_empty() { "usage" } else { &thing }
                 ));
                 Kind::Rpc {
-                    function: function_name(guess, &s.schema, &noun, &name),
+                    function: function_name(&mut taken_functions, &s.schema, &noun, &name),
                 }
             }
         };
@@ -178,19 +177,28 @@ pub(super) fn meters(catalog: &Catalog, subject: &Subject, guess: &mut Guess) {
 /// The function of an RPC meter: `increment_<what it counts>_if_allowed`
 /// (the seed's `increment_usage_if_allowed` for `usage_this_month`), or
 /// named after the meter where another meter has that name already.
-fn function_name(guess: &Guess, schema: &str, noun: &str, meter: &str) -> String {
-    let taken = |f: &str| {
-        guess
-            .meters
-            .iter()
-            .any(|m| matches!(&m.kind, Kind::Rpc { function } if function == f))
-    };
-    let first = format!("{schema}.increment_{}_if_allowed", names::meter_name(noun));
-    if taken(&first) {
-        format!("{schema}.increment_{meter}_if_allowed")
+fn function_name(taken: &mut HashSet<String>, schema: &str, noun: &str, meter: &str) -> String {
+    let first = format!("increment_{}_if_allowed", names::meter_name(noun));
+    let name = if taken.contains(&first) {
+        unique(taken, &format!("increment_{meter}"), "_if_allowed")
     } else {
+        taken.insert(first.clone());
         first
+    };
+    format!("{schema}.{name}")
+}
+
+/// `{base}{tail}`, else `{base}_2{tail}`, `{base}_3{tail}`, … whichever is
+/// not taken yet; taken from then on.
+fn unique(taken: &mut HashSet<String>, base: &str, tail: &str) -> String {
+    let mut name = format!("{base}{tail}");
+    let mut n = 2;
+    while taken.contains(&name) {
+        name = format!("{base}_{n}{tail}");
+        n += 1;
     }
+    taken.insert(name.clone());
+    name
 }
 
 /// A type as SQL spells it.

@@ -98,9 +98,27 @@ impl Catalog {
         self.columns.iter().map(|c| c.rel.clone()).collect()
     }
 
-    pub fn columns_of(&self, rel: &Rel) -> impl Iterator<Item = &Column> + '_ {
-        let rel = rel.clone();
-        self.columns.iter().filter(move |c| c.rel == rel)
+    /// Columns and keys sorted by table (columns keeping their order within
+    /// one), so that a table's are found by binary search: a guess looks
+    /// at every table from every candidate, and real schemas have thousands.
+    pub fn sorted(mut self) -> Self {
+        self.columns.sort_by(|a, b| a.rel.cmp(&b.rel));
+        self.keys.sort_by(|a, b| a.rel.cmp(&b.rel));
+        self
+    }
+
+    /// The columns of `rel`, in table order ([`Catalog::sorted`] first).
+    pub fn columns_of(&self, rel: &Rel) -> std::slice::Iter<'_, Column> {
+        let start = self.columns.partition_point(|c| &c.rel < rel);
+        let end = self.columns.partition_point(|c| &c.rel <= rel);
+        self.columns[start..end].iter()
+    }
+
+    /// The single-column keys of `rel` ([`Catalog::sorted`] first).
+    fn keys_of(&self, rel: &Rel) -> std::slice::Iter<'_, Key> {
+        let start = self.keys.partition_point(|k| &k.rel < rel);
+        let end = self.keys.partition_point(|k| &k.rel <= rel);
+        self.keys[start..end].iter()
     }
 
     pub fn type_of(&self, rel: &Rel, column: &str) -> Option<&str> {
@@ -111,19 +129,15 @@ impl Catalog {
 
     /// The column of a single-column primary key.
     pub fn primary_key(&self, rel: &Rel) -> Option<&str> {
-        self.keys
-            .iter()
-            .find(|k| &k.rel == rel && k.kind == KeyKind::Primary)
+        self.keys_of(rel)
+            .find(|k| k.kind == KeyKind::Primary)
             .map(|k| k.column.as_str())
     }
 
     /// A primary key or a unique index on exactly this column.
     pub fn is_unique(&self, rel: &Rel, column: &str) -> bool {
-        self.keys.iter().any(|k| {
-            &k.rel == rel
-                && k.column == column
-                && matches!(k.kind, KeyKind::Primary | KeyKind::Unique)
-        })
+        self.keys_of(rel)
+            .any(|k| k.column == column && matches!(k.kind, KeyKind::Primary | KeyKind::Unique))
     }
 
     /// The tables and columns `column` references by a foreign key.
@@ -132,10 +146,8 @@ impl Catalog {
         rel: &'a Rel,
         column: &'a str,
     ) -> impl Iterator<Item = (&'a Rel, &'a str)> + 'a {
-        self.keys.iter().filter_map(move |k| match &k.kind {
-            KeyKind::Foreign(to, to_column) if &k.rel == rel && k.column == column => {
-                Some((to, to_column.as_str()))
-            }
+        self.keys_of(rel).filter_map(move |k| match &k.kind {
+            KeyKind::Foreign(to, to_column) if k.column == column => Some((to, to_column.as_str())),
             _ => None,
         })
     }

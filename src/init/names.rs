@@ -89,7 +89,10 @@ pub(crate) fn period_of(name: &str) -> Option<(&'static str, &'static str)> {
     {
         Some(("day", "named like a daily count"))
     } else if c.contains("credits") || c.contains("lifetime") || c.contains("total") {
-        Some(("none", "named like a lifetime count (credits, lifetime, total)"))
+        Some((
+            "none",
+            "named like a lifetime count (credits, lifetime, total)",
+        ))
     } else {
         None
     }

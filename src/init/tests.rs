@@ -227,3 +227,32 @@ fn two_meters_never_share_a_function_or_a_name() {
     let file = parse(&render(&g));
     assert_eq!(file["meters"]["usage_2"]["period"].as_str(), Some("day"));
 }
+
+#[test]
+fn a_catalog_of_thousands_of_tables_is_guessed() {
+    // 2000 tables of 10 columns, each with a uuid key referencing
+    // auth.users and rows naming the one before: every table is a
+    // candidate and every other table is looked at from each.
+    let mut b = Build::default();
+    for i in 0..2000 {
+        let t = format!("public.t{i:04}");
+        let cols: Vec<(String, &str)> = [("id", "uuid"), ("owner", "uuid"), ("n_count", "int4")]
+            .into_iter()
+            .map(|(c, ty)| (c.to_string(), ty))
+            .chain((0..7).map(|j| (format!("c{j}"), "text")))
+            .collect();
+        let cols: Vec<(&str, &str)> = cols.iter().map(|(c, t)| (c.as_str(), *t)).collect();
+        b = b
+            .table(&t, &cols)
+            .pk(&t, "id")
+            .fk(&t, "id", "auth.users", "id");
+        if i > 0 {
+            b = b.fk(&t, "owner", &format!("public.t{:04}", i - 1), "id");
+        }
+    }
+    let g = guess(&b.0);
+    assert!(g.subject.is_some());
+    assert_eq!(g.considered.len(), 1999);
+    assert_eq!(g.meters.len(), 2000);
+    parse(&render(&g));
+}
