@@ -2,6 +2,7 @@
 //! module that does the work and hands the report to `output::print`.
 
 mod bench;
+mod init;
 mod limits;
 mod mapped;
 mod metrics;
@@ -79,8 +80,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         crate::fleet::check_urls(&ctx.databases)?;
     }
-    if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
-        return mapped::run(&ctx, &config, cli.command).await;
+    // `init` writes a quota.toml (it never reads one, even a broken one).
+    if !matches!(cli.command, Command::Init { .. }) {
+        if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
+            return mapped::run(&ctx, &config, cli.command).await;
+        }
     }
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
@@ -118,6 +122,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
+        Command::Init { output, force } => init::run(&ctx, &output, force).await,
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when stdout fails
             // (`quota completions bash | head`); `output::emit_raw` does not.

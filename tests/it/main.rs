@@ -19,6 +19,7 @@ mod help;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;
+mod init;
 mod metrics;
 mod migrate;
 mod ops;

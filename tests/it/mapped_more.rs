@@ -406,3 +406,37 @@ async fn races_on_scratch_subjects_admit_the_headroom_and_leave_no_row_behind() 
         "a scratch row was left behind"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_init_writes_passes_check_schema_installs_and_verifies() {
+    let m = Mapped::new(&[PROFILES, DOCUMENTS], "profiles.toml").await;
+    std::fs::remove_file(&m.config).unwrap();
+    let out =
+        crate::common::quota_with_url(&m.url, &["init", "--output", m.config.to_str().unwrap()]);
+    assert_success(&out);
+    let written = std::fs::read_to_string(&m.config).unwrap();
+    // What it could not decide is a TODO the file names by key until filled.
+    let out = m.quota(&["check", "schema"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("meters.pages.limit"),
+        "{}",
+        stderr(&out)
+    );
+    let filled = written.replacen(
+        "# limits = { free = 50, pro = 1000 }\n# default_tier = \"free\"\n# pages",
+        "limits = { free = 50, pro = 1000 }\ndefault_tier = \"free\"\n# pages",
+        1,
+    );
+    assert_ne!(
+        filled, written,
+        "the TODO to fill was not found:\n{written}"
+    );
+    std::fs::write(&m.config, &filled).unwrap();
+    let out = m.quota(&["check", "schema"]);
+    assert_success(&out);
+    assert_success(&m.quota(&["migrate", "apply"]));
+    let out = m.quota(&["verify"]);
+    assert_success(&out);
+    assert!(written.contains("public.profiles"), "{written}");
+}
