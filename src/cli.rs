@@ -167,6 +167,17 @@ pub enum Command {
     /// down. Ignores DATABASE_URL / --database-url: it never touches your database.
     Sandbox(SandboxArgs),
 
+    /// Guess a quota.toml from the database's tables (subject, counters, limits,
+    /// periods) and write it, commented, for you to confirm; reads the catalog only.
+    Init {
+        /// Where to write it; `-` for stdout.
+        #[arg(long, short = 'o', value_name = "PATH", default_value = "quota.toml")]
+        output: std::path::PathBuf,
+        /// Overwrite PATH if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+
     /// Print completions for a shell, e.g. `quota completions bash > /etc/bash_completion.d/quota`.
     Completions {
         #[arg(value_enum)]

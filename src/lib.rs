@@ -19,6 +19,7 @@ pub(crate) mod contract;
 pub(crate) mod db;
 pub(crate) mod error;
 pub(crate) mod fleet;
+pub(crate) mod init;
 pub(crate) mod interrupt;
 pub(crate) mod load;
 pub(crate) mod mapped;

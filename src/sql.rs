@@ -297,6 +297,11 @@ pub(crate) mod meters {
     template!(OPS_TIERS, "ops_tiers.sql");
     template!(OPS_LOCK, "ops_lock.sql");
     template!(OPS_COUNTER_ROW, "ops_counter_row.sql");
+    template!(SCRATCH_SUBJECT_INSERT, "scratch_subject_insert.sql");
+    template!(SCRATCH_SUBJECT_LIMIT, "scratch_subject_limit.sql");
+    template!(SCRATCH_COUNTER, "scratch_counter.sql");
+    template!(SCRATCH_SUBJECT_DELETE, "scratch_subject_delete.sql");
+    template!(SCRATCH_COUNTER_DELETE, "scratch_counter_delete.sql");
 }
 
 // Mapped meters installed: quota.meters and what each installed.
@@ -314,3 +319,13 @@ pub(crate) const FUNCTION_EXECUTE: &str = include_str!("../sql/queries/function_
 pub(crate) const FUNCTION_PUBLIC_EXECUTE: &str =
     include_str!("../sql/queries/function_public_execute.sql");
 pub(crate) const PRIMARY_KEY_COLUMN: &str = include_str!("../sql/queries/primary_key_column.sql");
+pub(crate) const KEY_PARENT: &str = include_str!("../sql/queries/key_parent.sql");
+// `quota init`: the catalog facts a guessed `quota.toml` is made from
+// (columns and single-column keys of the application's tables), and the
+// per-tier clip limits of an install of the default mapping.
+
+pub(crate) const INIT_COLUMNS: &str = include_str!("../sql/queries/init_columns.sql");
+pub(crate) const INIT_KEYS: &str = include_str!("../sql/queries/init_keys.sql");
+pub(crate) const INIT_CLIP_LIMITS_READABLE: &str =
+    include_str!("../sql/queries/init_clip_limits_readable.sql");
+pub(crate) const INIT_CLIP_LIMITS: &str = include_str!("../sql/queries/init_clip_limits.sql");

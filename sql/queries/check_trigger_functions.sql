@@ -1,7 +1,9 @@
 -- The application's functions that run inside quota's writes: every
--- trigger on public.users and public.user_usage (quota's SECURITY DEFINER
--- code writes them, so their triggers run as its owner), and a trigger on
--- public.clips only when its function is SECURITY DEFINER (the application
+-- trigger on the tables quota's SECURITY DEFINER code writes ($2: the
+-- default mapping's public.users and public.user_usage, or a mapping's
+-- counter tables), so their triggers run as its owner, and a trigger on
+-- the tables whose inserts are charged ($3: public.clips, or a mapping's
+-- trigger tables) only when its function is SECURITY DEFINER (the application
 -- inserts clips as the calling user, so an ordinary clips trigger runs as
 -- that user; a SECURITY DEFINER one runs as its owner, with the path in
 -- force), quota's own trigger function left out (its own check covers it),
@@ -9,7 +11,7 @@
 -- (SQL-standard bodies) and the source text (a name followed by "(") show,
 -- three calls deep. Callees in schemas the platform manages (auth.uid(),
 -- extensions) are not the application's to alter and are left out.
--- $1: the API roles. Per function: its qualified signature, how it is
+-- $1: the API roles; $2, $3: the tables, as regclass text. Per function: its qualified signature, how it is
 -- reached, its pinned search_path (NULL when unset), the relations its
 -- source names without a schema (name and the schemas holding one, as
 -- "name:schema"), and the schemas an API role may CREATE in.
@@ -21,9 +23,10 @@ WITH RECURSIVE fired AS (
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
     JOIN pg_catalog.pg_proc AS tp ON tp.oid = t.tgfoid
    WHERE NOT t.tgisinternal
-     AND (t.tgrelid IN (SELECT pg_catalog.to_regclass(x)
-                          FROM unnest(ARRAY['public.users', 'public.user_usage']) AS x)
-          OR (t.tgrelid = pg_catalog.to_regclass('public.clips') AND tp.prosecdef))
+     AND (t.tgrelid IN (SELECT pg_catalog.to_regclass(x) FROM unnest($2::text[]) AS x)
+          OR (t.tgrelid IN (SELECT pg_catalog.to_regclass(x) FROM unnest($3::text[]) AS x)
+              AND tp.prosecdef))
+     AND tp.pronamespace <> pg_catalog.to_regnamespace('quota')
      AND t.tgfoid IS DISTINCT FROM pg_catalog.to_regprocedure('public.enforce_clip_limit()')
 ), candidates AS (
   SELECT p.oid, p.proname

@@ -4,9 +4,9 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{Command, MigrateCommand};
 use crate::checks::verdict::Verdict;
 use crate::checks::Check;
+use crate::cli::{Command, MigrateCommand};
 use crate::error;
 use crate::mapped::{self, State};
 use crate::mapping::file::Config;
@@ -15,9 +15,7 @@ use crate::output;
 /// Runs `command` on the mapping `config`.
 pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()> {
     if !ctx.databases.is_empty() {
-        return Err(error::usage(
-            "with quota.toml, give one --database-url (many databases take the default mapping only, for now)",
-        ));
+        return many(ctx, config, command).await;
     }
     match command {
         Command::Migrate(MigrateCommand::Apply {
@@ -128,10 +126,20 @@ async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {
 /// The meter `--meter` names, or the only rpc meter of the file.
 fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
     let meters = state.meters()?;
-    let names = || meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        meters
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match name {
         Some(name) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
-            error::usage(format!("no meter {name} in {}; its meters: {}", state.path.display(), names()))
+            error::usage(format!(
+                "no meter {name} in {}; its meters: {}",
+                state.path.display(),
+                names()
+            ))
         }),
         None => {
             let rpc: Vec<_> = meters
@@ -140,14 +148,85 @@ fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::
                 .collect();
             match rpc.as_slice() {
                 [only] => Ok(only),
-                _ => Err(error::usage(format!("give --meter NAME (meters: {})", names()))),
+                _ => Err(error::usage(format!(
+                    "give --meter NAME (meters: {})",
+                    names()
+                ))),
             }
         }
     }
 }
 
-async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
-    let mut db = ctx.database.connect().await?;
+/// `verify`, `check` and `migrate status` on many databases, each with the
+/// same mapping; the others take one database.
+async fn many(ctx: &Context, config: &Config, command: Command) -> Result<()> {
+    let (what, jobs, only) =
+        match command {
+            Command::Verify { many } => ("verify", many.jobs, None),
+            Command::Check { name, many } => ("check", many.jobs, Some(name)),
+            Command::Migrate(MigrateCommand::Status { many }) => {
+                let work = |d: crate::db::Database| {
+                    let config = config.clone();
+                    async move {
+                        let mut db = d.connect().await?;
+                        let state = read(&mut db, &config).await?;
+                        mapped::StatusReport::new(&state)
+                    }
+                };
+                let report =
+                    crate::fleet::concurrently(&ctx.databases, many.jobs as usize, work, |_| false)
+                        .await;
+                output::print(&report, ctx.format)?;
+                return report.verdict("migrate status");
+            }
+            Command::Migrate(MigrateCommand::Apply {
+                dry_run,
+                repair: false,
+                target: None,
+                all: true,
+                lock,
+            }) => {
+                let policy = crate::migrate::LockPolicy::from(lock);
+                let work = async |d: &crate::db::Database| {
+                    ctx.ui.info(&format!("applying to {}", d.label()));
+                    let mut db = d.connect().await?;
+                    let state = read(&mut db, config).await?;
+                    mapped::install::apply(&mut db, &state, false, dry_run, &policy, &ctx.ui).await
+                };
+                let report = crate::fleet::one_by_one(&ctx.databases, work, |_| false).await;
+                output::print(&report, ctx.format)?;
+                return report.verdict("migrate apply");
+            }
+            _ => return Err(error::usage(
+                "with quota.toml, only verify, check, migrate status and migrate apply --all take \
+                 more than one --database-url (apply: without --repair or --target)",
+            )),
+        };
+    let work = |d: crate::db::Database| {
+        let config = config.clone();
+        async move { verdict(&d, &config, only).await }
+    };
+    let report = crate::fleet::concurrently(&ctx.databases, jobs as usize, work, |v| {
+        !v.failed().is_empty()
+    })
+    .await;
+    for entry in &report.databases {
+        if let Some(v) = &entry.report {
+            output::verify::annotate_as(v, &entry.url);
+        }
+    }
+    output::print(&report, ctx.format)?;
+    report.verdict(what)
+}
+
+/// Every check (or one) of the mapping on one database, in one transaction
+/// rolled back (the guard probe calls the functions).
+async fn verdict(
+    database: &crate::db::Database,
+    config: &Config,
+    only: Option<Check>,
+) -> Result<Verdict> {
+    let mut db = database.connect().await?;
     let started = std::time::Instant::now();
     let mut tx = db.begin().await?;
     let state = State::read(&mut tx, config).await?;
@@ -156,9 +235,18 @@ async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<(
         None => mapped::checks::run_all(&mut tx, &state).await?,
     };
     tx.rollback().await?;
-    let suite = if only.is_some() { "quota check" } else { "quota verify" };
+    let suite = if only.is_some() {
+        "quota check"
+    } else {
+        "quota verify"
+    };
     let mut verdict = Verdict::new(suite, checks, started.elapsed());
     verdict.nothing_installed = state.installed.is_empty() && only != Some(Check::Schema);
+    Ok(verdict)
+}
+
+async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
+    let verdict = verdict(&ctx.database, config, only).await?;
     output::verify::annotate(&verdict);
     output::print(&verdict, ctx.format)?;
     if verdict.nothing_installed {
@@ -168,7 +256,10 @@ async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<(
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(error::failed(format!("check failed: {}", failed.join(", "))))
+        Err(error::failed(format!(
+            "check failed: {}",
+            failed.join(", ")
+        )))
     }
 }
 
@@ -226,19 +317,18 @@ async fn rollback(
 }
 
 async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Result<()> {
-    let Some(subject) = args.user else {
-        return Err(error::usage(
-            "with quota.toml, give the subject to race: --user UUID (a row of the meter's subject \
-             table); what the race admits is taken back afterwards",
-        ));
-    };
-    if args.naive || args.headroom.is_some() {
-        return Err(error::usage("--naive and --headroom are for the default mapping"));
+    if args.naive {
+        return Err(error::usage("--naive is for the default mapping"));
     }
+    let interrupt = crate::interrupt::Interrupt::install()?;
     let mut db = ctx.database.connect().await?;
     let state = read(&mut db, config).await?;
     let meter = pick_any(&state, args.meter.as_deref())?;
-    if let crate::mapping::Charge::Trigger { amount_column: None, .. } = meter.declared.charge {
+    if let crate::mapping::Charge::Trigger {
+        amount_column: None,
+        ..
+    } = meter.declared.charge
+    {
         if args.amount != 1 {
             return Err(error::usage(format!(
                 "meter {} charges 1 per row (no amount_column); --amount must be 1",
@@ -253,12 +343,13 @@ async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Res
         )));
     }
     let plan = mapped::race::RacePlan {
-        subject,
+        subject: args.user,
+        headroom: args.headroom.unwrap_or(args.attempts / 2),
         attempts: args.attempts,
         concurrency: args.concurrency,
         amount: args.amount,
     };
-    let report = mapped::race::race(&ctx.database, meter, plan, &ctx.ui).await?;
+    let report = mapped::race::race(&ctx.database, meter, plan, &ctx.ui, &interrupt).await?;
     output::print(&report, ctx.format)?;
     if report.over_admitted > 0 {
         return Err(error::failed(format!(
@@ -282,7 +373,11 @@ fn pick_any<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mappi
         (None, [only]) => Ok(only),
         (None, _) => Err(error::usage(format!(
             "give --meter NAME (meters: {})",
-            meters.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            meters
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
         (Some(_), _) => pick(state, name),
     }

@@ -60,10 +60,12 @@ pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<()> {
             };
             output::print(&export::export(&opts)?, ctx.format)
         }
-        MigrateCommand::Rollback { ref meter, .. } if !meter.is_empty() => Err(crate::error::usage(
-            "--meter names a meter of quota.toml, and there is none (give --config PATH); \
+        MigrateCommand::Rollback { ref meter, .. } if !meter.is_empty() => {
+            Err(crate::error::usage(
+                "--meter names a meter of quota.toml, and there is none (give --config PATH); \
              the default mapping rolls back by version (--target V)",
-        )),
+            ))
+        }
         MigrateCommand::Rollback {
             target,
             dry_run,

@@ -2,6 +2,7 @@
 //! module that does the work and hands the report to `output::print`.
 
 mod bench;
+mod init;
 mod limits;
 mod mapped;
 mod mapped_ops;
@@ -80,8 +81,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         crate::fleet::check_urls(&ctx.databases)?;
     }
-    if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
-        return mapped::run(&ctx, &config, cli.command).await;
+    // `init` writes a quota.toml (it never reads one, even a broken one).
+    if !matches!(cli.command, Command::Init { .. }) {
+        if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
+            return mapped::run(&ctx, &config, cli.command).await;
+        }
     }
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
@@ -126,11 +130,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Report { report, threshold } => report::run(&ctx, report, threshold).await,
         Command::Race(mut args) => {
-            args.target = mapped::default_race_target(args.meter.as_deref(), args.amount, args.target)?;
+            args.target =
+                mapped::default_race_target(args.meter.as_deref(), args.amount, args.target)?;
             race::run(&ctx, args).await
         }
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
+        Command::Init { output, force } => init::run(&ctx, &output, force).await,
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when stdout fails
             // (`quota completions bash | head`); `output::emit_raw` does not.

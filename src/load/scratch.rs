@@ -144,6 +144,51 @@ impl Shape {
     }
 }
 
+/// The row a scratch subject's key must reference first, as statements:
+/// both take `$1`, the scratch id (the delete: an array of ids).
+pub(crate) struct ParentRow {
+    pub(crate) table: String,
+    pub(crate) insert: String,
+    pub(crate) delete: String,
+}
+
+/// The parent row `table.column` (a key) references, if any, with the
+/// signup columns and placeholders its insert needs (`table` as regclass
+/// text, `column` as the catalog spells it).
+pub(crate) async fn parent_row(
+    conn: &mut PgConnection,
+    table: &str,
+    column: &str,
+    advice: &str,
+) -> Result<Option<ParentRow>> {
+    let parent: Option<(String, String)> = db::query_as(sql::KEY_PARENT)
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&mut *conn)
+        .await
+        .with_context(|| format!("reading the foreign key of {table}.{column}"))?;
+    let Some((parent, parent_column)) = parent else {
+        return Ok(None);
+    };
+    let mut given = signup(conn, &parent).await?;
+    let mut names: Vec<&str> = given.names.iter().map(String::as_str).collect();
+    names.push(parent_column.as_str());
+    let required = extras(conn, &parent, &names, advice).await?;
+    given.extras.columns.extend(required.columns);
+    given.extras.values.extend(required.values);
+    let column = quoted_column(&parent_column);
+    let fill = |template: &str| {
+        template
+            .replace("{parent}", &parent)
+            .replace("{column}", &column)
+    };
+    Ok(Some(ParentRow {
+        insert: given.extras.fill(&fill(sql::SCRATCH_PARENT_INSERT)),
+        delete: fill(sql::SCRATCH_PARENT_DELETE),
+        table: parent,
+    }))
+}
+
 /// The [`SIGNUP_COLUMNS`] `table` has, with their values (and names, so
 /// the required-column placeholders skip them).
 struct Signup {

@@ -23,7 +23,13 @@ pub struct CallReport {
     pub committed: bool,
 }
 
-pub async fn call(db: &mut Session, meter: &Meter, subject: Uuid, amount: i32, commit: bool) -> Result<CallReport> {
+pub async fn call(
+    db: &mut Session,
+    meter: &Meter,
+    subject: Uuid,
+    amount: i32,
+    commit: bool,
+) -> Result<CallReport> {
     let Charge::Rpc { function } = &meter.declared.charge else {
         return Err(error::usage(format!(
             "meter {} is a trigger meter: it charges rows inserted into its table, not calls; \

@@ -15,8 +15,10 @@ use crate::mapping::{Charge, Limit, Meter};
 use crate::sql;
 
 const HINT_APPLY: &str = "run `quota migrate apply`";
-const HINT_REPAIR: &str = "run `quota migrate apply --repair` (it reinstalls the file's mapping; counters are kept)";
-const HINT_FILE: &str = "fix the key in quota.toml or the table it names (`quota init` writes a guess)";
+const HINT_REPAIR: &str =
+    "run `quota migrate apply --repair` (it reinstalls the file's mapping; counters are kept)";
+const HINT_FILE: &str =
+    "fix the key in quota.toml or the table it names (`quota init` writes a guess)";
 /// The search_path every meter function pins.
 const PINNED: &str = "search_path=pg_catalog, pg_temp";
 
@@ -29,13 +31,19 @@ pub async fn run(conn: &mut PgConnection, state: &State, check: Check) -> Result
         Check::Tiers => f.note("limits per tier are declared in quota.toml (drift compares them)"),
         _ => {
             let Ok(meters) = state.meters() else {
-                f.fail("the mapping does not fit this database", "run `quota check schema`");
+                f.fail(
+                    "the mapping does not fit this database",
+                    "run `quota check schema`",
+                );
                 return Ok(f.into_result(check.name()));
             };
             for meter in meters {
                 let installed = state.installed(meter.name());
                 if installed.is_none() {
-                    f.fail(format!("meters.{}: not installed", meter.name()), HINT_APPLY);
+                    f.fail(
+                        format!("meters.{}: not installed", meter.name()),
+                        HINT_APPLY,
+                    );
                     continue;
                 }
                 match check {
@@ -45,6 +53,9 @@ pub async fn run(conn: &mut PgConnection, state: &State, check: Check) -> Result
                     Check::Security => security(conn, meter, &mut f).await?,
                     _ => {}
                 }
+            }
+            if check == Check::Security {
+                application_triggers(conn, meters, &mut f).await?;
             }
         }
     }
@@ -69,7 +80,11 @@ fn schema(state: &State, f: &mut Findings) {
         }
         Ok(meters) => {
             let names: Vec<&str> = meters.iter().map(Meter::name).collect();
-            f.note(format!("{}: meters {} fit the database", state.path.display(), names.join(", ")));
+            f.note(format!(
+                "{}: meters {} fit the database",
+                state.path.display(),
+                names.join(", ")
+            ));
         }
     }
 }
@@ -80,8 +95,17 @@ async fn routine(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Re
     };
     let (md5, _, _) = history::body(conn, &history::signature(meter)).await?;
     match md5 {
-        Some(_) => f.note(format!("meters.{}: {function}(uuid, integer) returns record", meter.name())),
-        None => f.fail(format!("meters.{}: {function}(uuid, integer) is missing", meter.name()), HINT_REPAIR),
+        Some(_) => f.note(format!(
+            "meters.{}: {function}(uuid, integer) returns record",
+            meter.name()
+        )),
+        None => f.fail(
+            format!(
+                "meters.{}: {function}(uuid, integer) is missing",
+                meter.name()
+            ),
+            HINT_REPAIR,
+        ),
     }
     Ok(())
 }
@@ -102,11 +126,20 @@ async fn trigger(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Re
         None => f.fail(format!("{at} is missing"), HINT_REPAIR),
         Some((enabled, _, _)) if enabled == "D" => f.fail(
             format!("{at} is disabled"),
-            format!("ALTER TABLE {} ENABLE TRIGGER {};", on.sql(), crate::mapping::ident(&name)),
+            format!(
+                "ALTER TABLE {} ENABLE TRIGGER {};",
+                on.sql(),
+                crate::mapping::ident(&name)
+            ),
         ),
         // tgtype: bit 0 ROW, bit 1 BEFORE, bit 2 INSERT.
-        Some((_, tgtype, new_table)) if tgtype & 1 != 0 || tgtype & 2 != 0 || tgtype & 4 == 0 || !new_table => {
-            f.fail(format!("{at} does not fire AFTER INSERT FOR EACH STATEMENT with its rows"), HINT_REPAIR)
+        Some((_, tgtype, new_table))
+            if tgtype & 1 != 0 || tgtype & 2 != 0 || tgtype & 4 == 0 || !new_table =>
+        {
+            f.fail(
+                format!("{at} does not fire AFTER INSERT FOR EACH STATEMENT with its rows"),
+                HINT_REPAIR,
+            )
         }
         Some(_) => f.note(format!("{at}: AFTER INSERT, per statement, enabled")),
     }
@@ -125,7 +158,10 @@ async fn grants(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Res
         .await
         .context("reading the function's EXECUTE grants")?;
     if public {
-        f.fail(format!("{at}: PUBLIC can execute it"), format!("REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC;"));
+        f.fail(
+            format!("{at}: PUBLIC can execute it"),
+            format!("REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC;"),
+        );
     }
     let roles: Vec<(String, bool)> = db::query_as(sql::FUNCTION_EXECUTE)
         .bind(&signature)
@@ -148,9 +184,33 @@ async fn grants(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Res
         }
     }
     if !f.has_failures() {
-        f.note(format!("{at}: PUBLIC and anon cannot execute; authenticated and service_role can"));
+        f.note(format!(
+            "{at}: PUBLIC and anon cannot execute; authenticated and service_role can"
+        ));
     }
     Ok(())
+}
+
+/// The application's triggers on the tables the meters write (they run as
+/// quota's owner) and SECURITY DEFINER ones on the tables they charge.
+async fn application_triggers(
+    conn: &mut PgConnection,
+    meters: &[Meter],
+    f: &mut Findings,
+) -> Result<()> {
+    let roles: Vec<String> = db::query_scalar(sql::API_ROLES)
+        .fetch_all(&mut *conn)
+        .await
+        .context("listing the API roles and the roles inheriting them")?;
+    let mut written = Vec::new();
+    let mut charged = Vec::new();
+    for meter in meters {
+        written.push(meter.declared.counter.table.sql());
+        if let Charge::Trigger { on, .. } = &meter.declared.charge {
+            charged.push(on.sql());
+        }
+    }
+    crate::checks::security::triggers::trigger_functions(conn, &roles, &written, &charged, f).await
 }
 
 async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
@@ -158,11 +218,17 @@ async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> R
     let at = format!("meters.{}", meter.name());
     let (_, definer, config) = history::body(conn, &signature).await?;
     if definer != Some(true) {
-        f.fail(format!("{at}: {signature} is not SECURITY DEFINER"), HINT_REPAIR);
+        f.fail(
+            format!("{at}: {signature} is not SECURITY DEFINER"),
+            HINT_REPAIR,
+        );
     }
     if config.as_deref() != Some(PINNED) {
         f.fail(
-            format!("{at}: {signature} has {} (expected {PINNED})", config.unwrap_or_default()),
+            format!(
+                "{at}: {signature} has {} (expected {PINNED})",
+                config.unwrap_or_default()
+            ),
             HINT_REPAIR,
         );
     }
@@ -170,27 +236,50 @@ async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> R
         probe_guard(conn, meter, function, f).await?;
     }
     if !f.has_failures() {
-        f.note(format!("{at}: SECURITY DEFINER, {PINNED}; the guard refuses other subjects"));
+        f.note(format!(
+            "{at}: SECURITY DEFINER, {PINNED}; the guard refuses other subjects"
+        ));
     }
     Ok(())
 }
 
 /// Calls the function as PostgREST would for a subject the JWT does not
 /// name (a member of nothing), on each JWT path; each must be refused.
-async fn probe_guard(conn: &mut PgConnection, meter: &Meter, function: &crate::mapping::Name, f: &mut Findings) -> Result<()> {
+async fn probe_guard(
+    conn: &mut PgConnection,
+    meter: &Meter,
+    function: &crate::mapping::Name,
+    f: &mut Findings,
+) -> Result<()> {
     let call = render::fill(sql::meters::PROBE_CALL, &[("function", function.sql())])?;
     let sub = Uuid::new_v4().to_string();
     let claims = serde_json::json!({"role": "authenticated", "sub": sub}).to_string();
     let paths: [(&str, &[(&str, &str)]); 3] = [
-        ("as authenticated with request.jwt.claims", &[("role", "authenticated"), ("request.jwt.claims", &claims)]),
-        ("as authenticated with request.jwt.claim.sub", &[("role", "authenticated"), ("request.jwt.claim.sub", &sub)]),
-        ("with claims and no role switched", &[("request.jwt.claims", &claims)]),
+        (
+            "as authenticated with request.jwt.claims",
+            &[("role", "authenticated"), ("request.jwt.claims", &claims)],
+        ),
+        (
+            "as authenticated with request.jwt.claim.sub",
+            &[("role", "authenticated"), ("request.jwt.claim.sub", &sub)],
+        ),
+        (
+            "with claims and no role switched",
+            &[("request.jwt.claims", &claims)],
+        ),
     ];
     for (label, settings) in paths {
-        let mut sp = conn.begin().await.context("starting a savepoint for the guard probe")?;
+        let mut sp = conn
+            .begin()
+            .await
+            .context("starting a savepoint for the guard probe")?;
         let mut skipped = false;
         for (name, value) in settings {
-            let set = db::query(sql::SET_LOCAL_SETTING).bind(*name).bind(*value).execute(&mut *sp).await;
+            let set = db::query(sql::SET_LOCAL_SETTING)
+                .bind(*name)
+                .bind(*value)
+                .execute(&mut *sp)
+                .await;
             if set.is_err() {
                 skipped = true; // this session may not become the role
                 break;
@@ -199,11 +288,21 @@ async fn probe_guard(conn: &mut PgConnection, meter: &Meter, function: &crate::m
         let outcome = if skipped {
             None
         } else {
-            Some(db::query(&call).bind(Uuid::new_v4()).fetch_all(&mut *sp).await)
+            Some(
+                db::query(&call)
+                    .bind(Uuid::new_v4())
+                    .fetch_all(&mut *sp)
+                    .await,
+            )
         };
-        sp.rollback().await.context("ending the guard probe's savepoint")?;
+        sp.rollback()
+            .await
+            .context("ending the guard probe's savepoint")?;
         match outcome {
-            None => f.note(format!("meters.{}: guard not probed {label} (cannot become the role)", meter.name())),
+            None => f.note(format!(
+                "meters.{}: guard not probed {label} (cannot become the role)",
+                meter.name()
+            )),
             Some(Err(e)) if cause::has_sqlstate(&e, sqlstate::INSUFFICIENT_PRIVILEGE) => {}
             Some(other) => f.fail(
                 format!(
@@ -223,7 +322,10 @@ async fn probe_guard(conn: &mut PgConnection, meter: &Meter, function: &crate::m
 
 async fn drift(conn: &mut PgConnection, state: &State, f: &mut Findings) -> Result<()> {
     let Ok(states) = state.states() else {
-        f.fail("the mapping does not fit this database", "run `quota check schema`");
+        f.fail(
+            "the mapping does not fit this database",
+            "run `quota check schema`",
+        );
         return Ok(());
     };
     for (name, meter_state) in states {
@@ -257,10 +359,14 @@ async fn edited(conn: &mut PgConnection, installed: &Installed, f: &mut Findings
     let (md5, _, _) = history::body(conn, &signature).await?;
     let name = installed.meter.name();
     match md5 {
-        None => f.fail(format!("meters.{name}: {signature} is missing"), HINT_REPAIR),
-        Some(md5) if md5 != installed.body_md5 => {
-            f.fail(format!("meters.{name}: {signature} was edited since install"), HINT_REPAIR)
-        }
+        None => f.fail(
+            format!("meters.{name}: {signature} is missing"),
+            HINT_REPAIR,
+        ),
+        Some(md5) if md5 != installed.body_md5 => f.fail(
+            format!("meters.{name}: {signature} was edited since install"),
+            HINT_REPAIR,
+        ),
         Some(_) => {}
     }
     Ok(())
@@ -280,16 +386,28 @@ async fn limits(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Res
         match rows.iter().find(|(t, _)| t == tier) {
             Some((_, n)) if n == limit => {}
             Some((_, n)) => f.fail(
-                format!("meters.{}.limits.{tier}: the file says {limit}, the database {n}", meter.name()),
+                format!(
+                    "meters.{}.limits.{tier}: the file says {limit}, the database {n}",
+                    meter.name()
+                ),
                 HINT_REPAIR,
             ),
-            None => f.fail(format!("meters.{}.limits.{tier}: missing in the database", meter.name()), HINT_REPAIR),
+            None => f.fail(
+                format!(
+                    "meters.{}.limits.{tier}: missing in the database",
+                    meter.name()
+                ),
+                HINT_REPAIR,
+            ),
         }
     }
     for (tier, n) in &rows {
         if !limits.contains_key(tier) {
             f.fail(
-                format!("meters.{}.limits.{tier}: in the database ({n}), not in the file", meter.name()),
+                format!(
+                    "meters.{}.limits.{tier}: in the database ({n}), not in the file",
+                    meter.name()
+                ),
                 HINT_REPAIR,
             );
         }

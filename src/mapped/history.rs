@@ -91,7 +91,10 @@ pub async fn count(conn: &mut PgConnection) -> Result<i64> {
 pub fn signature(meter: &Meter) -> String {
     match &meter.declared.charge {
         Charge::Rpc { function } => format!("{}(pg_catalog.uuid, pg_catalog.int4)", function.sql()),
-        Charge::Trigger { .. } => format!("{}()", crate::mapping::render::trigger_function(meter.name()).sql()),
+        Charge::Trigger { .. } => format!(
+            "{}()",
+            crate::mapping::render::trigger_function(meter.name()).sql()
+        ),
     }
 }
 

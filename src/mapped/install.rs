@@ -196,18 +196,27 @@ pub async fn rollback(
         if !dry_run {
             let checksum = meter.checksum.clone();
             let text = text.clone();
-            let removed = locked(db, policy, ui, &format!("removing meter {name}"), async |tx: &mut PgConnection| {
-                let now = history::read(tx).await?;
-                if !now.iter().any(|i| i.meter.name() == name && i.checksum == checksum) {
-                    return Ok(false);
-                }
-                tx.execute(sqlx::raw_sql(&text)).await?;
-                history::forget(tx, &name).await?;
-                if history::count(tx).await? == 0 {
-                    tx.execute(sqlx::raw_sql(sql::meters::BASE_REVERT)).await?;
-                }
-                Ok(true)
-            })
+            let removed = locked(
+                db,
+                policy,
+                ui,
+                &format!("removing meter {name}"),
+                async |tx: &mut PgConnection| {
+                    let now = history::read(tx).await?;
+                    if !now
+                        .iter()
+                        .any(|i| i.meter.name() == name && i.checksum == checksum)
+                    {
+                        return Ok(false);
+                    }
+                    tx.execute(sqlx::raw_sql(&text)).await?;
+                    history::forget(tx, &name).await?;
+                    if history::count(tx).await? == 0 {
+                        tx.execute(sqlx::raw_sql(sql::meters::BASE_REVERT)).await?;
+                    }
+                    Ok(true)
+                },
+            )
             .await?;
             if !removed {
                 report.meters.push(MeterOutcome {
@@ -250,7 +259,9 @@ async fn locked<T>(
         let result = work(&mut tx).await;
         match result {
             Ok(value) => {
-                tx.commit().await.with_context(|| format!("committing: {what}"))?;
+                tx.commit()
+                    .await
+                    .with_context(|| format!("committing: {what}"))?;
                 return Ok(value);
             }
             Err(e) => {
@@ -258,7 +269,10 @@ async fn locked<T>(
                 let busy = cause::has_sqlstate(e.as_ref(), sqlstate::LOCK_NOT_AVAILABLE);
                 if busy && attempt < policy.retries {
                     attempt += 1;
-                    ui.info(&format!("{what}: a table is busy; trying again ({attempt} of {})", policy.retries));
+                    ui.info(&format!(
+                        "{what}: a table is busy; trying again ({attempt} of {})",
+                        policy.retries
+                    ));
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     continue;
                 }

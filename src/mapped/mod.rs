@@ -11,6 +11,7 @@ pub mod install;
 pub mod monitor;
 pub mod race;
 pub mod subjects;
+pub mod scratch;
 
 use std::path::PathBuf;
 
@@ -107,7 +108,10 @@ pub fn drift(installed: &Installed, meter: &Meter) -> Result<MeterState> {
     }
     let (was, now) = (installed.meter.flat(), meter.flat());
     let mut changes = Vec::new();
-    for key in was.keys().chain(now.keys().filter(|k| !was.contains_key(*k))) {
+    for key in was
+        .keys()
+        .chain(now.keys().filter(|k| !was.contains_key(*k)))
+    {
         let (a, b) = (was.get(key), now.get(key));
         if a != b {
             changes.push(format!(

@@ -14,11 +14,14 @@ use uuid::Uuid;
 
 use crate::db::{self, Database, Session};
 use crate::error::{self, cause, sqlstate};
-use crate::load::{connect_all, scratch, spawn_each};
+use crate::interrupt::Interrupt;
+use crate::load::{connect_all, scratch as load_scratch, spawn_each};
 use crate::mapping::render::{self, fill, Rendered};
 use crate::mapping::{ident, Charge, Meter};
 use crate::sql;
 use crate::ui::Ui;
+
+use super::scratch;
 
 /// What one race of a mapped meter did.
 #[derive(Clone, Debug, Serialize)]
@@ -45,7 +48,10 @@ pub struct RaceReport {
 /// How to race.
 #[derive(Clone, Copy, Debug)]
 pub struct RacePlan {
-    pub subject: Uuid,
+    /// A real subject (`--user`), or `None`: a scratch subject with
+    /// `headroom` attempts' worth of units left.
+    pub subject: Option<Uuid>,
+    pub headroom: u32,
     pub attempts: u32,
     pub concurrency: u32,
     pub amount: i32,
@@ -62,12 +68,48 @@ enum Charging {
     },
 }
 
-pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -> Result<RaceReport> {
-    let rendered = render::render(meter)?;
+/// Races `meter` at the plan's subject, or at a scratch subject made for
+/// the race and removed afterwards (also on error and Ctrl-C).
+pub async fn race(
+    database: &Database,
+    meter: &Meter,
+    plan: RacePlan,
+    ui: &Ui,
+    interrupt: &Interrupt,
+) -> Result<RaceReport> {
     let mut control = database.connect().await?;
+    let Some(subject) = plan.subject else {
+        let units = i64::from(plan.headroom) * i64::from(plan.amount);
+        let made = scratch::create(&mut control, meter, units).await?;
+        let raced = race_at(&mut control, database, meter, made.id, plan, ui, interrupt).await;
+        let removed = scratch::remove(&mut control, &made).await;
+        let report = raced?;
+        removed?;
+        interrupt.check("the race's rows and its scratch subject were removed")?;
+        return Ok(report);
+    };
+    let report = race_at(&mut control, database, meter, subject, plan, ui, interrupt).await?;
+    interrupt.check(&format!(
+        "the race's own {} units and {} rows were taken back",
+        report.taken_back_units, report.rows_deleted
+    ))?;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn race_at(
+    control: &mut Session,
+    database: &Database,
+    meter: &Meter,
+    subject: Uuid,
+    plan: RacePlan,
+    ui: &Ui,
+    interrupt: &Interrupt,
+) -> Result<RaceReport> {
+    let rendered = render::render(meter)?;
     let charging = control.read(async |tx| charging(tx, meter).await).await?;
     let (before, limit) = control
-        .read(async |tx| usage_and_limit(tx, &rendered, plan.subject).await)
+        .read(async |tx| usage_and_limit(tx, &rendered, subject).await)
         .await
         .map_err(|e| e.context(format!("reading meter {}", meter.name())))?;
     let limit = match limit {
@@ -75,7 +117,7 @@ pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -
         None => {
             return Err(error::precondition(format!(
                 "no subject with id {} in {} (meters.{})",
-                plan.subject,
+                subject,
                 meter.declared.subject.table,
                 meter.name()
             )))
@@ -85,18 +127,26 @@ pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -
     let expected = (headroom.max(0) as u64).min(u64::from(plan.attempts));
     let concurrency = plan.concurrency.clamp(1, plan.attempts.max(1));
     let conns = connect_all(database, concurrency as usize).await?;
-    let bar = ui.bar(u64::from(plan.attempts), &format!("racing meter {}", meter.name()));
+    let bar = ui.bar(
+        u64::from(plan.attempts),
+        &format!("racing meter {}", meter.name()),
+    );
     let barrier = Arc::new(Barrier::new(conns.len()));
     let charging = Arc::new(charging);
     let started = Instant::now();
     let answers = spawn_each(conns, |i, mut session: Session| {
-        let share = plan.attempts / concurrency + u32::from((i as u32) < plan.attempts % concurrency);
+        let share =
+            plan.attempts / concurrency + u32::from((i as u32) < plan.attempts % concurrency);
         let (barrier, charging, bar) = (barrier.clone(), charging.clone(), bar.clone());
+        let interrupt = interrupt.clone();
         async move {
             let mut tally = Tally::default();
             barrier.wait().await;
             for _ in 0..share {
-                tally.add(attempt(&mut session, &charging, plan).await);
+                if interrupt.is_set() {
+                    break;
+                }
+                tally.add(attempt(&mut session, &charging, subject, plan.amount).await);
                 bar.inc(1);
             }
             tally
@@ -111,13 +161,25 @@ pub async fn race(database: &Database, meter: &Meter, plan: RacePlan, ui: &Ui) -
     }
     let units = total.admitted as i64 * i64::from(plan.amount);
     let rows = total.rows.len() as u64;
-    take_back(&mut control, &rendered, &charging, plan.subject, units, &total.rows).await?;
+    take_back(control, &rendered, &charging, subject, units, &total.rows)
+        .await
+        .map_err(|e| {
+            error::new(
+                error::ExitKind::Restore,
+                format!(
+                    "{e:#}; the race admitted {units} units for subject {subject} and inserted \
+                     {rows} rows: take them back by hand (subtract {units} from {}.{} for this \
+                     subject, delete the rows it inserted)",
+                    meter.declared.counter.table, meter.declared.counter.column
+                ),
+            )
+        })?;
     if let Some(e) = total.first_error {
         ui.warn(&format!("{} attempts failed; the first: {e}", total.errors));
     }
     Ok(RaceReport {
         meter: meter.name().to_string(),
-        subject: plan.subject,
+        subject,
         attempts: plan.attempts,
         concurrency,
         amount: plan.amount,
@@ -168,14 +230,19 @@ impl Tally {
 
 /// One attempt in its own transaction: `Some` when admitted (with the
 /// inserted row's key for a trigger meter), `None` when refused.
-async fn attempt(session: &mut Session, charging: &Charging, plan: RacePlan) -> Result<Option<Option<String>>> {
+async fn attempt(
+    session: &mut Session,
+    charging: &Charging,
+    subject: Uuid,
+    amount: i32,
+) -> Result<Option<Option<String>>> {
     match charging {
         Charging::Call(call) => {
             let allowed = session
                 .write(async |tx| {
                     let row: (bool, i64, Option<i64>) = db::query_as(call)
-                        .bind(plan.subject)
-                        .bind(plan.amount)
+                        .bind(subject)
+                        .bind(amount)
                         .fetch_one(&mut *tx)
                         .await?;
                     Ok(row.0)
@@ -189,9 +256,9 @@ async fn attempt(session: &mut Session, charging: &Charging, plan: RacePlan) -> 
             ..
         } => {
             let mut tx = session.begin().await?;
-            let mut query = db::query_scalar(insert).bind(plan.subject);
+            let mut query = db::query_scalar(insert).bind(subject);
             if *binds_amount {
-                query = query.bind(plan.amount);
+                query = query.bind(amount);
             }
             let key: Result<String, sqlx::Error> = query.fetch_one(&mut *tx).await;
             match key {
@@ -215,7 +282,10 @@ async fn attempt(session: &mut Session, charging: &Charging, plan: RacePlan) -> 
 /// The statements an attempt sends, rendered once for the race.
 async fn charging(conn: &mut sqlx::PgConnection, meter: &Meter) -> Result<Charging> {
     match &meter.declared.charge {
-        Charge::Rpc { function } => Ok(Charging::Call(fill(sql::meters::CALL, &[("function", function.sql())])?)),
+        Charge::Rpc { function } => Ok(Charging::Call(fill(
+            sql::meters::CALL,
+            &[("function", function.sql())],
+        )?)),
         Charge::Trigger {
             on,
             subject_column,
@@ -223,7 +293,7 @@ async fn charging(conn: &mut sqlx::PgConnection, meter: &Meter) -> Result<Chargi
         } => {
             let mut given = vec![subject_column.as_str()];
             given.extend(amount_column.as_deref());
-            let extras = scratch::extras(
+            let extras = load_scratch::extras(
                 conn,
                 &on.sql(),
                 &given,

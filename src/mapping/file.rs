@@ -105,6 +105,23 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Declared>, Vec<String>> {
         problems.push("meters: no meter is declared (add a [meters.NAME] table)".to_string());
     }
     let base = raw.subject.clone().unwrap_or_default();
+    for (key, value) in [
+        ("table", &base.table),
+        ("key", &base.key),
+        ("tier", &base.tier),
+    ] {
+        if value.as_deref().is_some_and(|v| v.contains('$')) {
+            problems.push(format!("subject.{key}: quota does not accept $ in names (it quotes function bodies with $)"));
+        }
+    }
+    if let Some(m) = &base.members {
+        if [&m.table, &m.subject, &m.user]
+            .iter()
+            .any(|v| v.contains('$'))
+        {
+            problems.push("subject.members: quota does not accept $ in names (it quotes function bodies with $)".to_string());
+        }
+    }
     let mut meters = Vec::new();
     for (name, meter) in &raw.meters {
         if let Some(declared) = meter_of(name, meter, &base, &mut problems) {
@@ -167,9 +184,12 @@ fn meter_of(
             if raw.function.is_some() {
                 problems.push(format!("{}: only rpc meters take it", at("function")));
             }
-            let on =
-                required(&raw.on, &at("on"), problems).and_then(|t| qualified(t, &at("on"), problems));
-            let subject_column = raw.subject_column.clone().unwrap_or_else(|| "user_id".into());
+            let on = required(&raw.on, &at("on"), problems)
+                .and_then(|t| qualified(t, &at("on"), problems));
+            let subject_column = raw
+                .subject_column
+                .clone()
+                .unwrap_or_else(|| "user_id".into());
             on.map(|on| Charge::Trigger {
                 on,
                 subject_column,
@@ -188,10 +208,21 @@ fn meter_of(
         "day" => Some(Period::Day),
         "none" => Some(Period::None),
         other => {
-            problems.push(format!("{}: \"{other}\" is not month, day or none", at("period")));
+            problems.push(format!(
+                "{}: \"{other}\" is not month, day or none",
+                at("period")
+            ));
             None
         }
     };
+    for (key, value) in names_in(raw) {
+        if value.contains('$') {
+            problems.push(format!(
+                "{}: \"{value}\" contains $, which quota does not accept in names (it quotes function bodies with $)",
+                at(key)
+            ));
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -206,8 +237,35 @@ fn meter_of(
     })
 }
 
+/// Every name a meter's keys give, by key.
+fn names_in(raw: &RawMeter) -> Vec<(&'static str, &str)> {
+    let mut names = vec![
+        ("function", raw.function.as_deref()),
+        ("on", raw.on.as_deref()),
+        ("subject_column", raw.subject_column.as_deref()),
+        ("amount_column", raw.amount_column.as_deref()),
+        ("counter", raw.counter.as_deref()),
+        ("counter_key", raw.counter_key.as_deref()),
+        ("limit", raw.limit.as_deref()),
+        ("default_tier", raw.default_tier.as_deref()),
+    ];
+    if let Some(s) = &raw.subject {
+        names.push(("subject.table", s.table.as_deref()));
+        names.push(("subject.key", s.key.as_deref()));
+        names.push(("subject.tier", s.tier.as_deref()));
+    }
+    names
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+}
+
 fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<Subject> {
-    let table = qualified(raw.table.as_deref().unwrap_or("public.users"), &format!("{at}.table"), problems)?;
+    let table = qualified(
+        raw.table.as_deref().unwrap_or("public.users"),
+        &format!("{at}.table"),
+        problems,
+    )?;
     let members = match &raw.members {
         None => None,
         Some(m) => Some(Members {
@@ -219,7 +277,10 @@ fn subject_of(raw: &RawSubject, at: &str, problems: &mut Vec<String>) -> Option<
     Some(Subject {
         table,
         key: raw.key.clone().unwrap_or_else(|| "id".into()),
-        tier: raw.tier.clone().unwrap_or_else(|| "subscription_tier".into()),
+        tier: raw
+            .tier
+            .clone()
+            .unwrap_or_else(|| "subscription_tier".into()),
         members,
     })
 }
@@ -270,16 +331,25 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
     let at = |key: &str| format!("meters.{name}.{key}");
     match (&raw.limit, &raw.limits) {
         (Some(_), Some(_)) => {
-            problems.push(format!("{}: give limit (a column) or limits (per tier), not both", at("limits")));
+            problems.push(format!(
+                "{}: give limit (a column) or limits (per tier), not both",
+                at("limits")
+            ));
             None
         }
         (None, None) => {
-            problems.push(format!("{}: missing (or give limits = {{ free = 50, ... }})", at("limit")));
+            problems.push(format!(
+                "{}: missing (or give limits = {{ free = 50, ... }})",
+                at("limit")
+            ));
             None
         }
         (Some(column), None) => {
             if raw.default_tier.is_some() {
-                problems.push(format!("{}: only meters with limits per tier take it", at("default_tier")));
+                problems.push(format!(
+                    "{}: only meters with limits per tier take it",
+                    at("default_tier")
+                ));
             }
             Some(Limit::Column(column.clone()))
         }
@@ -305,7 +375,10 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
                     default_tier: tier,
                 }),
                 Some(tier) => {
-                    problems.push(format!("{}: \"{tier}\" is not a tier in limits", at("default_tier")));
+                    problems.push(format!(
+                        "{}: \"{tier}\" is not a tier in limits",
+                        at("default_tier")
+                    ));
                     None
                 }
                 None => {
@@ -320,7 +393,11 @@ fn limit_of(name: &str, raw: &RawMeter, problems: &mut Vec<String>) -> Option<Li
     }
 }
 
-fn required<'a>(value: &'a Option<String>, at: &str, problems: &mut Vec<String>) -> Option<&'a str> {
+fn required<'a>(
+    value: &'a Option<String>,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> Option<&'a str> {
     if value.is_none() {
         problems.push(format!("{at}: missing"));
     }
@@ -335,7 +412,9 @@ fn qualified(text: &str, at: &str, problems: &mut Vec<String>) -> Option<Name> {
             name: name.to_string(),
         }),
         _ => {
-            problems.push(format!("{at}: \"{text}\" is not schema-qualified (e.g. public.{text})"));
+            problems.push(format!(
+                "{at}: \"{text}\" is not schema-qualified (e.g. public.{text})"
+            ));
             None
         }
     }

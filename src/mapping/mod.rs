@@ -205,7 +205,11 @@ impl Meter {
     /// The installed mapping as dotted keys and values, for drift reports.
     pub fn flat(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        flatten("", &serde_json::to_value(self).unwrap_or_default(), &mut out);
+        flatten(
+            "",
+            &serde_json::to_value(self).unwrap_or_default(),
+            &mut out,
+        );
         out
     }
 }

@@ -36,6 +36,10 @@ pub struct Queries {
     pub set_usage: String,
 }
 
+/// Fills a small template (`used`, `set_marker`) with the meter's alias,
+/// counter and marker plus extra values.
+type Fragment<'a> = dyn Fn(&str, &[(&str, String)]) -> Result<String> + 'a;
+
 /// The trigger function of a trigger meter, in quota's schema.
 pub fn trigger_function(meter: &str) -> Name {
     Name {
@@ -95,25 +99,45 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
     values.push(("set_marker", set_marker));
     values.push((
         "marker_insert_column",
-        marker.as_ref().map(|_| format!(", {marker_sql}")).unwrap_or_default(),
+        marker
+            .as_ref()
+            .map(|_| format!(", {marker_sql}"))
+            .unwrap_or_default(),
     ));
     values.push((
         "marker_insert_value",
-        marker.as_ref().map(|_| ", v_period".to_string()).unwrap_or_default(),
+        marker
+            .as_ref()
+            .map(|_| ", v_period".to_string())
+            .unwrap_or_default(),
     ));
     let marker_ddl = match marker {
-        Some(_) => fill(t::MARKER_ADD, &[("counter_table", d.counter.table.sql()), ("marker", marker_sql.clone())])? + "\n",
+        Some(_) => {
+            fill(
+                t::MARKER_ADD,
+                &[
+                    ("counter_table", d.counter.table.sql()),
+                    ("marker", marker_sql.clone()),
+                ],
+            )? + "\n"
+        }
         None => String::new(),
     };
     let limits_ddl = match &d.limit {
         Limit::Tiers { limits, .. } => {
             let rows: Vec<String> = limits
                 .iter()
-                .map(|(tier, n)| format!("({}, {}, {n})", text_literal(&d.name), text_literal(tier)))
+                .map(|(tier, n)| {
+                    format!("({}, {}, {n})", text_literal(&d.name), text_literal(tier))
+                })
                 .collect();
             fill(
                 t::LIMITS_SEED,
-                &[("meter_literal", text_literal(&d.name)), ("limit_rows", rows.join(", "))])? + "\n"
+                &[
+                    ("meter_literal", text_literal(&d.name)),
+                    ("limit_rows", rows.join(", ")),
+                ],
+            )? + "\n"
         }
         Limit::Column(_) => String::new(),
     };
@@ -125,7 +149,10 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
         Charge::Trigger { .. } => "r.subject",
     };
     let sub_allowed = match members {
-        None => fill(t::SUB_IS_SUBJECT.trim_end(), &[("subject_value", subject_value.into())])?,
+        None => fill(
+            t::SUB_IS_SUBJECT.trim_end(),
+            &[("subject_value", subject_value.into())],
+        )?,
         Some(m) => fill(
             t::SUB_IS_MEMBER.trim_end(),
             &[
@@ -133,7 +160,8 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
                 ("members_table", m.table.sql()),
                 ("members_subject", ident(&m.subject)),
                 ("members_user", ident(&m.user)),
-            ])?,
+            ],
+        )?,
     };
     values.push(("sub_allowed", sub_allowed));
     let (install, revert_code) = match &d.charge {
@@ -142,16 +170,32 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
             on,
             subject_column,
             amount_column,
-        } => trigger(meter, on, subject_column, amount_column.as_deref(), &mut values)?,
+        } => trigger(
+            meter,
+            on,
+            subject_column,
+            amount_column.as_deref(),
+            &mut values,
+        )?,
     };
     let marker_drop = match marker {
-        Some(_) => fill(t::MARKER_DROP, &[("counter_table", d.counter.table.sql()), ("marker", marker_sql.clone())])?,
+        Some(_) => fill(
+            t::MARKER_DROP,
+            &[
+                ("counter_table", d.counter.table.sql()),
+                ("marker", marker_sql.clone()),
+            ],
+        )?,
         None => String::new(),
     };
     let queries = queries(meter, &values, &frag, used_template, marker.is_some())?;
     let revert_data = fill(
         t::REVERT_DATA,
-        &[("marker_drop", marker_drop), ("meter_literal", text_literal(&d.name))])?;
+        &[
+            ("marker_drop", marker_drop),
+            ("meter_literal", text_literal(&d.name)),
+        ],
+    )?;
     Ok(Rendered {
         queries,
         checksum: checksum(&install),
@@ -166,14 +210,18 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
 fn queries(
     meter: &Meter,
     values: &[(&str, String)],
-    frag: &dyn Fn(&str, &[(&str, String)]) -> Result<String>,
+    frag: &Fragment,
     used_template: &str,
     has_marker: bool,
 ) -> Result<Queries> {
     let period = [("period", period_start(meter.declared.period).to_string())];
     let mut values = values.to_vec();
     values.push(("used", frag(used_template, &period)?));
-    let set_marker = if has_marker { frag(t::SET_MARKER, &period)? } else { String::new() };
+    let set_marker = if has_marker {
+        frag(t::SET_MARKER, &period)?
+    } else {
+        String::new()
+    };
     values.push(("set_marker", set_marker));
     let limit = match meter.declared.limit {
         Limit::Column(_) => t::READ_LIMIT_COLUMN,
@@ -187,7 +235,11 @@ fn queries(
     })
 }
 
-fn rpc(meter: &Meter, function: &Name, values: &mut Vec<(&str, String)>) -> Result<(String, String)> {
+fn rpc(
+    meter: &Meter,
+    function: &Name,
+    values: &mut Vec<(&str, String)>,
+) -> Result<(String, String)> {
     let d = &meter.declared;
     let members = d.subject.members.is_some();
     values.push(("function", function.sql()));
@@ -249,7 +301,10 @@ fn trigger(
     values.push(("label", label(&d.name)));
     values.push(("period_phrase", period_phrase(d.period).into()));
     let row_amount = match amount_column {
-        Some(column) => fill(t::AMOUNT_COLUMN.trim_end(), &[("amount_column", ident(column))])?,
+        Some(column) => fill(
+            t::AMOUNT_COLUMN.trim_end(),
+            &[("amount_column", ident(column))],
+        )?,
         None => "1".into(),
     };
     values.push(("row_amount", row_amount));
@@ -267,7 +322,9 @@ fn trigger(
     values.push(("charge", charge));
     values.push((
         "null_hint",
-        text_literal(&format!("Set {subject_column} on every row inserted into {on}.")),
+        text_literal(&format!(
+            "Set {subject_column} on every row inserted into {on}."
+        )),
     ));
     values.push((
         "refusal_hint",
@@ -289,13 +346,20 @@ fn trigger(
     let install = fill(t::TRIGGER_INSTALL, values)?;
     let revert = fill(
         t::TRIGGER_REVERT_CODE,
-        &[("trigger_name", name), ("on", on.sql()), ("trigger_function", function)])?;
+        &[
+            ("trigger_name", name),
+            ("on", on.sql()),
+            ("trigger_function", function),
+        ],
+    )?;
     Ok((install, revert))
 }
 
 pub(crate) fn period_start(period: Period) -> &'static str {
     match period {
-        Period::Month => "(pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date",
+        Period::Month => {
+            "(pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date"
+        }
         Period::Day => "(pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date",
         Period::None => "'1970-01-01'::pg_catalog.date",
     }
@@ -368,4 +432,148 @@ pub fn checksum(text: &str) -> String {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{file, IntType};
+
+    fn meters(text: &str) -> Vec<Meter> {
+        file::parse(text)
+            .unwrap()
+            .into_iter()
+            .map(|declared| Meter {
+                declared,
+                counter_type: IntType::Bigint,
+                limit_type: IntType::Integer,
+            })
+            .collect()
+    }
+
+    const EVERY_SHAPE: &str = r#"
+[subject]
+table = "App.Users"
+key = "Id"
+tier = "Plan"
+members = { table = "App.Members", subject = "team", user = "who" }
+
+[meters.row_column]
+kind = "rpc"
+function = "App.Row Column"
+counter = "used"
+limit = "limit"
+
+[meters.row_tiers]
+kind = "rpc"
+function = "public.row_tiers"
+counter = "used2"
+limits = { free = 1 }
+period = "day"
+
+[meters.table_tiers]
+kind = "rpc"
+function = "public.table_tiers"
+counter = "public.usage.n"
+counter_key = "who"
+limits = { free = 1, "big o'ne" = 2 }
+period = "none"
+
+[meters.trigger_row]
+kind = "trigger"
+on = "public.events"
+counter = "events"
+limit = "limit"
+
+[meters.trigger_table]
+kind = "trigger"
+on = "public.documents"
+subject_column = "owner"
+amount_column = "pages"
+counter = "public.pages.n"
+counter_key = "owner"
+limits = { free = 1 }
+"#;
+
+    /// The body of each function a meter installs, between its dollar quotes.
+    fn bodies(install: &str) -> Vec<&str> {
+        install.split("$quota_meter$").skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn every_shape_renders_static_sql_from_quoted_identifiers() {
+        for meter in meters(EVERY_SHAPE) {
+            let r = render(&meter).unwrap();
+            let all = [
+                &r.install,
+                &r.revert_code,
+                &r.revert_data,
+                &r.queries.usage,
+                &r.queries.limit,
+                &r.queries.take_back,
+                &r.queries.set_usage,
+            ];
+            for text in all {
+                assert!(
+                    !text.contains('{') && !text.contains('}'),
+                    "unfilled placeholder in {}:\n{text}",
+                    meter.name()
+                );
+            }
+            let body = bodies(&r.install);
+            assert_eq!(body.len(), 1, "{}", meter.name());
+            assert!(
+                !body[0].to_uppercase().contains("EXECUTE"),
+                "EXECUTE in {}'s function",
+                meter.name()
+            );
+            assert!(r.install.contains("SET search_path = pg_catalog, pg_temp"));
+            assert!(r.install.contains("SECURITY DEFINER"));
+            // Names are always quoted: the reserved word and the capitals.
+            assert!(
+                !r.install.contains(".limit") && !r.install.contains("App.Users"),
+                "{}",
+                r.install
+            );
+        }
+        let m = meters(EVERY_SHAPE);
+        let first = render(&m[0]).unwrap();
+        assert!(first.install.contains("CREATE FUNCTION \"App\".\"Row Column\"(p_subject pg_catalog.uuid, p_amount pg_catalog.int4 DEFAULT 1)"));
+        assert!(first.install.contains("FROM \"App\".\"Members\" AS m"));
+        let tiers = render(&m[2]).unwrap();
+        assert!(
+            tiers.install.contains("'big o''ne', 2"),
+            "{}",
+            tiers.install
+        );
+    }
+
+    #[test]
+    fn the_checksum_follows_the_mapping() {
+        let m = meters(EVERY_SHAPE);
+        let a = render(&m[1]).unwrap();
+        let mut changed = m[1].clone();
+        changed.declared.period = Period::Month;
+        assert_ne!(a.checksum, render(&changed).unwrap().checksum);
+        assert_eq!(a.checksum, render(&m[1]).unwrap().checksum);
+        assert_eq!(checksum("quota"), checksum("quota"));
+        assert_ne!(checksum("quota"), checksum("quotb"));
+    }
+
+    #[test]
+    fn a_dollar_in_a_name_is_refused_before_rendering() {
+        let text = EVERY_SHAPE.replace("counter = \"used\"", "counter = \"x$quota_meter$y\"");
+        let problems = file::parse(&text).unwrap_err().join("\n");
+        assert!(
+            problems.contains("meters.row_column.counter") && problems.contains("$"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn fill_refuses_unknown_placeholders() {
+        assert!(fill("a {b} c", &[]).is_err());
+        assert_eq!(fill("a {b} c", &[("b", "x".into())]).unwrap(), "a x c");
+        assert!(fill("a {B} c", &[]).is_err());
+    }
 }

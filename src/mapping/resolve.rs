@@ -163,8 +163,22 @@ fn resolve_one(
     }
     if let Some(m) = &s.members {
         if table(catalog, &m.table, &sub("members.table"), problems) {
-            uuid_key(catalog, &m.table, &m.subject, false, &sub("members.subject"), problems);
-            uuid_key(catalog, &m.table, &m.user, false, &sub("members.user"), problems);
+            uuid_key(
+                catalog,
+                &m.table,
+                &m.subject,
+                false,
+                &sub("members.subject"),
+                problems,
+            );
+            uuid_key(
+                catalog,
+                &m.table,
+                &m.user,
+                false,
+                &sub("members.user"),
+                problems,
+            );
         }
     }
     let counter_type = counter(d, catalog, installed, problems);
@@ -194,7 +208,14 @@ fn resolve_one(
             amount_column,
         } => {
             if table(catalog, on, &at("on"), problems) {
-                uuid_key(catalog, on, subject_column, false, &at("subject_column"), problems);
+                uuid_key(
+                    catalog,
+                    on,
+                    subject_column,
+                    false,
+                    &at("subject_column"),
+                    problems,
+                );
                 if let Some(amount) = amount_column {
                     int_column(catalog, on, amount, &at("amount_column"), problems);
                 }
@@ -223,7 +244,12 @@ fn counter(
     }
     let int = int_column(catalog, &c.table, &c.column, &at("counter"), problems);
     if int == Some(IntType::Smallint) {
-        problems.push(format!("{}: {}.{} is smallint; a counter is integer or bigint", at("counter"), c.table, c.column));
+        problems.push(format!(
+            "{}: {}.{} is smallint; a counter is integer or bigint",
+            at("counter"),
+            c.table,
+            c.column
+        ));
     }
     let marker = super::marker_column(&d.name);
     let marker_ours = installed.is_some_and(|m| m.declared.counter.table == c.table);
@@ -236,7 +262,14 @@ fn counter(
         ));
     }
     if c.own_table {
-        uuid_key(catalog, &c.table, &c.key, true, &at("counter_key"), problems);
+        uuid_key(
+            catalog,
+            &c.table,
+            &c.key,
+            true,
+            &at("counter_key"),
+            problems,
+        );
         let (_, columns) = &catalog.tables[&c.table];
         for (column, facts) in columns {
             if facts.required && column != &c.key && column != &c.column && column != &marker {
@@ -260,7 +293,9 @@ fn counter(
 fn table(catalog: &Catalog, name: &Name, at: &str, problems: &mut Vec<String>) -> bool {
     match catalog.tables.get(name) {
         None => {
-            problems.push(format!("{at}: table {name} does not exist (or quota's role cannot see it)"));
+            problems.push(format!(
+                "{at}: table {name} does not exist (or quota's role cannot see it)"
+            ));
             false
         }
         Some((kind, _)) if kind != "r" && kind != "p" => {
@@ -285,12 +320,22 @@ fn column<'a>(
     facts
 }
 
-fn uuid_key(catalog: &Catalog, table: &Name, name: &str, unique: bool, at: &str, problems: &mut Vec<String>) {
+fn uuid_key(
+    catalog: &Catalog,
+    table: &Name,
+    name: &str,
+    unique: bool,
+    at: &str,
+    problems: &mut Vec<String>,
+) {
     let Some(facts) = column(catalog, table, name, at, problems) else {
         return;
     };
     if facts.data_type != "uuid" {
-        problems.push(format!("{at}: {table}.{name} is {}, expected uuid", facts.data_type));
+        problems.push(format!(
+            "{at}: {table}.{name} is {}, expected uuid",
+            facts.data_type
+        ));
     } else if unique && !facts.unique_alone {
         problems.push(format!(
             "{at}: {table}.{name} is not unique on its own (add a primary key or unique constraint on it)"
@@ -298,14 +343,22 @@ fn uuid_key(catalog: &Catalog, table: &Name, name: &str, unique: bool, at: &str,
     }
 }
 
-fn int_column(catalog: &Catalog, table: &Name, name: &str, at: &str, problems: &mut Vec<String>) -> Option<IntType> {
+fn int_column(
+    catalog: &Catalog,
+    table: &Name,
+    name: &str,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> Option<IntType> {
     let facts = column(catalog, table, name, at, problems)?;
     match facts.data_type.as_str() {
         "smallint" => Some(IntType::Smallint),
         "integer" => Some(IntType::Integer),
         "bigint" => Some(IntType::Bigint),
         other => {
-            problems.push(format!("{at}: {table}.{name} is {other}, expected integer or bigint"));
+            problems.push(format!(
+                "{at}: {table}.{name} is {other}, expected integer or bigint"
+            ));
             None
         }
     }
@@ -314,7 +367,10 @@ fn int_column(catalog: &Catalog, table: &Name, name: &str, at: &str, problems: &
 fn text_column(catalog: &Catalog, table: &Name, name: &str, at: &str, problems: &mut Vec<String>) {
     if let Some(facts) = column(catalog, table, name, at, problems) {
         if facts.data_type != "text" && !facts.data_type.starts_with("character varying") {
-            problems.push(format!("{at}: {table}.{name} is {}, expected text", facts.data_type));
+            problems.push(format!(
+                "{at}: {table}.{name} is {}, expected text",
+                facts.data_type
+            ));
         }
     }
 }

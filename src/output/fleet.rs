@@ -44,6 +44,10 @@ impl Section for StatusReport {}
 
 impl Section for super::migrate::OutcomeView {}
 
+impl Section for crate::mapped::StatusReport {}
+
+impl Section for crate::mapped::install::Report {}
+
 impl<R: Section> Report for Fleet<R> {
     fn to_table(&self) -> String {
         let mut out = String::new();

@@ -19,7 +19,11 @@ impl Report for InstallReport {
         }
         let mut t = table(&["meter", "action", "detail"]);
         for m in &self.meters {
-            t.add_row(vec![m.meter.clone(), m.action.to_string(), m.detail.clone()]);
+            t.add_row(vec![
+                m.meter.clone(),
+                m.action.to_string(),
+                m.detail.clone(),
+            ]);
         }
         t.to_string()
     }
@@ -33,7 +37,10 @@ impl Report for StatusReport {
                 MeterState::Pending => ("pending", "`quota migrate apply` installs it".to_string()),
                 MeterState::Installed => ("installed", String::new()),
                 MeterState::Drifted(changes) => ("drifted", changes.join("; ")),
-                MeterState::NotInFile => ("not in file", "`quota migrate rollback --meter` removes it".into()),
+                MeterState::NotInFile => (
+                    "not in file",
+                    "`quota migrate rollback --meter` removes it".into(),
+                ),
             };
             t.add_row(vec![
                 m.meter.clone(),
@@ -49,7 +56,15 @@ impl Report for StatusReport {
 
 impl Report for CallReport {
     fn to_table(&self) -> String {
-        let mut t = table(&["meter", "subject", "amount", "allowed", "new_usage", "effective_limit", "committed"]);
+        let mut t = table(&[
+            "meter",
+            "subject",
+            "amount",
+            "allowed",
+            "new_usage",
+            "effective_limit",
+            "committed",
+        ]);
         t.add_row(vec![
             self.meter.clone(),
             self.subject.to_string(),
@@ -70,7 +85,15 @@ impl Report for CallReport {
 
 impl Report for crate::mapped::race::RaceReport {
     fn to_table(&self) -> String {
-        let mut t = table(&["meter", "attempts", "amount", "admitted", "expected", "over-admitted", "errors"]);
+        let mut t = table(&[
+            "meter",
+            "attempts",
+            "amount",
+            "admitted",
+            "expected",
+            "over-admitted",
+            "errors",
+        ]);
         t.add_row(vec![
             self.meter.clone(),
             self.attempts.to_string(),

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod error;
 pub mod export;
 pub mod fleet;
+pub mod init;
 pub mod limits;
 pub mod mapped;
 pub mod mapped_ops;

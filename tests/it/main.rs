@@ -19,6 +19,7 @@ mod help;
 mod hostile;
 mod hostile_clips;
 mod hostile_round2;
+mod init;
 mod metrics;
 mod migrate;
 mod ops;
@@ -43,6 +44,7 @@ mod workflows;
 // acl: day one on stock Supabase, table locks, what quota treats as intended
 mod acl;
 mod intended;
-mod trial_errors;
 mod mapped;
 mod mapped_ops;
+mod mapped_more;
+mod trial_errors;

@@ -29,7 +29,7 @@ mod clips;
 mod guard;
 mod locks;
 mod logins;
-mod triggers;
+pub(crate) mod triggers;
 mod views;
 mod writes;
 
@@ -53,7 +53,15 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         .fetch_all(&mut *conn)
         .await
         .context("listing the API roles and the roles inheriting them")?;
-    triggers::trigger_functions(conn, &roles, &mut f).await?;
+    let written = ["public.users".to_string(), "public.user_usage".to_string()];
+    triggers::trigger_functions(
+        conn,
+        &roles,
+        &written,
+        &["public.clips".to_string()],
+        &mut f,
+    )
+    .await?;
     if roles.is_empty() {
         f.note("no anon/authenticated roles (plain PostgreSQL): no API path to the counters");
         return Ok(f);

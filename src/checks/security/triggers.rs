@@ -120,13 +120,19 @@ fn judge(t: &TriggerFunction) -> (Vec<String>, String) {
 
 /// Every application function that runs inside quota's writes pins a
 /// `search_path` with `pg_temp` last that reaches every table it names.
-pub(super) async fn trigger_functions(
+/// `written`: the tables quota's SECURITY DEFINER code writes; `charged`:
+/// the tables whose inserts it charges (regclass text, e.g. `public.users`).
+pub(crate) async fn trigger_functions(
     conn: &mut PgConnection,
     roles: &[String],
+    written: &[String],
+    charged: &[String],
     f: &mut Findings,
 ) -> Result<()> {
     let rows: Vec<TriggerFunction> = db::query_as(sql::CHECK_TRIGGER_FUNCTIONS)
         .bind(roles)
+        .bind(written)
+        .bind(charged)
         .fetch_all(&mut *conn)
         .await
         .context("reading the triggers on the tables quota writes and the functions they call")?;
@@ -139,7 +145,7 @@ pub(super) async fn trigger_functions(
         }
         f.fail(
             format!(
-                "{} ({}) runs with an owner's rights when quota counts a call or a clip and {}",
+                "{} ({}) runs with an owner's rights when quota counts a charge and {}",
                 t.signature,
                 t.via.join(", "),
                 flaws.join("; it ")
