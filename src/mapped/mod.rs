@@ -10,8 +10,8 @@ pub mod history;
 pub mod install;
 pub mod monitor;
 pub mod race;
-pub mod subjects;
 pub mod scratch;
+pub mod subjects;
 
 use std::path::PathBuf;
 

@@ -45,6 +45,6 @@ mod workflows;
 mod acl;
 mod intended;
 mod mapped;
-mod mapped_ops;
 mod mapped_more;
+mod mapped_ops;
 mod trial_errors;
