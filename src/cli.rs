@@ -132,8 +132,7 @@ pub enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
-        /// A meter to reset (repeatable): of quota.toml (default: every meter the
-        /// subject is on), or scrapes / clips without it.
+        /// A meter to reset (repeatable): of quota.toml (default: all the subject is on), or scrapes / clips.
         #[arg(long, value_name = "NAME")]
         meter: Vec<String>,
     },
@@ -412,8 +411,7 @@ pub enum LimitsCommand {
         /// The new limit: 0 or more.
         #[arg(value_name = "N", value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)), allow_negative_numbers = true)]
         limit: i64,
-        /// The meter whose limit to set: clips (default) or scrapes (quota.toml's
-        /// meters take their limits from the file or a column: refused, saying where).
+        /// The meter whose limit to set: clips (default) or scrapes; quota.toml's meters are refused, saying where.
         #[arg(long, value_name = "METER")]
         meter: Option<String>,
         /// Add a new clip tier on purpose: without it, a tier with no row in

@@ -628,3 +628,94 @@ async fn c_pages_trigger_meter_per_tier() {
         "{text}"
     );
 }
+
+/// reset-user takes the counter row's lock first, as the meter's function
+/// does: with a charge in flight on a real concurrent connection it waits,
+/// then shows that charge in "before" and sets the counter after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_user_waits_for_a_charge_in_flight() {
+    use sqlx::Connection;
+    let m = Mapped::new(&[TEAMS], "teams.toml").await;
+    m.install();
+    assert_success(&m.quota(&["call", ACME, "--amount", "2", "--commit"]));
+    let mut held = m.db.connect().await;
+    let mut tx = held.begin().await.unwrap();
+    sqlx::query(&format!("SELECT * FROM public.use_api_call('{ACME}', 3)"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (url, config) = (m.url.clone(), m.config.to_str().unwrap().to_string());
+    let reset = std::thread::spawn(move || {
+        crate::common::quota_with_url(
+            &url,
+            &[
+                "--config",
+                &config,
+                "--format",
+                "json",
+                "reset-user",
+                ACME,
+                "--meter",
+                "api_calls",
+                "--yes",
+            ],
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !reset.is_finished(),
+        "reset-user must wait for the charge in flight"
+    );
+    tx.commit().await.unwrap();
+    let out = reset.join().unwrap();
+    assert_success(&out);
+    let v = json(&out);
+    assert_eq!(
+        (
+            v["meters"][0]["before"]["used"].as_i64(),
+            v["meters"][0]["after"]["used"].as_i64()
+        ),
+        (Some(5), Some(0)),
+        "{v}"
+    );
+    assert_eq!(
+        m.scalar_i64(&format!(
+            "SELECT calls::int8 FROM public.api_usage WHERE account_id = '{ACME}'"
+        ))
+        .await,
+        0
+    );
+    held.close().await.ok();
+}
+
+/// Without quota.toml, `reset-user --meter` names the default meters.
+#[tokio::test(flavor = "multi_thread")]
+async fn default_mapping_reset_user_takes_meter_scrapes_or_clips() {
+    let db = crate::common::installed_db().await;
+    let user = "33333333-3333-4333-8333-333333333333";
+    let out = db.quota(&[
+        "--format",
+        "json",
+        "reset-user",
+        user,
+        "--meter",
+        "scrapes",
+        "--to",
+        "1",
+        "--yes",
+    ]);
+    assert_success(&out);
+    let v = json(&out);
+    assert_eq!(v["after"]["usage_this_month"].as_i64(), Some(1), "{v}");
+    assert_refused_with(
+        &db.quota(&["reset-user", user, "--meter", "pages", "--yes"]),
+        2,
+        "scrapes and clips",
+    );
+    assert_refused_with(&db.quota(&["users", "--meter", "pages"]), 2, "--config");
+    assert_refused_with(
+        &db.quota(&["limits", "--meter", "pages"]),
+        2,
+        "scrapes and clips",
+    );
+}
