@@ -258,15 +258,16 @@ pub fn refuse_set(state: &State, meter: Option<&str>, tier: &str, limit: i64) ->
     };
     Err(match &meter.declared.limit {
         Limit::Tiers { .. } => error::precondition(format!(
-            "meter {}'s limits are declared in {} (meters.{}.limits), the source of truth; nothing was \
+            "meter {}: its limits are declared in {} (meters.{}.limits), the source of truth; nothing was \
              changed: edit the file (e.g. {tier} = {limit}) and run `quota migrate apply --repair`",
             meter.name(),
             state.path.display(),
             meter.name()
         )),
         Limit::Column(column) => error::precondition(format!(
-            "meter {}'s limit is per subject: column {column} of {} (meters.{}.limit), your \
-             application's data; nothing was changed: update that column for the subjects on tier {tier}",
+            "meter {}: its limit is per subject, column {column} of {} (meters.{}.limit), your \
+             application's data; nothing was changed: update that column on the subjects' rows \
+             (there is no tier '{tier}' to set)",
             meter.name(),
             meter.declared.subject.table,
             meter.name()

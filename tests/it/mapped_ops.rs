@@ -158,7 +158,7 @@ async fn a_credits_user_users_reset_report_limits_metrics() {
     assert_refused_with(
         &out,
         4,
-        "per subject: column credits_limit of public.profiles",
+        "its limit is per subject, column credits_limit of public.profiles",
     );
     assert_eq!(
         m.scalar_i64(&format!(
