@@ -110,7 +110,7 @@ pub enum Command {
         /// How many users to list.
         #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100_000), allow_negative_numbers = true)]
         limit: i64,
-        /// The meter of quota.toml whose subjects to list (default: its first meter).
+        /// The meter of quota.toml whose subjects to list (default: the first by name).
         #[arg(long, value_name = "NAME")]
         meter: Option<String>,
     },

@@ -230,6 +230,25 @@ async fn a_credits_user_users_reset_report_limits_metrics() {
         "{text}"
     );
     assert!(text.contains("quota_verify_ok 1\n"), "{text}");
+
+    // A drifted meter is read as installed (lifetime), with a note saying so.
+    m.edit_config("period = \"none\"", "period = \"month\"");
+    let v = ok_json(&m, &["user", LIMITED]);
+    assert_eq!(
+        (
+            v["meters"][0]["period"].as_str(),
+            v["meters"][0]["used"].as_i64()
+        ),
+        (Some("none"), Some(7)),
+        "{v}"
+    );
+    assert!(
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("installed from another mapping"),
+        "{v}"
+    );
     for id in [FREE, PRO, LIMITED, NEARLY] {
         assert!(
             !text.contains(&id[..8]),
