@@ -68,7 +68,7 @@ impl Report for SubjectList {
     fn to_table(&self) -> String {
         if self.subjects.is_empty() {
             return format!(
-                "meter {}: no subjects in {}",
+                "meter {}: no subject of {} to list",
                 self.meter, self.subject_table
             );
         }
