@@ -281,6 +281,7 @@ pub(crate) mod meters {
     template!(REVERT_DATA, "revert_data.sql");
     template!(PROBE_CALL, "probe_call.sql");
     template!(CALL, "call.sql");
+    template!(REVOKE_TABLE_PRIVILEGES, "revoke_table_privileges.sql");
     template!(READ_USAGE, "read_usage.sql");
     template!(READ_LIMIT_COLUMN, "read_limit_column.sql");
     template!(READ_LIMIT_TIERS, "read_limit_tiers.sql");

@@ -214,7 +214,23 @@ async fn application_triggers(
     crate::checks::security::triggers::trigger_functions(conn, &roles, &written, &charged, f)
         .await?;
     let paths: Vec<WritePath> = meters.iter().flat_map(write_paths).collect();
-    crate::checks::security::writes::counter_writes(conn, &roles, &paths, f).await
+    crate::checks::security::writes::counter_writes(conn, &roles, &paths, f).await?;
+    crate::checks::security::writes::table_privileges(conn, &roles, &guarded_tables(meters), f)
+        .await
+}
+
+/// The tables whose rows hold a meter's counter, limit or tier.
+pub fn guarded_tables(meters: &[Meter]) -> Vec<String> {
+    let mut tables = Vec::new();
+    for meter in meters {
+        for name in [&meter.declared.counter.table, &meter.declared.subject.table] {
+            let rel = name.regclass_text();
+            if !tables.contains(&rel) {
+                tables.push(rel);
+            }
+        }
+    }
+    tables
 }
 
 /// Every way an API role could change a meter's counter, period marker,

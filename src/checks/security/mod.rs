@@ -67,7 +67,8 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         return Ok(f);
     }
     counter_writes(conn, &roles, &writes::default_paths(), &mut f).await?;
-    table_privileges(conn, &roles, &mut f).await?;
+    let tables: Vec<String> = writes::DEFAULT_TABLES.map(String::from).to_vec();
+    table_privileges(conn, &roles, &tables, &mut f).await?;
     let counters = ", so they can reset or raise quota's counters and limits";
     views::definer_views(
         conn,

@@ -230,15 +230,21 @@ pub(crate) async fn counter_writes(
     Ok(())
 }
 
+/// The default mapping's tables whose TRUNCATE, TRIGGER and REFERENCES matter.
+pub(super) const DEFAULT_TABLES: [&str; 3] =
+    ["public.users", "public.user_usage", "public.clip_limits"];
+
 /// TRUNCATE, TRIGGER and REFERENCES bypass row level security entirely.
-pub(super) async fn table_privileges(
+pub(crate) async fn table_privileges(
     conn: &mut PgConnection,
     roles: &[String],
+    tables: &[String],
     f: &mut Findings,
 ) -> Result<()> {
     type Row = (String, Vec<String>, Vec<String>, bool, Vec<String>);
     let rows: Vec<Row> = db::query_as(sql::CHECK_TABLE_PRIVILEGES)
         .bind(roles)
+        .bind(tables)
         .fetch_all(&mut *conn)
         .await
         .context("reading TRUNCATE, TRIGGER and REFERENCES privileges")?;
