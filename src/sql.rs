@@ -23,6 +23,7 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
         6,
         include_str!("../sql/revert/V6__api_table_privileges.sql"),
     ),
+    (7, include_str!("../sql/revert/V7__bulk_clip_charging.sql")),
 ];
 
 /// The demo schema `quota sandbox` and the tests install.
