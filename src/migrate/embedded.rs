@@ -135,13 +135,17 @@ mod tests {
         assert_eq!(function(revert), function(sql(5)));
         // V4's trigger, byte for byte, after the statement trigger is dropped.
         let trigger = |s: &str| -> String {
-            let start = s.rfind("CREATE TRIGGER enforce_clip_limit_trigger").unwrap();
+            let start = s
+                .rfind("CREATE TRIGGER enforce_clip_limit_trigger")
+                .unwrap();
             let end = start + s[start..].find(';').unwrap();
             s[start..=end].to_string()
         };
         assert_eq!(trigger(revert), trigger(sql(4)));
         assert!(trigger(revert).contains("FOR EACH ROW"));
-        let drop = revert.find("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger").unwrap();
+        let drop = revert
+            .find("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger")
+            .unwrap();
         assert!(drop < revert.find("CREATE OR REPLACE FUNCTION").unwrap());
         // V7 itself: per statement, with the transition table its function reads.
         let v7 = sql(7);
