@@ -98,7 +98,10 @@ BEGIN
        WHERE u.id = v_user;
     ELSE
       FETCH v_users INTO v_user, v_clips, v_limit;
-      EXIT WHEN NOT FOUND;
+      IF NOT FOUND THEN
+        CLOSE v_users;
+        RETURN NULL; -- every user charged
+      END IF;
     END IF;
     IF v_limit IS NULL THEN
       SELECT cl.monthly_limit INTO v_limit FROM public.clip_limits AS cl WHERE cl.tier = 'free';
@@ -126,8 +129,10 @@ BEGIN
        WHERE (CASE WHEN uu.clips_period_start < excluded.clips_period_start THEN 0
                    ELSE COALESCE(uu.clips_this_month, 0) END) <= v_limit - excluded.clips_this_month;
       IF FOUND THEN
-        EXIT WHEN v_users IS NULL; -- one user: done
-        CONTINUE;                  -- the next user
+        IF v_users IS NULL THEN
+          RETURN NULL; -- one user: done (an AFTER trigger's result is ignored)
+        END IF;
+        CONTINUE; -- the next user
       END IF;
     END IF;
 
@@ -168,10 +173,6 @@ BEGIN
                      || CASE WHEN v_clips > 1 THEN pg_catalog.format(' clips=%s', v_clips) ELSE '' END,
             HINT = 'Upgrade the plan or wait for the next calendar month (UTC).';
   END LOOP;
-  IF v_users IS NOT NULL THEN
-    CLOSE v_users;
-  END IF;
-  RETURN NULL; -- an AFTER trigger's result is ignored
 END
 $enforce_clip_limit$;
 
