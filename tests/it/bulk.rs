@@ -534,3 +534,40 @@ async fn bench_prices_the_trigger_shape_the_database_has() {
     assert_success(&db.quota(&["migrate", "rollback", "--yes", "-q", "--target", "6"]));
     assert_success(&db.quota(&bench));
 }
+
+/// The transition table is the trigger's one unqualified name: a caller's
+/// temporary table of the same name does not stand in for it (the parser
+/// finds the trigger's ephemeral relation before any schema, pg_temp
+/// included), so the caller cannot choose whom or how much is charged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_temporary_table_named_like_the_transition_table_changes_nothing() {
+    let db = installed_db().await;
+    let mut c = db.connect().await;
+    let caller = user_with_clips(&mut c, "free", Some(0)).await;
+    let victim = user_with_clips(&mut c, "free", Some(0)).await;
+    let claims = claims(&caller.to_string());
+    let mut tx = begin_request(
+        &mut c,
+        Some("authenticated"),
+        &[("request.jwt.claims", &claims)],
+    )
+    .await;
+    tx.execute(
+        format!(
+            "CREATE TEMP TABLE inserted_clips (user_id uuid);
+             INSERT INTO inserted_clips SELECT '{victim}' FROM generate_series(1, 40);"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        format!("INSERT INTO public.clips (user_id) SELECT '{caller}' FROM generate_series(1, 3)")
+            .as_str(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(used(&mut c, caller).await, Some(3));
+    assert_eq!(used(&mut c, victim).await, Some(0));
+}
