@@ -149,7 +149,7 @@ $b$);
 -- probe: one query reads the first inserted clip with its user's tier limit
 -- and counts the clips; a one-clip statement then runs V5's upsert, a
 -- bigger one walks the per-user aggregate (cursor) through the same upsert.
-SELECT perf.make_bulk('probe', 'v_user pg_catalog.uuid; v_limit pg_catalog.int4; v_rows pg_catalog.int8; v_clips pg_catalog.int4 := 1; v_users refcursor;', $b$
+SELECT perf.make_bulk('probe', 'v_user pg_catalog.uuid; v_limit pg_catalog.int4; v_rows pg_catalog.int8; v_clips pg_catalog.int4 := 1; v_users pg_catalog.refcursor;', $b$
   SELECT c.user_id, cl.monthly_limit, (SELECT pg_catalog.count(*) FROM inserted_clips)
     INTO v_user, v_limit, v_rows
     FROM inserted_clips AS c

@@ -50,7 +50,7 @@ DECLARE
   v_clips pg_catalog.int4; -- clips inserted with a user_id (one user's share, in the loop)
   v_user pg_catalog.uuid;  -- the user being charged
   v_limit pg_catalog.int4; -- that user's monthly limit
-  v_users refcursor;       -- the per-user shares, when the statement has several users
+  v_users pg_catalog.refcursor; -- the per-user shares, when the statement has several users
   v_used pg_catalog.int4;
   v_sub pg_catalog.text;
 BEGIN
