@@ -3,6 +3,7 @@
 # usage RPC, the clip trigger, their floors and candidate bodies.
 #
 #   scripts/callgrind-per-call.sh [--n1 50] [--n2 250] [--only REGEX] [--keep]
+#   scripts/callgrind-per-call.sh --only '^bulk_'    # bulk inserts only
 #
 # Method: a throwaway PostgreSQL cluster (fsync off, autovacuum off) is
 # loaded with the demo schema, sql/migrations/V*.sql and
@@ -29,6 +30,7 @@
 # ratios floor/case (1.00 = as cheap as the floor).
 set -euo pipefail
 source "$(dirname "$0")/perf/common.sh"
+source "$(dirname "$0")/perf/bulk.sh"
 
 N1=50 N2=250 ONLY=. KEEP=0
 while [ $# -gt 0 ]; do
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --n2) N2=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "callgrind-per-call: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,7 @@ PORT=$((20000 + RANDOM % 20000))
 cleanup() { perf_stop "$WORK"; [ "$KEEP" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 perf_cluster "$WORK" "$PORT"
+perf_bulk "$WORK" "$PORT"
 perf_stop "$WORK"
 mkdir -p "$WORK/cg" "$WORK/scripts"
 chown -R postgres "$WORK"
@@ -104,13 +107,15 @@ ir() {
 
 # per_call MODE SCRIPT: instructions per transaction in steady state
 # (memoised, so the PostgREST transaction without the call runs once).
+# Statements of 100 rows run a fifth as many times (DIV=5).
 declare -A MEMO
+DIV=1
 per_call() {
-  local key="$1|$2" a b
+  local key="$1|$2" a b n1=$((N1 / DIV)) n2=$((N2 / DIV))
   if [ -z "${MEMO[$key]:-}" ]; then
-    a=$(ir "$1" "$2" "$N1")
-    b=$(ir "$1" "$2" "$N2")
-    MEMO[$key]=$(((b - a) / (N2 - N1)))
+    a=$(ir "$1" "$2" "$n1")
+    b=$(ir "$1" "$2" "$n2")
+    MEMO[$key]=$(((b - a) / (n2 - n1)))
   fi
   PER_CALL=${MEMO[$key]}
 }
@@ -175,6 +180,19 @@ for t in trg_installed trg_v3_before trg_v3_after trg_cte_before trg_cte_after t
   call_cases "$t" "INSERT INTO perf.clips_$t (user_id) VALUES (:uid)" bare
 done
 
+# Bulk inserts (scripts/perf/bulk.sql): one INSERT statement of 1 and of
+# 100 rows into twins of public.clips with the same foreign key: no trigger
+# (plain), V5's row trigger (row), the installed statement trigger (stmt),
+# a statement trigger that only reads its transition table (read), and the
+# statement-level candidates.
+for t in plain row stmt read charge_check lims probe probe_nocount; do
+  DIV=1
+  measure "bulk_${t}_1/prepared" prepared "INSERT INTO perf.bulk_$t (user_id) VALUES (:uid);"
+  DIV=5
+  measure "bulk_${t}_100/prepared" prepared "INSERT INTO perf.bulk_$t (user_id) SELECT :uid::uuid FROM pg_catalog.generate_series(1, 100);"
+done
+DIV=1
+
 # Ratios (floor instructions / case instructions; 1.0 = as cheap as the floor).
 echo
 for k in $(printf '%s\n' "${!R[@]}" | sort); do
@@ -183,6 +201,9 @@ for k in $(printf '%s\n' "${!R[@]}" | sort); do
     update_floor/*) ;;
     *rpc*/*|increment_usage_if_allowed/*)
       proto_ctx=${k#*/}; floor=${R[update_floor/${proto_ctx%%/*}/bare]:-} ;;
+    bulk_plain_*) ;;
+    bulk_*_1/*) floor=${R[bulk_plain_1/${k#*/}]:-} ;;
+    bulk_*_100/*) floor=${R[bulk_plain_100/${k#*/}]:-} ;;
     trg_*/*|insert_min_correct/*) floor=${R[insert_floor/${k#*/}]:-} ;;
   esac
   [ -n "$floor" ] && printf '%s\tratio %s\n' "$k" "$(awk -v f="$floor" -v c="${R[$k]}" 'BEGIN { printf "%.2f", f / c }')"

@@ -23,6 +23,7 @@ pub(crate) const REVERTS: &[(u32, &str)] = &[
         6,
         include_str!("../sql/revert/V6__api_table_privileges.sql"),
     ),
+    (7, include_str!("../sql/revert/V7__bulk_clip_charging.sql")),
 ];
 
 /// The demo schema `quota sandbox` and the tests install.
@@ -169,6 +170,7 @@ pub(crate) const NAIVE_WRITE_USAGE: &str = include_str!("../sql/queries/naive_wr
 pub(crate) const NAIVE_READ_CLIPS: &str = include_str!("../sql/queries/naive_read_clips.sql");
 pub(crate) const NAIVE_WRITE_CLIPS: &str = include_str!("../sql/queries/naive_write_clips.sql");
 pub(crate) const BENCH_SETUP: &str = include_str!("../sql/queries/bench_setup.sql");
+pub(crate) const BENCH_TRIGGER_LEVEL: &str = include_str!("../sql/queries/bench_trigger_level.sql");
 pub(crate) const BENCH_TEARDOWN: &str = include_str!("../sql/queries/bench_teardown.sql");
 pub(crate) const BENCH_TIER_INSERT: &str = include_str!("../sql/queries/bench_tier_insert.sql");
 pub(crate) const BENCH_TIER_DELETE: &str = include_str!("../sql/queries/bench_tier_delete.sql");
@@ -281,6 +283,7 @@ pub(crate) mod meters {
     template!(REVERT_DATA, "revert_data.sql");
     template!(PROBE_CALL, "probe_call.sql");
     template!(CALL, "call.sql");
+    template!(REVOKE_TABLE_PRIVILEGES, "revoke_table_privileges.sql");
     template!(READ_USAGE, "read_usage.sql");
     template!(READ_LIMIT_COLUMN, "read_limit_column.sql");
     template!(READ_LIMIT_TIERS, "read_limit_tiers.sql");

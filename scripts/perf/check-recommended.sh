@@ -70,8 +70,8 @@ expect "unknown user"                         ERR:P0002 "SELECT * FROM public.in
 creset="UPDATE public.clip_limits SET monthly_limit = CASE tier WHEN 'free' THEN 3 ELSE 1000 END; DELETE FROM public.user_usage WHERE user_id = '$A';"
 ins="INSERT INTO public.clips (user_id) VALUES ('$A');"
 used="SELECT clips_this_month FROM public.user_usage WHERE user_id = '$A';"
-expect "trigger is AFTER INSERT FOR EACH ROW" "AFTER INSERT ON public.clips FOR EACH ROW" \
-  "SELECT substring(pg_get_triggerdef(oid) from 'AFTER INSERT ON public.clips FOR EACH ROW') FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass;"
+expect "trigger is AFTER INSERT FOR EACH STATEMENT (V7)" "AFTER INSERT ON public.clips REFERENCING NEW TABLE AS inserted_clips FOR EACH STATEMENT" \
+  "SELECT substring(pg_get_triggerdef(oid) from 'AFTER INSERT ON public.clips REFERENCING NEW TABLE AS inserted_clips FOR EACH STATEMENT') FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass;"
 expect "first clip creates the counter row"   1        "BEGIN; $creset $ins $used ROLLBACK;"
 expect "third clip admitted"                  3        "BEGIN; $creset $ins $ins $ins $used ROLLBACK;"
 expect "fourth clip: 23514"                   ERR:23514 "BEGIN; $creset $ins $ins $ins $ins ROLLBACK;"

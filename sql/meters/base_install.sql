@@ -21,18 +21,27 @@ CREATE TABLE IF NOT EXISTS quota.meter_limits (
   "limit" bigint NOT NULL CHECK ("limit" >= 0),
   PRIMARY KEY (meter, tier)
 );
+-- What the meters took from the API roles on the application's tables
+-- (revoke_table_privileges.sql), to give back with the last meter.
+CREATE TABLE IF NOT EXISTS quota.meter_acl_changes (
+  id bigserial PRIMARY KEY,
+  rel text NOT NULL,
+  grantee text NOT NULL,
+  privilege text NOT NULL,
+  grantable boolean NOT NULL
+);
 -- Default privileges may have granted the API roles these tables.
-REVOKE ALL ON quota.meters, quota.meter_limits FROM PUBLIC;
+REVOKE ALL ON quota.meters, quota.meter_limits, quota.meter_acl_changes FROM PUBLIC;
 DO $quota_base$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
-    REVOKE ALL ON quota.meters, quota.meter_limits FROM anon;
+    REVOKE ALL ON quota.meters, quota.meter_limits, quota.meter_acl_changes FROM anon;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
-    REVOKE ALL ON quota.meters, quota.meter_limits FROM authenticated;
+    REVOKE ALL ON quota.meters, quota.meter_limits, quota.meter_acl_changes FROM authenticated;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
-    REVOKE ALL ON quota.meters, quota.meter_limits FROM service_role;
+    REVOKE ALL ON quota.meters, quota.meter_limits, quota.meter_acl_changes FROM service_role;
   END IF;
 END
 $quota_base$;

@@ -9,23 +9,11 @@
 -- (check_table_privileges.sql): RLS does not apply to them.
 -- keep_columns: the other columns the role may write with this command,
 -- for a column-level grant that keeps profile edits working.
+-- $2, $3, $4: the write paths to look at, pairwise: the table (regclass
+-- text), the column (NULL: the whole row) and the command.
 WITH targets (rel, col, cmd) AS (
-  VALUES ('public.users', 'usage_this_month', 'UPDATE'),
-         ('public.users', 'plan_limits_scrapes', 'UPDATE'),
-         ('public.users', 'usage_period_start', 'UPDATE'),
-         ('public.users', 'subscription_tier', 'UPDATE'),
-         ('public.users', 'usage_this_month', 'INSERT'),
-         ('public.users', 'plan_limits_scrapes', 'INSERT'),
-         ('public.users', 'usage_period_start', 'INSERT'),
-         ('public.users', 'subscription_tier', 'INSERT'),
-         ('public.users', NULL, 'DELETE'),
-         ('public.user_usage', 'clips_this_month', 'UPDATE'),
-         ('public.user_usage', 'clips_period_start', 'UPDATE'),
-         ('public.user_usage', NULL, 'INSERT'),
-         ('public.user_usage', NULL, 'DELETE'),
-         ('public.clip_limits', NULL, 'INSERT'),
-         ('public.clip_limits', NULL, 'UPDATE'),
-         ('public.clip_limits', NULL, 'DELETE')
+  SELECT * FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]),
+                           pg_catalog.unnest($4::text[]))
 ), protected (rel, col) AS (
   SELECT DISTINCT t.rel, t.col FROM targets AS t WHERE t.col IS NOT NULL
 ), rels AS (

@@ -4,8 +4,10 @@
 -- trigger of the role's own runs inside quota's SECURITY DEFINER writes, and
 -- REFERENCES lets a foreign key probe and block rows. public_holds: PUBLIC
 -- itself holds one of them, so the REVOKE must name PUBLIC too.
+-- $2: the tables (regclass text): the default mapping's users, user_usage
+-- and clip_limits, or a mapping's counter and subject tables.
 WITH rels (rel) AS (
-  VALUES ('public.users'), ('public.user_usage'), ('public.clip_limits')
+  SELECT * FROM pg_catalog.unnest($2::text[])
 )
 SELECT r.rel,
        ARRAY(SELECT ro.rolname::text

@@ -131,26 +131,70 @@ fn definition_in(version: u32, sql: &str, tag: &str) -> Option<Definition> {
     })
 }
 
-/// The version, up to `at`, that last created the trigger, and whether it
-/// fires AFTER (else BEFORE) the insert.
-pub(crate) fn embedded_trigger(at: u32) -> (u32, bool) {
-    let all: Vec<(u32, bool)> = embedded::migrations()
+/// How the embedded migrations create the clip trigger, as of a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TriggerDef {
+    /// The version that last created it.
+    pub version: u32,
+    /// AFTER (since V4), else BEFORE the insert (V3).
+    pub after: bool,
+    /// FOR EACH ROW (V3-V6), else FOR EACH STATEMENT with the transition
+    /// table [`TRANSITION_TABLE`] (since V7).
+    pub per_row: bool,
+}
+
+/// The transition table V7's trigger names and its function reads.
+pub(crate) const TRANSITION_TABLE: &str = "inserted_clips";
+
+impl TriggerDef {
+    /// pg_trigger.tgtype for this definition.
+    pub(crate) fn tgtype(&self) -> i32 {
+        INSERT | if self.after { 0 } else { BEFORE } | if self.per_row { ROW } else { 0 }
+    }
+
+    /// The transition table it names, if any.
+    pub(crate) fn new_table(&self) -> Option<&'static str> {
+        (!self.per_row).then_some(TRANSITION_TABLE)
+    }
+
+    /// How it fires, in words: `AFTER INSERT FOR EACH ROW`.
+    pub(crate) fn fires(&self) -> String {
+        let timing = if self.after { "AFTER" } else { "BEFORE" };
+        match self.new_table() {
+            None => format!("{timing} INSERT FOR EACH ROW"),
+            Some(t) => {
+                format!("{timing} INSERT FOR EACH STATEMENT (REFERENCING NEW TABLE AS {t})")
+            }
+        }
+    }
+}
+
+/// The newest definition of the trigger, up to version `at` (the newest of
+/// all when none is that old).
+pub(crate) fn embedded_trigger(at: u32) -> TriggerDef {
+    let all: Vec<TriggerDef> = embedded::migrations()
         .iter()
         .filter_map(|m| {
             let sql = m.sql()?;
             let at = sql.rfind("TRIGGER enforce_clip_limit_trigger\n")?;
-            Some((
-                m.version(),
-                sql[at..].contains("AFTER INSERT ON public.clips"),
-            ))
+            let def = &sql[at..];
+            Some(TriggerDef {
+                version: m.version(),
+                after: def.contains("AFTER INSERT ON public.clips"),
+                per_row: !def.contains("FOR EACH STATEMENT"),
+            })
         })
         .collect();
     all.iter()
         .rev()
-        .find(|(v, _)| *v <= at)
+        .find(|d| d.version <= at)
         .or(all.last())
         .copied()
-        .unwrap_or((0, true))
+        .unwrap_or(TriggerDef {
+            version: 0,
+            after: true,
+            per_row: true,
+        })
 }
 
 async fn function(
@@ -246,16 +290,17 @@ async fn trigger_definition(
         );
         return Ok(());
     };
-    let (version, after) = embedded_trigger(at);
-    let (expected, timing) = if after {
-        (ROW | INSERT, "AFTER")
-    } else {
-        (ROW | BEFORE | INSERT, "BEFORE")
-    };
-    if t.tgtype != expected || t.calls_function != Some(true) || !t.unconditional {
+    let def = embedded_trigger(at);
+    let version = def.version;
+    if t.tgtype != def.tgtype()
+        || t.new_table.as_deref() != def.new_table()
+        || t.calls_function != Some(true)
+        || !t.unconditional
+    {
         let detail = format!(
-            "enforce_clip_limit_trigger differs from V{version}: {} (expected {timing} INSERT ON public.clips FOR EACH ROW EXECUTE FUNCTION public.enforce_clip_limit())",
-            t.definition
+            "enforce_clip_limit_trigger differs from V{version}: {} (expected {} ON public.clips EXECUTE FUNCTION public.enforce_clip_limit())",
+            t.definition,
+            def.fires()
         );
         differs(f, ahead, detail);
     } else if !f.has_failures() {
@@ -278,7 +323,6 @@ mod tests {
                 def.body
             );
             assert!(!def.body.contains(tag));
-            assert_eq!(def.version, 5);
             assert_eq!(def.config, ["search_path=pg_catalog, pg_temp"]);
         }
     }
@@ -290,8 +334,13 @@ mod tests {
         assert_eq!(rpc.config, [EMPTY_SEARCH_PATH]);
         let trigger_fn = embedded_definition("$enforce_clip_limit$", 3).unwrap();
         assert_eq!(trigger_fn.version, 3);
-        assert_eq!(embedded_trigger(3), (3, false));
-        assert_eq!(embedded_trigger(4), (4, true));
+        let row = |version, after| TriggerDef {
+            version,
+            after,
+            per_row: true,
+        };
+        assert_eq!(embedded_trigger(3), row(3, false));
+        assert_eq!(embedded_trigger(4), row(4, true));
         // V5 redefines both functions and leaves V4's trigger.
         assert_eq!(
             embedded_definition("$increment_usage_if_allowed$", 4)
@@ -305,7 +354,33 @@ mod tests {
                 .version,
             5
         );
-        assert_eq!(embedded_trigger(5), (4, true));
+        assert_eq!(embedded_trigger(5), row(4, true));
+        assert_eq!(embedded_trigger(6), row(4, true));
+        // V7 charges per statement: its trigger and function, V5's RPC.
+        let v7 = embedded_trigger(7);
+        assert_eq!((v7.version, v7.after, v7.per_row), (7, true, false));
+        assert_eq!(v7.tgtype(), INSERT);
+        assert_eq!(v7.new_table(), Some("inserted_clips"));
+        assert_eq!(row(4, true).tgtype(), INSERT | ROW);
+        assert_eq!(row(3, false).tgtype(), INSERT | ROW | BEFORE);
+        assert_eq!(
+            embedded_definition("$enforce_clip_limit$", 7)
+                .unwrap()
+                .version,
+            7
+        );
+        assert_eq!(
+            embedded_definition("$enforce_clip_limit$", 6)
+                .unwrap()
+                .version,
+            5
+        );
+        assert_eq!(
+            embedded_definition("$increment_usage_if_allowed$", 7)
+                .unwrap()
+                .version,
+            5
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub enum Check {
     Routine,
     /// The schema contract: every table, column and type.
     Schema,
-    /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each row, enabled.
+    /// enforce_clip_limit_trigger exists on public.clips, AFTER INSERT for each statement (V7), enabled.
     Trigger,
     /// service_role/authenticated can execute the function (authenticated without it: server-side only, passes); PUBLIC/anon cannot.
     Grants,

@@ -1,6 +1,8 @@
 //! `quota check trigger`: the clip limit trigger exists on public.clips,
-//! fires on INSERT for each row at the time the migrations define (AFTER
-//! since V4, so only inserted rows are charged; BEFORE at V3), and is enabled.
+//! fires on INSERT as the migrations define it (AFTER since V4, so only
+//! inserted rows are charged; BEFORE at V3; for each row up to V6, for each
+//! statement with the transition table `inserted_clips` since V7), and is
+//! enabled.
 
 use crate::db;
 use crate::sql;
@@ -26,6 +28,8 @@ pub(crate) struct TriggerRow {
     pub function: String,
     pub unconditional: bool,
     pub definition: String,
+    /// The transition table of inserted rows it names (V7), if any.
+    pub new_table: Option<String>,
 }
 
 pub(crate) async fn find(conn: &mut PgConnection) -> Result<Option<TriggerRow>> {
@@ -46,18 +50,15 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         return Ok(f);
     };
     let at = crate::migrate::status(conn).await?.database_version;
-    let (_, after) = super::drift::embedded_trigger(at);
-    let (timing, bit) = if after {
-        ("AFTER", 0)
-    } else {
-        ("BEFORE", BEFORE)
-    };
-    if t.tgtype & (BEFORE | INSTEAD) != bit || t.tgtype & INSERT == 0 || t.tgtype & ROW == 0 {
+    let def = super::drift::embedded_trigger(at);
+    let fires = def.fires();
+    if t.tgtype & (BEFORE | INSTEAD) != def.tgtype() & BEFORE
+        || t.tgtype & INSERT == 0
+        || t.tgtype & ROW != def.tgtype() & ROW
+        || t.new_table.as_deref() != def.new_table()
+    {
         f.fail(
-            format!(
-                "the trigger is not {timing} INSERT FOR EACH ROW: {}",
-                t.definition
-            ),
+            format!("the trigger is not {fires}: {}", t.definition),
             HINT_REPAIR,
         );
     }
@@ -93,7 +94,7 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
     free_tier_limit(conn, &mut f).await?;
     if !f.has_failures() {
         f.note(format!(
-            "{timing} INSERT FOR EACH ROW on {}, enabled, calls {}",
+            "{fires} on {}, enabled, calls {}",
             t.table_name, t.function
         ));
     }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::history::{self, Installed};
 use super::{MeterState, State};
+use crate::checks::security::writes::WritePath;
 use crate::checks::{Check, CheckResult, Findings};
 use crate::db;
 use crate::error::{cause, sqlstate};
@@ -210,7 +211,58 @@ async fn application_triggers(
             charged.push(on.sql());
         }
     }
-    crate::checks::security::triggers::trigger_functions(conn, &roles, &written, &charged, f).await
+    crate::checks::security::triggers::trigger_functions(conn, &roles, &written, &charged, f)
+        .await?;
+    let paths: Vec<WritePath> = meters.iter().flat_map(write_paths).collect();
+    crate::checks::security::writes::counter_writes(conn, &roles, &paths, f).await?;
+    crate::checks::security::writes::table_privileges(conn, &roles, &guarded_tables(meters), f)
+        .await
+}
+
+/// The tables whose rows hold a meter's counter, limit or tier.
+pub fn guarded_tables(meters: &[Meter]) -> Vec<String> {
+    let mut tables = Vec::new();
+    for meter in meters {
+        for name in [&meter.declared.counter.table, &meter.declared.subject.table] {
+            let rel = name.regclass_text();
+            if !tables.contains(&rel) {
+                tables.push(rel);
+            }
+        }
+    }
+    tables
+}
+
+/// Every way an API role could change a meter's counter, period marker,
+/// limit or tier: UPDATE of the column, INSERT of a row carrying it, DELETE
+/// of the row (re-inserted, it starts again at 0).
+fn write_paths(meter: &Meter) -> Vec<WritePath> {
+    let d = &meter.declared;
+    let counter_rel = d.counter.table.regclass_text();
+    let subject_rel = d.subject.table.regclass_text();
+    let mut paths = Vec::new();
+    let mut columns = vec![d.counter.column.clone()];
+    columns.extend(meter.marker());
+    for column in &columns {
+        paths.push((counter_rel.clone(), Some(column.clone()), "UPDATE"));
+        if !d.counter.own_table {
+            paths.push((counter_rel.clone(), Some(column.clone()), "INSERT"));
+        }
+    }
+    if d.counter.own_table {
+        paths.push((counter_rel.clone(), None, "INSERT"));
+    }
+    paths.push((counter_rel, None, "DELETE"));
+    let limit_columns = match &d.limit {
+        Limit::Column(column) => vec![column.clone()],
+        Limit::Tiers { .. } => vec![d.subject.tier.clone()],
+    };
+    for column in limit_columns {
+        for cmd in ["UPDATE", "INSERT"] {
+            paths.push((subject_rel.clone(), Some(column.clone()), cmd));
+        }
+    }
+    paths
 }
 
 async fn security(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {

@@ -31,6 +31,17 @@ impl Name {
     }
 }
 
+impl Name {
+    /// The name as `regclass` prints it: parts quoted only where needed.
+    pub fn regclass_text(&self) -> String {
+        format!(
+            "{}.{}",
+            crate::names::quote_ident(&self.schema),
+            crate::names::quote_ident(&self.name)
+        )
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.schema, self.name)

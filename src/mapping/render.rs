@@ -188,6 +188,7 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
         )?,
         None => String::new(),
     };
+    let install = install + "\n" + &table_privileges(meter)?;
     let queries = queries(meter, &values, &frag, used_template, marker.is_some())?;
     let revert_data = fill(
         t::REVERT_DATA,
@@ -203,6 +204,18 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
         revert_code,
         revert_data,
     })
+}
+
+/// The revoke of TRUNCATE, TRIGGER, REFERENCES and MAINTAIN from the API
+/// roles on the tables holding the meter's counter, limit and tier.
+fn table_privileges(meter: &Meter) -> Result<String> {
+    let d = &meter.declared;
+    let mut tables = vec![text_literal(&d.counter.table.regclass_text())];
+    let subject = text_literal(&d.subject.table.regclass_text());
+    if !tables.contains(&subject) {
+        tables.push(subject);
+    }
+    fill(t::REVOKE_TABLE_PRIVILEGES, &[("tables", tables.join(", "))])
 }
 
 /// The meter's queries: the same expressions as its function, with the

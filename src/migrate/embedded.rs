@@ -108,6 +108,46 @@ mod tests {
         assert!(!sql(5).contains("TRIGGER enforce_clip_limit_trigger"));
     }
 
+    #[test]
+    fn reverting_v7_restores_v5_and_v4_verbatim() {
+        let all = migrations();
+        let sql = |v: u32| {
+            all.iter()
+                .find(|m| m.version() == v)
+                .and_then(|m| m.sql())
+                .unwrap()
+        };
+        let revert = revert_sql(7).unwrap();
+        // V5's trigger function with its settings and comment, byte for byte.
+        let function = |s: &str| -> String {
+            let start = s
+                .find("CREATE OR REPLACE FUNCTION public.enforce_clip_limit()")
+                .unwrap();
+            let end = s.rfind("monthly tier limit';").unwrap() + "monthly tier limit';".len();
+            s[start..end].to_string()
+        };
+        assert_eq!(function(revert), function(sql(5)));
+        // V4's trigger, byte for byte, after the statement trigger is dropped.
+        let trigger = |s: &str| -> String {
+            let start = s
+                .rfind("CREATE TRIGGER enforce_clip_limit_trigger")
+                .unwrap();
+            let end = start + s[start..].find(';').unwrap();
+            s[start..=end].to_string()
+        };
+        assert_eq!(trigger(revert), trigger(sql(4)));
+        assert!(trigger(revert).contains("FOR EACH ROW"));
+        let drop = revert
+            .find("DROP TRIGGER IF EXISTS enforce_clip_limit_trigger")
+            .unwrap();
+        assert!(drop < revert.find("CREATE OR REPLACE FUNCTION").unwrap());
+        // V7 itself: per statement, with the transition table its function reads.
+        let v7 = sql(7);
+        assert!(trigger(v7).contains("REFERENCING NEW TABLE AS inserted_clips"));
+        assert!(trigger(v7).contains("FOR EACH STATEMENT"));
+        assert!(!v7.contains("increment_usage_if_allowed("));
+    }
+
     /// V6 grants UPDATE only on the columns `safe_update_columns.sql`
     /// allows, the rule hints use: it runs that very text.
     #[test]

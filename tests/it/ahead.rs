@@ -122,5 +122,5 @@ async fn a_database_ahead_of_this_binary_is_named_and_read_only_commands_work() 
         .as_str()
         .unwrap()
         .to_string();
-    assert!(detail.contains("body differs from V5"), "{detail}");
+    assert!(detail.contains("body differs from V7"), "{detail}");
 }

@@ -294,7 +294,7 @@ async fn hand_edited_body_fails_drift_and_repair_restores_it() {
     )
     .await;
     assert!(
-        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V5"),
+        detail(&report, "drift").contains("public.enforce_clip_limit(): body differs from V7"),
         "{report}"
     );
     assert!(check(&report, "drift")["hint"]

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_sent;
+mod bulk;
 mod ci;
 mod cluster;
 mod common;

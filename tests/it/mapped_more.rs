@@ -440,3 +440,46 @@ async fn what_init_writes_passes_check_schema_installs_and_verifies() {
     assert_success(&out);
     assert!(written.contains("public.profiles"), "{written}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_update_policy_that_reaches_the_counter_fails_check_security_until_its_hint_is_run(
+) {
+    let m = Mapped::new(&[PROFILES], "profiles.toml").await;
+    m.install();
+    // Supabase's usual "users update their own profile": with the default
+    // privileges (UPDATE on every column) it lets a user reset their credits.
+    m.db.exec(
+        "CREATE POLICY \"Users update own profile\" ON public.profiles FOR UPDATE TO authenticated
+           USING (id = auth.uid()) WITH CHECK (id = auth.uid())",
+    )
+    .await;
+    let reset = format!("UPDATE public.profiles SET credits_used = 0 WHERE id = '{NEARLY}'");
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &reset).await,
+        Ok(()),
+        "the attack should work before the fix"
+    );
+    let out = m.quota(&["--format", "json", "check", "security"]);
+    assert_exit(&out, 1);
+    let check = &json(&out)["checks"][0];
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("authenticated can UPDATE public.profiles")
+            && detail.contains("credits_used"),
+        "{detail}"
+    );
+    // Every statement of the hint, as written.
+    let hint = check["hint"].as_str().unwrap();
+    for statement in hint.split('`').skip(1).step_by(2) {
+        m.db.exec(statement).await;
+    }
+    assert_success(&m.quota(&["check", "security"]));
+    let code = as_request(&m, "authenticated", Some(NEARLY), &reset).await;
+    assert_eq!(code, Err("42501".into()), "the counter is still writable");
+    // The profile edit the policy is for still works.
+    let edit = format!("UPDATE public.profiles SET display_name = 'N' WHERE id = '{NEARLY}'");
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &edit).await,
+        Ok(())
+    );
+}

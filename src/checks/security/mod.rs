@@ -31,7 +31,7 @@ mod locks;
 mod logins;
 pub(crate) mod triggers;
 mod views;
-mod writes;
+pub(crate) mod writes;
 
 use guard::guard;
 use writes::{counter_writes, grantees, table_privileges};
@@ -66,8 +66,9 @@ pub(crate) async fn run(conn: &mut PgConnection) -> Result<Findings> {
         f.note("no anon/authenticated roles (plain PostgreSQL): no API path to the counters");
         return Ok(f);
     }
-    counter_writes(conn, &roles, &mut f).await?;
-    table_privileges(conn, &roles, &mut f).await?;
+    counter_writes(conn, &roles, &writes::default_paths(), &mut f).await?;
+    let tables: Vec<String> = writes::DEFAULT_TABLES.map(String::from).to_vec();
+    table_privileges(conn, &roles, &tables, &mut f).await?;
     let counters = ", so they can reset or raise quota's counters and limits";
     views::definer_views(
         conn,

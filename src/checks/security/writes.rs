@@ -44,8 +44,12 @@ pub(super) fn grantees(roles: &[String], public: bool) -> String {
     list.join(", ")
 }
 
-/// `public.users` → `public.users`, `public.My Table` → `public."My Table"`.
+/// `public.users` → `public.users`, `public.My Table` → `public."My Table"`;
+/// a name already in regclass form (`"App"."Users"`) stays as it is.
 pub(super) fn quote_rel(rel: &str) -> String {
+    if rel.contains('"') {
+        return rel.to_string();
+    }
     match rel.split_once('.') {
         Some((schema, name)) => format!("{}.{}", quote_ident(schema), quote_ident(name)),
         None => quote_ident(rel),
@@ -110,16 +114,53 @@ fn write_reason(r: &WriteRow) -> Option<String> {
     }
 }
 
+/// One way to change a counter, marker, limit or tier: a table (regclass
+/// text), a column (`None`: the whole row) and a command.
+pub(crate) type WritePath = (String, Option<String>, &'static str);
+
+/// The default mapping's write paths: the counters, markers, limits and
+/// tier of `users` and `user_usage`, and `clip_limits`.
+pub(super) fn default_paths() -> Vec<WritePath> {
+    let mut paths = Vec::new();
+    for col in [
+        "usage_this_month",
+        "plan_limits_scrapes",
+        "usage_period_start",
+        "subscription_tier",
+    ] {
+        for cmd in ["UPDATE", "INSERT"] {
+            paths.push(("public.users".to_string(), Some(col.to_string()), cmd));
+        }
+    }
+    paths.push(("public.users".into(), None, "DELETE"));
+    for col in ["clips_this_month", "clips_period_start"] {
+        paths.push(("public.user_usage".into(), Some(col.into()), "UPDATE"));
+    }
+    paths.push(("public.user_usage".into(), None, "INSERT"));
+    paths.push(("public.user_usage".into(), None, "DELETE"));
+    for cmd in ["INSERT", "UPDATE", "DELETE"] {
+        paths.push(("public.clip_limits".into(), None, cmd));
+    }
+    paths
+}
+
 /// Counters, period markers, limits and tiers are written only by quota's
 /// function and trigger, never by an API role: not by UPDATE, not by
 /// inserting its own row, not by deleting its row to start again at 0.
-pub(super) async fn counter_writes(
+pub(crate) async fn counter_writes(
     conn: &mut PgConnection,
     roles: &[String],
+    paths: &[WritePath],
     f: &mut Findings,
 ) -> Result<()> {
+    let rels: Vec<&str> = paths.iter().map(|p| p.0.as_str()).collect();
+    let cols: Vec<Option<&str>> = paths.iter().map(|p| p.1.as_deref()).collect();
+    let cmds: Vec<&str> = paths.iter().map(|p| p.2).collect();
     let rows: Vec<WriteRow> = db::query_as(sql::CHECK_COUNTER_WRITES)
         .bind(roles)
+        .bind(rels)
+        .bind(cols)
+        .bind(cmds)
         .fetch_all(&mut *conn)
         .await
         .context("reading privileges and row level security of the counter tables")?;
@@ -189,15 +230,21 @@ pub(super) async fn counter_writes(
     Ok(())
 }
 
+/// The default mapping's tables whose TRUNCATE, TRIGGER and REFERENCES matter.
+pub(super) const DEFAULT_TABLES: [&str; 3] =
+    ["public.users", "public.user_usage", "public.clip_limits"];
+
 /// TRUNCATE, TRIGGER and REFERENCES bypass row level security entirely.
-pub(super) async fn table_privileges(
+pub(crate) async fn table_privileges(
     conn: &mut PgConnection,
     roles: &[String],
+    tables: &[String],
     f: &mut Findings,
 ) -> Result<()> {
     type Row = (String, Vec<String>, Vec<String>, bool, Vec<String>);
     let rows: Vec<Row> = db::query_as(sql::CHECK_TABLE_PRIVILEGES)
         .bind(roles)
+        .bind(tables)
         .fetch_all(&mut *conn)
         .await
         .context("reading TRUNCATE, TRIGGER and REFERENCES privileges")?;

@@ -241,7 +241,7 @@ pub async fn run(
     interrupt: &Interrupt,
 ) -> Result<BenchReport> {
     let mut control = database.connect().await?;
-    let (shape, skipped) = {
+    let (shape, skipped, per_statement) = {
         let mut tx = control.read_only().await?;
         let both = [Enforcement::Function, Enforcement::Trigger];
         require_installed(&mut tx, &both, |_| {
@@ -252,11 +252,21 @@ pub async fn run(
         })
         .await?;
         let skipped = unswitchable(&mut tx, &opts.scenarios()).await?;
-        (Shape::discover(&mut tx, BENCH_ADVICE).await?, skipped)
+        let per_statement: Option<bool> = db::query_scalar(sql::BENCH_TRIGGER_LEVEL)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("reading how the clip trigger fires")?
+            .flatten();
+        (
+            Shape::discover(&mut tx, BENCH_ADVICE).await?,
+            skipped,
+            per_statement.unwrap_or(false),
+        )
     };
     let opts = &runnable(opts, &skipped)?;
     let mut scratch = Scratch::new();
     scratch.shape = Some(shape);
+    scratch.per_statement = per_statement;
     let (results, ()) = run_then_clean_up(
         database,
         &mut control,

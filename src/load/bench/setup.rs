@@ -22,7 +22,16 @@ pub(super) struct Scratch {
     pub(super) users: Vec<Uuid>,
     /// How to insert scratch rows here; known once set up.
     pub(super) shape: Option<Shape>,
+    /// The live clip trigger fires once per statement (V7), so the scratch
+    /// one must too.
+    pub(super) per_statement: bool,
 }
+
+/// How the scratch trigger fires, `{for_each}` in `bench_setup.sql`: as the
+/// live trigger does (V4-V6: per row; V7: per statement, with the
+/// transition table `public.enforce_clip_limit()` reads).
+const FOR_EACH_ROW: &str = "FOR EACH ROW";
+const FOR_EACH_STATEMENT: &str = "REFERENCING NEW TABLE AS inserted_clips\n  FOR EACH STATEMENT";
 
 impl Scratch {
     pub(super) fn new() -> Self {
@@ -35,6 +44,7 @@ impl Scratch {
             tier_created: false,
             users: Vec::new(),
             shape: None,
+            per_statement: false,
         }
     }
 
@@ -61,7 +71,14 @@ impl Scratch {
             .context("could not add the bench's scratch tier to public.clip_limits")?;
         tx.commit().await?;
         self.tier_created = true;
-        db.simple(&self.sql(sql::BENCH_SETUP)).await.context(
+        let for_each = if self.per_statement {
+            FOR_EACH_STATEMENT
+        } else {
+            FOR_EACH_ROW
+        };
+        // Both values are constants above, never input.
+        let setup = self.sql(sql::BENCH_SETUP).replace("{for_each}", for_each);
+        db.simple(&setup).await.context(
             "could not create the bench's scratch tables (needs CREATE on the database)",
         )?;
         self.schema_created = true;
@@ -141,5 +158,11 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         assert!(s.sql("CREATE SCHEMA {schema}").ends_with(&s.schema));
+    }
+
+    #[test]
+    fn the_setup_has_one_place_for_the_trigger_level() {
+        assert_eq!(sql::BENCH_SETUP.matches("{for_each}").count(), 1);
+        assert!(sql::BENCH_SETUP.contains("\n  {for_each}\n  EXECUTE FUNCTION"));
     }
 }

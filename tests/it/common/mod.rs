@@ -258,7 +258,8 @@ pub async fn objects_by_version(conn: &mut PgConnection) -> Vec<(i32, String, bo
            (4, 'enforce_clip_limit_trigger AFTER INSERT', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass AND tgtype & 2 = 0)),
            (4, 'search_path with pg_temp last', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND proconfig = ARRAY['search_path=pg_catalog, pg_temp'])),
            (5, 'monotonic period markers', EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('public.increment_usage_if_allowed(uuid)') AND prosrc LIKE '%GREATEST(u.usage_period_start, v_period)%')),
-           (6, 'quota.api_acl_found', to_regclass('quota.api_acl_found') IS NOT NULL)
+           (6, 'quota.api_acl_found', to_regclass('quota.api_acl_found') IS NOT NULL),
+           (7, 'enforce_clip_limit_trigger FOR EACH STATEMENT', EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'enforce_clip_limit_trigger' AND tgrelid = 'public.clips'::regclass AND tgtype & 1 = 0 AND tgnewtable = 'inserted_clips'))
          ) AS x(v, o, present) ORDER BY v, o",
     )
     .fetch_all(&mut *conn)
