@@ -470,6 +470,23 @@ async fn b_accounts_beside_profiles_per_tier_and_per_day() {
         "public.profiles",
     );
     assert_eq!(m.scalar_i64(&calls(ACME)).await, 200);
+    // Two meters, one of which the subject is not on: refused whole, nothing changed.
+    let credits = format!("SELECT credits_used FROM public.profiles WHERE id = '{PRO}'");
+    let was = m.scalar_i64(&credits).await;
+    assert_refused_with(
+        &m.quota(&[
+            "reset-user",
+            PRO,
+            "--meter",
+            "credits",
+            "--meter",
+            "api_calls",
+            "--yes",
+        ]),
+        4,
+        "public.accounts",
+    );
+    assert_eq!(m.scalar_i64(&credits).await, was);
     // The same before and after: nothing to change.
     let t = ok_table(
         &m,
@@ -737,4 +754,38 @@ async fn default_mapping_reset_user_takes_meter_scrapes_or_clips() {
         2,
         "scrapes and clips",
     );
+}
+
+/// `metrics --listen` on a mapping: each scrape reads the meters afresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_listen_serves_mapped_meters() {
+    let m = Mapped::new(&[PROFILES, DOCUMENTS], "documents.toml").await;
+    m.install();
+    let config = m.config.to_str().unwrap().to_string();
+    let (child, addr, drain) = crate::metrics::listen(&m.url, &["--config", &config]);
+    let scrape = |addr: String| async move {
+        tokio::task::spawn_blocking(move || crate::metrics::get(&addr, "/metrics"))
+            .await
+            .unwrap()
+    };
+    let (code, _, body) = scrape(addr.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("quota_usage{meter=\"pages\",tier=\"free\"} 0\n"),
+        "{body}"
+    );
+    m.db.exec(&format!(
+        "INSERT INTO public.documents (owner_id, title, pages) VALUES ('{NEARLY}', 'doc', 42)"
+    ))
+    .await;
+    let (code, _, body) = scrape(addr.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("quota_usage{meter=\"pages\",tier=\"free\"} 42\n"),
+        "{body}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    let out = crate::common::interrupt_async(child).await;
+    assert_eq!(out.status.code(), Some(0), "stops cleanly on a signal");
+    drain.join().unwrap();
 }

@@ -132,7 +132,7 @@ async fn five_users_and_five_thousand_give_the_same_series() {
 }
 
 /// One HTTP GET; the status code, headers and body.
-fn get(addr: &str, path: &str) -> (u16, String, String) {
+pub fn get(addr: &str, path: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
@@ -149,7 +149,7 @@ fn get(addr: &str, path: &str) -> (u16, String, String) {
 
 /// `quota metrics --listen 127.0.0.1:0 ARGS` started; the address it
 /// serves (read from its stderr) and a thread collecting the rest of stderr.
-fn listen(
+pub fn listen(
     url: &str,
     args: &[&str],
 ) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
