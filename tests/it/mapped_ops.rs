@@ -527,6 +527,16 @@ async fn c_pages_trigger_meter_per_tier() {
     // Before apply: the meter is pending; reading commands say so.
     let out = m.quota(&["users"]);
     assert_refused_with(&out, 4, "not installed");
+    assert_refused_with(
+        &m.quota(&["user", NEARLY]),
+        4,
+        "no meter of quota.toml is installed",
+    );
+    let t = ok_table(&m, &["report"]);
+    assert!(
+        t.contains("note: meter pages is not installed: `quota migrate apply` installs it"),
+        "{t}"
+    );
     m.install();
     let pages = |id: &str| {
         format!("SELECT coalesce((SELECT pages_this_month FROM public.page_usage WHERE owner_id = '{id}'), -1)")
