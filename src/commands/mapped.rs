@@ -246,21 +246,7 @@ async fn verdict(
 }
 
 async fn verify(ctx: &Context, config: &Config, only: Option<Check>) -> Result<()> {
-    let verdict = verdict(&ctx.database, config, only).await?;
-    output::verify::annotate(&verdict);
-    output::print(&verdict, ctx.format)?;
-    if verdict.nothing_installed {
-        return Err(error::checks::not_installed());
-    }
-    let failed = verdict.failed();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(error::failed(format!(
-            "check failed: {}",
-            failed.join(", ")
-        )))
-    }
+    super::verify::finish(ctx, verdict(&ctx.database, config, only).await?)
 }
 
 async fn rollback(

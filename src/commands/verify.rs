@@ -52,7 +52,7 @@ where
 /// Prints the verdict (and, inside GitHub Actions, an annotation per failed
 /// or warning check on stderr), then fails: exit 4 when nothing of quota is
 /// installed, exit 1 when any check failed.
-fn finish(ctx: &Context, verdict: verdict::Verdict) -> Result<()> {
+pub(super) fn finish(ctx: &Context, verdict: verdict::Verdict) -> Result<()> {
     output::verify::annotate(&verdict);
     output::print(&verdict, ctx.format)?;
     if verdict.nothing_installed {
