@@ -7,7 +7,7 @@ use super::{
 };
 
 /// One scenario's latencies (microseconds) over `seconds` of measuring.
-pub(super) fn summarise(
+pub(crate) fn summarise(
     scenario: Scenario,
     mut latencies: Vec<u32>,
     seconds: f64,
@@ -35,16 +35,13 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub(crate) fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }
 
-pub(super) fn report(
-    opts: &BenchOptions,
-    mut scenarios: Vec<ScenarioResult>,
-    skipped: Vec<Skipped>,
-) -> BenchReport {
+/// Each result with its ratio to its floor (when the floor ran).
+pub(crate) fn with_ratios(mut scenarios: Vec<ScenarioResult>) -> Vec<ScenarioResult> {
     let rates: Vec<(&str, f64)> = scenarios.iter().map(|r| (r.name, r.ops_per_sec)).collect();
     for r in &mut scenarios {
         let floor = r
@@ -55,6 +52,15 @@ pub(super) fn report(
             _ => None,
         };
     }
+    scenarios
+}
+
+pub(super) fn report(
+    opts: &BenchOptions,
+    scenarios: Vec<ScenarioResult>,
+    skipped: Vec<Skipped>,
+) -> BenchReport {
+    let scenarios = with_ratios(scenarios);
     let rate = |s: Scenario| {
         scenarios
             .iter()
