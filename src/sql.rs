@@ -305,3 +305,32 @@ pub(crate) const FUNCTION_EXECUTE: &str = include_str!("../sql/queries/function_
 pub(crate) const FUNCTION_PUBLIC_EXECUTE: &str =
     include_str!("../sql/queries/function_public_execute.sql");
 pub(crate) const PRIMARY_KEY_COLUMN: &str = include_str!("../sql/queries/primary_key_column.sql");
+
+// `bench --meter NAME`: a mapped meter's bench templates (`sql/meters/bench_*`,
+// filled by `mapping::render` like the others) and its scratch tier.
+
+pub(crate) mod bench_meter {
+    macro_rules! template {
+        ($name:ident, $file:literal) => {
+            pub(crate) const $name: &str = include_str!(concat!("../sql/meters/", $file));
+        };
+    }
+    template!(FLOOR_ROW_COLUMN, "bench_floor_row_column.sql");
+    template!(FLOOR, "bench_floor.sql");
+    template!(CALL, "bench_call.sql");
+    template!(SAVE, "bench_save.sql");
+    template!(RESTORE, "bench_restore.sql");
+    template!(COUNTER_INSERT, "bench_counter_insert.sql");
+    template!(COUNTER_DELETE, "bench_counter_delete.sql");
+    template!(LIMIT_READ, "bench_limit_read.sql");
+    template!(LIMIT_SET, "bench_limit_set.sql");
+    template!(TIER_READ, "bench_tier_read.sql");
+    template!(TIER_SET, "bench_tier_set.sql");
+    template!(INSERT, "bench_insert.sql");
+    template!(TWINS, "bench_twins.sql");
+}
+
+pub(crate) const BENCH_METER_TIER_INSERT: &str =
+    include_str!("../sql/queries/bench_meter_tier_insert.sql");
+pub(crate) const BENCH_METER_TIER_DELETE: &str =
+    include_str!("../sql/queries/bench_meter_tier_delete.sql");

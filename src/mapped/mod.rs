@@ -8,6 +8,7 @@ pub mod call;
 pub mod checks;
 pub mod history;
 pub mod install;
+pub mod bench;
 pub mod race;
 
 use std::path::PathBuf;

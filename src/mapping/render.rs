@@ -7,6 +7,7 @@
 use anyhow::{bail, Result};
 
 use super::{ident, text_literal, Charge, Limit, Meter, Name, Period};
+use super::bench;
 use crate::sql::meters as t;
 
 /// What installing a meter runs, and what takes it out again.
@@ -34,6 +35,12 @@ pub struct Queries {
     pub take_back: String,
     /// Sets the counter to $2 for this period.
     pub set_usage: String,
+    /// `bench --meter`'s floor: a bare single-statement UPDATE of the same
+    /// counter row by $2 (with the limit check when the limit is a column
+    /// of that row), one round trip.
+    pub floor: String,
+    /// What `bench --meter` saves, changes and restores on its subjects.
+    pub bench: bench::BenchQueries,
 }
 
 /// The trigger function of a trigger meter, in quota's schema.
@@ -184,6 +191,8 @@ fn queries(
         limit: fill(limit, &values)?,
         take_back: fill(t::TAKE_BACK, &values)?,
         set_usage: fill(t::SET_USAGE, &values)?,
+        floor: fill(bench::floor_template(meter), &values)?,
+        bench: bench::queries(meter, &values)?,
     })
 }
 
@@ -293,7 +302,7 @@ fn trigger(
     Ok((install, revert))
 }
 
-fn period_start(period: Period) -> &'static str {
+pub(crate) fn period_start(period: Period) -> &'static str {
     match period {
         Period::Month => "(pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC'))::pg_catalog.date",
         Period::Day => "(pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date",

@@ -47,7 +47,7 @@ use setup::Scratch;
 pub(crate) use generator::{measure_all, Workload};
 pub(crate) use statements::require_allowed;
 pub use statements::{authenticated_claims, postgrest_call};
-pub(crate) use summary::{round, summarise, with_ratios};
+pub(crate) use summary::with_ratios;
 
 /// The bench never touches real users' counters, so where scratch users are
 /// impossible it has to run on a copy.

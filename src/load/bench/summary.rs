@@ -7,7 +7,7 @@ use super::{
 };
 
 /// One scenario's latencies (microseconds) over `seconds` of measuring.
-pub(crate) fn summarise(
+pub(super) fn summarise(
     scenario: Scenario,
     mut latencies: Vec<u32>,
     seconds: f64,
@@ -35,7 +35,7 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub(crate) fn round(x: f64, digits: i32) -> f64 {
+fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }
