@@ -45,3 +45,4 @@ mod acl;
 mod intended;
 mod trial_errors;
 mod mapped;
+mod bench_meter;

@@ -1,0 +1,150 @@
+//! `quota bench --meter NAME --user UUID…` on mapped meters, through
+//! PgBouncer in transaction mode as `postgres`: a short run exits 0 with
+//! the meter's ratio to the floor of its shape, and leaves the subjects'
+//! counters, markers, limits and tiers, the application's rows and its
+//! schema exactly as they were. Bad input changes nothing.
+
+use crate::common::{assert_exit_with, assert_success, json, stdout};
+use crate::mapped::{schema_dump, Mapped, DOCUMENTS, FREE, NEARLY, PRO, PROFILES};
+
+/// Everything the bench may touch, as text rows: the subjects' rows, the
+/// counter table's rows, quota's limits per tier, the metered table's row
+/// count, and any scratch schema left behind.
+async fn snapshot(m: &Mapped) -> Vec<String> {
+    let mut c = m.db.connect_admin().await;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT x FROM (
+           SELECT format('profile %s', to_jsonb(p)) AS x FROM public.profiles p
+           UNION ALL
+           SELECT format('page_usage %s', to_jsonb(u)) FROM public.page_usage u
+            WHERE to_regclass('public.page_usage') IS NOT NULL
+           UNION ALL
+           SELECT format('limits %s', to_jsonb(l)) FROM quota.meter_limits l
+           UNION ALL
+           SELECT format('documents %s', (SELECT count(*) FROM public.documents))
+            WHERE to_regclass('public.documents') IS NOT NULL
+           UNION ALL
+           SELECT format('schema %s', nspname) FROM pg_namespace WHERE nspname LIKE 'quota_bench%'
+         ) AS all_of_it ORDER BY x",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap_or_else(|e| {
+        // page_usage and documents exist only in schema (c).
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        Vec::new()
+    });
+    rows
+}
+
+/// Profiles only (schema a has no page_usage or documents).
+async fn profiles(m: &Mapped) -> Vec<String> {
+    let mut c = m.db.connect_admin().await;
+    sqlx::query_scalar(
+        "SELECT x FROM (
+           SELECT format('profile %s', to_jsonb(p)) AS x FROM public.profiles p
+           UNION ALL
+           SELECT format('schema %s', nspname) FROM pg_namespace WHERE nspname LIKE 'quota_bench%'
+         ) AS all_of_it ORDER BY x",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+}
+
+const SHORT: [&str; 6] = ["--seconds", "0.5", "--rounds", "1", "--warmup", "0.2"];
+
+fn bench(m: &Mapped, meter: &str, users: &[&str], format: &str) -> std::process::Output {
+    let mut args = vec!["--format", format, "bench", "--meter", meter];
+    for u in users {
+        args.extend(["--user", *u]);
+    }
+    args.extend(SHORT);
+    m.quota(&args)
+}
+
+fn assert_ratio(report: &serde_json::Value, floor: &str, metered: &str) {
+    let names: Vec<&str> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [floor, metered], "{report}");
+    for s in report["scenarios"].as_array().unwrap() {
+        assert!(s["ops"].as_u64().unwrap() > 0, "{report}");
+    }
+    let ratio = report["ratio_to_floor"].as_f64().unwrap();
+    assert!(ratio > 0.0, "{report}");
+    assert_eq!(report["scenarios"][1]["ratio_to_floor"].as_f64(), Some(ratio), "{report}");
+    assert_eq!(report["scenarios"][1]["floor"].as_str(), Some(floor), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rpc_meter_against_its_update_floor_leaves_the_subjects_as_they_were() {
+    let m = Mapped::new(&[PROFILES], "profiles.toml").await;
+    m.install();
+    // PRO sits 10 credits below a bigint limit of 5e9: saved and written back exactly.
+    let before = (profiles(&m).await, schema_dump(&m.db).await);
+
+    let out = bench(&m, "credits", &[FREE, PRO], "json");
+    assert_success(&out);
+    let report = json(&out);
+    assert_eq!(report["meter"], "credits", "{report}");
+    assert_eq!(report["kind"], "rpc", "{report}");
+    assert_eq!(report["clients"], 2, "{report}");
+    assert_ratio(&report, "update_floor", "function");
+    assert_eq!((profiles(&m).await, schema_dump(&m.db).await), before);
+
+    // The table: the same columns as the default bench, and the ratio.
+    let out = bench(&m, "credits", &[NEARLY], "table");
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("vs floor") && text.contains("function / update floor :"), "{text}");
+    assert_eq!((profiles(&m).await, schema_dump(&m.db).await), before);
+    assert_success(&m.quota(&["verify"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_a_trigger_meter_against_an_insert_floor_leaves_counters_rows_and_schema() {
+    let m = Mapped::new(&[PROFILES, DOCUMENTS], "documents.toml").await;
+    m.install();
+    // FREE has a counter row with a period marker; PRO has none (created
+    // for the bench, deleted again).
+    m.db.exec(&format!(
+        "INSERT INTO public.documents (owner_id, title, pages) VALUES ('{FREE}', 'a', 7)"
+    ))
+    .await;
+    let before = (snapshot(&m).await, schema_dump(&m.db).await);
+    assert!(before.0.iter().any(|r| r.starts_with("page_usage") && r.contains(FREE)), "{:?}", before.0);
+    assert!(!before.0.iter().any(|r| r.starts_with("page_usage") && r.contains(PRO)));
+
+    let out = bench(&m, "pages", &[FREE, PRO], "json");
+    assert_success(&out);
+    let report = json(&out);
+    assert_eq!(report["kind"], "trigger", "{report}");
+    assert_ratio(&report, "insert_floor", "trigger");
+    assert_eq!((snapshot(&m).await, schema_dump(&m.db).await), before);
+    assert_success(&m.quota(&["verify"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_with_its_code_and_changes_nothing() {
+    let m = Mapped::new(&[PROFILES], "profiles.toml").await;
+    let before = profiles(&m).await;
+    // Not installed yet: a precondition (exit 4).
+    let out = bench(&m, "credits", &[FREE], "table");
+    assert_exit_with(&out, 4, "meter credits is not installed");
+    m.install();
+    let before_installed = profiles(&m).await;
+    assert_eq!(before_installed, before);
+    // A meter the file does not have: a usage error (exit 2).
+    let out = bench(&m, "tokens", &[FREE], "table");
+    assert_exit_with(&out, 2, "no meter tokens");
+    // No subject given: exit 2; a subject that does not exist: exit 4.
+    let out = m.quota(&["bench", "--meter", "credits", "--seconds", "0.5"]);
+    assert_exit_with(&out, 2, "--user UUID");
+    let out = bench(&m, "credits", &["99999999-9999-4999-8999-999999999999"], "table");
+    assert_exit_with(&out, 4, "no subject with id 99999999-9999-4999-8999-999999999999");
+    assert_eq!(profiles(&m).await, before);
+}
