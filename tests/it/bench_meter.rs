@@ -126,6 +126,22 @@ async fn c_a_trigger_meter_against_an_insert_floor_leaves_counters_rows_and_sche
     assert_ratio(&report, "insert_floor", "trigger");
     assert_eq!((snapshot(&m).await, schema_dump(&m.db).await), before);
     assert_success(&m.quota(&["verify"]));
+
+    // The metered twin runs the installed trigger function itself: edited
+    // by hand to refuse every insert, the trigger scenario fails (exit 5)
+    // and everything is still written back.
+    m.db.exec(
+        "CREATE OR REPLACE FUNCTION quota.charge_pages() RETURNS trigger LANGUAGE plpgsql \
+         SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ BEGIN \
+         RAISE EXCEPTION 'edited by hand' USING ERRCODE = 'check_violation'; END $$",
+    )
+    .await;
+    let edited = (snapshot(&m).await, schema_dump(&m.db).await);
+    assert_eq!(edited.0, before.0);
+    let out = bench(&m, "pages", &[FREE, PRO], "table");
+    assert_exit_with(&out, 5, "edited by hand");
+    assert!(crate::common::stderr(&out).contains("bench scenario trigger failed"));
+    assert!(edited == (snapshot(&m).await, schema_dump(&m.db).await), "not restored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
