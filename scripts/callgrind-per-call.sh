@@ -2,7 +2,13 @@
 # Per-call backend instructions (valgrind callgrind, deterministic) for the
 # usage RPC, the clip trigger, their floors and candidate bodies.
 #
-#   scripts/callgrind-per-call.sh [--n1 50] [--n2 250] [--only REGEX] [--keep]
+#   scripts/callgrind-per-call.sh [--n1 50] [--n2 250] [--only REGEX] [--keep] [--mapped]
+#
+# --mapped also installs, with quota itself (QUOTA=path, default
+# target/debug/quota), a rpc meter of quota.toml in the seed meter's shape
+# (scripts/perf/mapped-credits.toml: public.users.credits_used, limit
+# plan_limits_scrapes, monthly) and measures its function and its floor as
+# `bench --meter` sends them (cases mapped_*), beside the seed's.
 #
 # Method: a throwaway PostgreSQL cluster (fsync off, autovacuum off) is
 # loaded with the demo schema, sql/migrations/V*.sql and
@@ -30,13 +36,14 @@
 set -euo pipefail
 source "$(dirname "$0")/perf/common.sh"
 
-N1=50 N2=250 ONLY=. KEEP=0
+N1=50 N2=250 ONLY=. KEEP=0 MAPPED=0
 while [ $# -gt 0 ]; do
   case $1 in
     --n1) N1=$2; shift 2 ;;
     --n2) N2=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --mapped) MAPPED=1; shift ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "callgrind-per-call: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -48,6 +55,12 @@ PORT=$((20000 + RANDOM % 20000))
 cleanup() { perf_stop "$WORK"; [ "$KEEP" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 perf_cluster "$WORK" "$PORT"
+if [ "$MAPPED" = 1 ]; then
+  as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres \
+    -c 'ALTER TABLE public.users ADD COLUMN credits_used integer NOT NULL DEFAULT 0' >/dev/null
+  "${QUOTA:-$REPO/target/debug/quota}" --database-url "postgres://postgres@localhost/postgres?host=$WORK&port=$PORT" \
+    --config "$REPO/scripts/perf/mapped-credits.toml" migrate apply >/dev/null
+fi
 perf_stop "$WORK"
 mkdir -p "$WORK/cg" "$WORK/scripts"
 chown -R postgres "$WORK"
@@ -175,12 +188,25 @@ for t in trg_installed trg_v3_before trg_v3_after trg_cte_before trg_cte_after t
   call_cases "$t" "INSERT INTO perf.clips_$t (user_id) VALUES (:uid)" bare
 done
 
+# A mapped rpc meter of the seed's shape (--mapped), as `bench --meter`
+# sends it (simple protocol, `SELECT allowed`), beside the seed's function
+# sent the same way.
+if [ "$MAPPED" = 1 ]; then
+  call_cases mapped_update_floor 'UPDATE public.users AS s SET credits_used = s.credits_used + 1 WHERE s.id = :uid AND s.credits_used + 1 <= s.plan_limits_scrapes RETURNING s.credits_used' bare
+  call_cases mapped_floor_seedshape 'UPDATE public.users SET credits_used = credits_used + 1 WHERE id = :uid AND credits_used < plan_limits_scrapes RETURNING credits_used' bare
+  call_cases mapped_floor_on_seedcol 'UPDATE public.users AS s SET usage_this_month = s.usage_this_month + 1 WHERE s.id = :uid AND s.usage_this_month + 1 <= s.plan_limits_scrapes RETURNING s.usage_this_month' bare
+  call_cases mapped_credits 'SELECT allowed FROM public.spend_credits(:uid, 1)' bare
+  call_cases mapped_seed_allowed 'SELECT allowed FROM public.increment_usage_if_allowed(:uid)' bare
+fi
+
 # Ratios (floor instructions / case instructions; 1.0 = as cheap as the floor).
 echo
 for k in $(printf '%s\n' "${!R[@]}" | sort); do
   floor=
   case $k in
-    update_floor/*) ;;
+    update_floor/*|mapped_update_floor/*) ;;
+    mapped_credits/*) floor=${R[mapped_update_floor/${k#*/}]:-} ;;
+    mapped_seed_allowed/*) floor=${R[update_floor/${k#*/}]:-} ;;
     *rpc*/*|increment_usage_if_allowed/*)
       proto_ctx=${k#*/}; floor=${R[update_floor/${proto_ctx%%/*}/bare]:-} ;;
     trg_*/*|insert_min_correct/*) floor=${R[insert_floor/${k#*/}]:-} ;;

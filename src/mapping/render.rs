@@ -168,12 +168,15 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
     })
 }
 
+/// Renders a fragment template with extra values (see `render`).
+type Frag<'a> = dyn Fn(&str, &[(&str, String)]) -> Result<String> + 'a;
+
 /// The meter's queries: the same expressions as its function, with the
 /// period computed in the query instead of the function's `v_period`.
 fn queries(
     meter: &Meter,
     values: &[(&str, String)],
-    frag: &dyn Fn(&str, &[(&str, String)]) -> Result<String>,
+    frag: &Frag<'_>,
     used_template: &str,
     has_marker: bool,
 ) -> Result<Queries> {

@@ -76,8 +76,16 @@ fn assert_ratio(report: &serde_json::Value, floor: &str, metered: &str) {
     }
     let ratio = report["ratio_to_floor"].as_f64().unwrap();
     assert!(ratio > 0.0, "{report}");
-    assert_eq!(report["scenarios"][1]["ratio_to_floor"].as_f64(), Some(ratio), "{report}");
-    assert_eq!(report["scenarios"][1]["floor"].as_str(), Some(floor), "{report}");
+    assert_eq!(
+        report["scenarios"][1]["ratio_to_floor"].as_f64(),
+        Some(ratio),
+        "{report}"
+    );
+    assert_eq!(
+        report["scenarios"][1]["floor"].as_str(),
+        Some(floor),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +108,10 @@ async fn a_rpc_meter_against_its_update_floor_leaves_the_subjects_as_they_were()
     let out = bench(&m, "credits", &[NEARLY], "table");
     assert_success(&out);
     let text = stdout(&out);
-    assert!(text.contains("vs floor") && text.contains("function / update floor :"), "{text}");
+    assert!(
+        text.contains("vs floor") && text.contains("function / update floor :"),
+        "{text}"
+    );
     assert_eq!((profiles(&m).await, schema_dump(&m.db).await), before);
     assert_success(&m.quota(&["verify"]));
 }
@@ -116,8 +127,18 @@ async fn c_a_trigger_meter_against_an_insert_floor_leaves_counters_rows_and_sche
     ))
     .await;
     let before = (snapshot(&m).await, schema_dump(&m.db).await);
-    assert!(before.0.iter().any(|r| r.starts_with("page_usage") && r.contains(FREE)), "{:?}", before.0);
-    assert!(!before.0.iter().any(|r| r.starts_with("page_usage") && r.contains(PRO)));
+    assert!(
+        before
+            .0
+            .iter()
+            .any(|r| r.starts_with("page_usage") && r.contains(FREE)),
+        "{:?}",
+        before.0
+    );
+    assert!(!before
+        .0
+        .iter()
+        .any(|r| r.starts_with("page_usage") && r.contains(PRO)));
 
     let out = bench(&m, "pages", &[FREE, PRO], "json");
     assert_success(&out);
@@ -141,7 +162,10 @@ async fn c_a_trigger_meter_against_an_insert_floor_leaves_counters_rows_and_sche
     let out = bench(&m, "pages", &[FREE, PRO], "table");
     assert_exit_with(&out, 5, "edited by hand");
     assert!(crate::common::stderr(&out).contains("bench scenario trigger failed"));
-    assert!(edited == (snapshot(&m).await, schema_dump(&m.db).await), "not restored");
+    assert!(
+        edited == (snapshot(&m).await, schema_dump(&m.db).await),
+        "not restored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +184,16 @@ async fn bad_input_exits_with_its_code_and_changes_nothing() {
     // No subject given: exit 2; a subject that does not exist: exit 4.
     let out = m.quota(&["bench", "--meter", "credits", "--seconds", "0.5"]);
     assert_exit_with(&out, 2, "--user UUID");
-    let out = bench(&m, "credits", &["99999999-9999-4999-8999-999999999999"], "table");
-    assert_exit_with(&out, 4, "no subject with id 99999999-9999-4999-8999-999999999999");
+    let out = bench(
+        &m,
+        "credits",
+        &["99999999-9999-4999-8999-999999999999"],
+        "table",
+    );
+    assert_exit_with(
+        &out,
+        4,
+        "no subject with id 99999999-9999-4999-8999-999999999999",
+    );
     assert_eq!(profiles(&m).await, before);
 }

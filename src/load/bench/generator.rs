@@ -235,7 +235,12 @@ fn open_generator<W: Workload>(
 }
 
 /// Turn `n` of the plan on one generator thread's clients.
-fn generator_turn<W: Workload>(g: &mut Generator<W>, plan: &Plan, n: usize, interrupt: &Interrupt) -> Result<()> {
+fn generator_turn<W: Workload>(
+    g: &mut Generator<W>,
+    plan: &Plan,
+    n: usize,
+    interrupt: &Interrupt,
+) -> Result<()> {
     if interrupt.is_set() {
         return Ok(());
     }
@@ -246,9 +251,9 @@ fn generator_turn<W: Workload>(g: &mut Generator<W>, plan: &Plan, n: usize, inte
         seconds: plan.slice,
     };
     let clients = std::mem::take(&mut g.clients);
-    let (back, lat) = g
-        .runtime
-        .block_on(measure::<W>(clients, plan.scenarios[i], window, interrupt))?;
+    let (back, lat) =
+        g.runtime
+            .block_on(measure::<W>(clients, plan.scenarios[i], window, interrupt))?;
     g.clients = back;
     g.latencies[i].extend(lat);
     Ok(())

@@ -136,11 +136,7 @@ pub(super) struct ClientStatements {
 }
 
 /// One operation of `scenario`.
-async fn operation(
-    conn: &mut Session,
-    scenario: Scenario,
-    st: &ClientStatements,
-) -> Result<()> {
+async fn operation(conn: &mut Session, scenario: Scenario, st: &ClientStatements) -> Result<()> {
     match scenario {
         Scenario::UpdateFloor => {
             conn.simple(&st.update_floor).await?;

@@ -139,31 +139,25 @@ impl Workload for MeterWork {
         })
     }
 
-    fn operation<'a>(
-        conn: &'a mut Session,
-        scenario: Scenario,
-        client: &'a MeterClient,
-    ) -> impl std::future::Future<Output = Result<()>> + Send + 'a {
-        async move {
-            match scenario {
-                Scenario::MeterUpdateFloor => {
-                    if conn.simple(&client.floor).await?.is_empty() {
-                        anyhow::bail!("the floor's UPDATE found no counter row for the subject");
-                    }
+    async fn operation(conn: &mut Session, scenario: Scenario, client: &MeterClient) -> Result<()> {
+        match scenario {
+            Scenario::MeterUpdateFloor => {
+                if conn.simple(&client.floor).await?.is_empty() {
+                    anyhow::bail!("the floor's UPDATE found no counter row for the subject");
                 }
-                Scenario::MeterFunction => {
-                    let rows = conn.simple(&client.metered).await?;
-                    require_allowed(rows.first())?;
-                }
-                Scenario::MeterInsertFloor => {
-                    conn.simple(&client.floor).await?;
-                }
-                Scenario::MeterTrigger => {
-                    conn.simple(&client.metered).await?;
-                }
-                other => anyhow::bail!("internal error: {} in a meter's bench", other.name()),
             }
-            Ok(())
+            Scenario::MeterFunction => {
+                let rows = conn.simple(&client.metered).await?;
+                require_allowed(rows.first())?;
+            }
+            Scenario::MeterInsertFloor => {
+                conn.simple(&client.floor).await?;
+            }
+            Scenario::MeterTrigger => {
+                conn.simple(&client.metered).await?;
+            }
+            other => anyhow::bail!("internal error: {} in a meter's bench", other.name()),
         }
+        Ok(())
     }
 }

@@ -57,7 +57,10 @@ impl Subjects {
             meter: meter.clone(),
             queries: rendered.queries.bench.clone(),
             set_usage: rendered.queries.set_usage.clone(),
-            rpc: (rendered.queries.floor.clone(), rendered.queries.bench.call.clone()),
+            rpc: (
+                rendered.queries.floor.clone(),
+                rendered.queries.bench.call.clone(),
+            ),
             schema: format!("quota_bench_{suffix}"),
             tier: format!("quota_bench_{suffix}"),
             saved: Vec::new(),
@@ -98,7 +101,10 @@ impl Subjects {
                         ("on_literal", text_literal(&on.sql())),
                         (
                             "trigger_function_literal",
-                            text_literal(&format!("{}()", trigger_function(self.meter.name()).sql())),
+                            text_literal(&format!(
+                                "{}()",
+                                trigger_function(self.meter.name()).sql()
+                            )),
                         ),
                     ],
                 )?;
@@ -238,8 +244,14 @@ impl Subjects {
                         .await?;
                 }
                 Some((counter, marker)) => {
-                    let q = db::query(&self.queries.restore).bind(s.subject).bind(*counter);
-                    let q = if has_marker { q.bind(marker.clone()) } else { q };
+                    let q = db::query(&self.queries.restore)
+                        .bind(s.subject)
+                        .bind(*counter);
+                    let q = if has_marker {
+                        q.bind(marker.clone())
+                    } else {
+                        q
+                    };
                     q.execute(&mut *tx).await?;
                 }
             }
@@ -305,7 +317,9 @@ impl Cleanup for Subjects {
                     ),
                 };
                 let headroom = match &s.headroom {
-                    Headroom::Limit(l) => format!("limit={}", l.map_or("NULL".into(), |l| l.to_string())),
+                    Headroom::Limit(l) => {
+                        format!("limit={}", l.map_or("NULL".into(), |l| l.to_string()))
+                    }
                     Headroom::Tier(t) => format!("tier={}", t.as_deref().unwrap_or("NULL")),
                 };
                 out.push(format!("-- subject {}: {counter}, {headroom}", s.subject));
