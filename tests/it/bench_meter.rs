@@ -197,3 +197,40 @@ async fn bad_input_exits_with_its_code_and_changes_nothing() {
     );
     assert_eq!(profiles(&m).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_bench_writes_the_subjects_back() {
+    use std::time::Duration;
+
+    use crate::common::{interrupt_async, spawn_quota, wait_until_async};
+    let m = Mapped::new(&[PROFILES], "profiles.toml").await;
+    m.install();
+    let before = profiles(&m).await;
+    let child = spawn_quota(
+        &m.url,
+        &[
+            "--config",
+            m.config.to_str().unwrap(),
+            "bench",
+            "--meter",
+            "credits",
+            "--user",
+            PRO,
+            "--seconds",
+            "120",
+        ],
+    );
+    // Under way once PRO has the bench's unreachable limit.
+    let limit =
+        format!("SELECT coalesce(credits_limit, 0) FROM public.profiles WHERE id = '{PRO}'");
+    wait_until_async(
+        Duration::from_secs(60),
+        "the bench never started",
+        async || m.scalar_i64(&limit).await == i64::from(i32::MAX),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = interrupt_async(child).await;
+    assert_exit_with(&out, 130, "written back");
+    assert_eq!(profiles(&m).await, before);
+}
