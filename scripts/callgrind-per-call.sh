@@ -192,9 +192,10 @@ done
 # sends it (simple protocol, `SELECT allowed`), beside the seed's function
 # sent the same way.
 if [ "$MAPPED" = 1 ]; then
-  call_cases mapped_update_floor 'UPDATE public.users AS s SET credits_used = s.credits_used + 1 WHERE s.id = :uid AND s.credits_used + 1 <= s.plan_limits_scrapes RETURNING s.credits_used' bare
-  call_cases mapped_floor_seedshape 'UPDATE public.users SET credits_used = credits_used + 1 WHERE id = :uid AND credits_used < plan_limits_scrapes RETURNING credits_used' bare
-  call_cases mapped_floor_on_seedcol 'UPDATE public.users AS s SET usage_this_month = s.usage_this_month + 1 WHERE s.id = :uid AND s.usage_this_month + 1 <= s.plan_limits_scrapes RETURNING s.usage_this_month' bare
+  # The floor as sql/meters/bench_floor_row_column.sql renders it.
+  call_cases mapped_update_floor 'UPDATE "public"."users" SET "credits_used" = "credits_used" + 1 WHERE "id" = :uid AND "credits_used" < "plan_limits_scrapes" RETURNING "credits_used"' bare
+  # The same with an alias and `counter + 1 <= limit` (the first template).
+  call_cases mapped_floor_alias_le 'UPDATE public.users AS s SET credits_used = s.credits_used + 1 WHERE s.id = :uid AND s.credits_used + 1 <= s.plan_limits_scrapes RETURNING s.credits_used' bare
   call_cases mapped_credits 'SELECT allowed FROM public.spend_credits(:uid, 1)' bare
   call_cases mapped_seed_allowed 'SELECT allowed FROM public.increment_usage_if_allowed(:uid)' bare
 fi
@@ -205,7 +206,7 @@ for k in $(printf '%s\n' "${!R[@]}" | sort); do
   floor=
   case $k in
     update_floor/*|mapped_update_floor/*) ;;
-    mapped_credits/*) floor=${R[mapped_update_floor/${k#*/}]:-} ;;
+    mapped_credits/*|mapped_floor_alias_le/*) floor=${R[mapped_update_floor/${k#*/}]:-} ;;
     mapped_seed_allowed/*) floor=${R[update_floor/${k#*/}]:-} ;;
     *rpc*/*|increment_usage_if_allowed/*)
       proto_ctx=${k#*/}; floor=${R[update_floor/${proto_ctx%%/*}/bare]:-} ;;

@@ -36,8 +36,8 @@ pub struct Queries {
     /// Sets the counter to $2 for this period.
     pub set_usage: String,
     /// `bench --meter`'s floor: a bare single-statement UPDATE of the same
-    /// counter row by $2 (with the limit check when the limit is a column
-    /// of that row), one round trip.
+    /// counter row by one unit (with the limit check when the limit is a
+    /// column of that row), one round trip, in the seed floor's form.
     pub floor: String,
     /// What `bench --meter` saves, changes and restores on its subjects.
     pub bench: bench::BenchQueries,
