@@ -4,11 +4,11 @@
 //! the catalog once ([`State::read`]) and each meter compared with what
 //! `quota.meters` recorded at install.
 
+pub mod bench;
 pub mod call;
 pub mod checks;
 pub mod history;
 pub mod install;
-pub mod bench;
 pub mod race;
 
 use std::path::PathBuf;
