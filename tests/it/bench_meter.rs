@@ -234,3 +234,41 @@ async fn ctrl_c_during_a_bench_writes_the_subjects_back() {
     assert_exit_with(&out, 130, "written back");
     assert_eq!(profiles(&m).await, before);
 }
+
+/// Without quota.toml, `--meter scrapes` and `--meter clips` are the
+/// default bench's pairs; another name is exit 2, and `--user` needs a meter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_mappings_meters_by_name() {
+    let db = crate::common::installed_db().await;
+    let run = |meter: &str| {
+        let mut args = vec![
+            "--format",
+            "json",
+            "bench",
+            "--clients",
+            "2",
+            "--meter",
+            meter,
+        ];
+        args.extend(SHORT);
+        db.quota(&args)
+    };
+    for (meter, pair) in [
+        ("scrapes", ["update_floor", "function"]),
+        ("clips", ["insert_floor", "trigger"]),
+    ] {
+        let out = run(meter);
+        assert_success(&out);
+        let report = json(&out);
+        let names: Vec<&str> = report["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, pair, "{report}");
+    }
+    assert_exit_with(&run("tokens"), 2, "no meter tokens");
+    let out = db.quota(&["bench", "--user", FREE]);
+    assert_exit_with(&out, 2, "--meter");
+}
