@@ -272,3 +272,38 @@ async fn the_default_mappings_meters_by_name() {
     let out = db.quota(&["bench", "--user", FREE]);
     assert_exit_with(&out, 2, "--meter");
 }
+
+/// (b): a daily rpc meter counted in a table of its own, per account,
+/// limits per tier: the account's tier is switched to a scratch tier for
+/// the bench and back; a counter row the bench created is deleted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_an_account_meter_in_its_own_table_with_tier_limits() {
+    use crate::mapped::{ACME, TEAMS, TINY};
+    let m = Mapped::new(&[PROFILES, TEAMS], "teams.toml").await;
+    m.install();
+    assert_success(&m.quota(&["call", "--commit", "--meter", "api_calls", ACME]));
+    let state = async || -> Vec<String> {
+        let mut c = m.db.connect_admin().await;
+        sqlx::query_scalar(
+            "SELECT x FROM (
+               SELECT format('account %s', to_jsonb(a)) AS x FROM public.accounts a
+               UNION ALL SELECT format('usage %s', to_jsonb(u)) FROM public.api_usage u
+               UNION ALL SELECT format('limits %s', to_jsonb(l)) FROM quota.meter_limits l
+             ) AS all_of_it ORDER BY x",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    };
+    let before = state().await;
+    assert!(
+        before
+            .iter()
+            .any(|r| r.starts_with("usage") && r.contains(ACME)),
+        "{before:?}"
+    );
+    let out = bench(&m, "api_calls", &[ACME, TINY], "json");
+    assert_success(&out);
+    assert_ratio(&json(&out), "update_floor", "function");
+    assert_eq!(state().await, before);
+}
