@@ -45,4 +45,5 @@ mod acl;
 mod intended;
 mod trial_errors;
 mod mapped;
+// bench --meter on mapped meters
 mod bench_meter;
