@@ -2,8 +2,14 @@
 # Per-call backend instructions (valgrind callgrind, deterministic) for the
 # usage RPC, the clip trigger, their floors and candidate bodies.
 #
-#   scripts/callgrind-per-call.sh [--n1 50] [--n2 250] [--only REGEX] [--keep]
 #   scripts/callgrind-per-call.sh --only '^bulk_'    # bulk inserts only
+#   scripts/callgrind-per-call.sh [--n1 50] [--n2 250] [--only REGEX] [--keep] [--mapped]
+#
+# --mapped also installs, with quota itself (QUOTA=path, default
+# target/debug/quota), a rpc meter of quota.toml in the seed meter's shape
+# (scripts/perf/mapped-credits.toml: public.users.credits_used, limit
+# plan_limits_scrapes, monthly) and measures its function and its floor as
+# `bench --meter` sends them (cases mapped_*), beside the seed's.
 #
 # Method: a throwaway PostgreSQL cluster (fsync off, autovacuum off) is
 # loaded with the demo schema, sql/migrations/V*.sql and
@@ -32,14 +38,15 @@ set -euo pipefail
 source "$(dirname "$0")/perf/common.sh"
 source "$(dirname "$0")/perf/bulk.sh"
 
-N1=50 N2=250 ONLY=. KEEP=0
+N1=50 N2=250 ONLY=. KEEP=0 MAPPED=0
 while [ $# -gt 0 ]; do
   case $1 in
     --n1) N1=$2; shift 2 ;;
     --n2) N2=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --mapped) MAPPED=1; shift ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "callgrind-per-call: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +58,12 @@ cleanup() { perf_stop "$WORK"; [ "$KEEP" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 perf_cluster "$WORK" "$PORT"
 perf_bulk "$WORK" "$PORT"
+if [ "$MAPPED" = 1 ]; then
+  as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres \
+    -c 'ALTER TABLE public.users ADD COLUMN credits_used integer NOT NULL DEFAULT 0' >/dev/null
+  "${QUOTA:-$REPO/target/debug/quota}" --database-url "postgres://postgres@localhost/postgres?host=$WORK&port=$PORT" \
+    --config "$REPO/scripts/perf/mapped-credits.toml" migrate apply >/dev/null
+fi
 perf_stop "$WORK"
 mkdir -p "$WORK/cg" "$WORK/scripts"
 chown -R postgres "$WORK"
@@ -192,13 +205,26 @@ for t in plain row stmt read charge_check lims probe probe_nocount; do
   measure "bulk_${t}_100/prepared" prepared "INSERT INTO perf.bulk_$t (user_id) SELECT :uid::uuid FROM pg_catalog.generate_series(1, 100);"
 done
 DIV=1
+# A mapped rpc meter of the seed's shape (--mapped), as `bench --meter`
+# sends it (simple protocol, `SELECT allowed`), beside the seed's function
+# sent the same way.
+if [ "$MAPPED" = 1 ]; then
+  # The floor as sql/meters/bench_floor_row_column.sql renders it.
+  call_cases mapped_update_floor 'UPDATE "public"."users" SET "credits_used" = "credits_used" + 1 WHERE "id" = :uid AND "credits_used" < "plan_limits_scrapes" RETURNING "credits_used"' bare
+  # The same with an alias and `counter + 1 <= limit` (the first template).
+  call_cases mapped_floor_alias_le 'UPDATE public.users AS s SET credits_used = s.credits_used + 1 WHERE s.id = :uid AND s.credits_used + 1 <= s.plan_limits_scrapes RETURNING s.credits_used' bare
+  call_cases mapped_credits 'SELECT allowed FROM public.spend_credits(:uid, 1)' bare
+  call_cases mapped_seed_allowed 'SELECT allowed FROM public.increment_usage_if_allowed(:uid)' bare
+fi
 
 # Ratios (floor instructions / case instructions; 1.0 = as cheap as the floor).
 echo
 for k in $(printf '%s\n' "${!R[@]}" | sort); do
   floor=
   case $k in
-    update_floor/*) ;;
+    update_floor/*|mapped_update_floor/*) ;;
+    mapped_credits/*|mapped_floor_alias_le/*) floor=${R[mapped_update_floor/${k#*/}]:-} ;;
+    mapped_seed_allowed/*) floor=${R[update_floor/${k#*/}]:-} ;;
     *rpc*/*|increment_usage_if_allowed/*)
       proto_ctx=${k#*/}; floor=${R[update_floor/${proto_ctx%%/*}/bare]:-} ;;
     bulk_plain_*) ;;

@@ -318,6 +318,15 @@ pub struct BenchArgs {
     /// Run only these scenarios (comma-separated); ratios need both sides.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
     pub only: Vec<crate::load::bench::Scenario>,
+    /// A meter to bench against the floor of its shape: one of quota.toml (with --user),
+    /// or scrapes/clips of the default mapping.
+    #[arg(long, value_name = "NAME", conflicts_with = "only")]
+    pub meter: Option<String>,
+    /// With --meter of quota.toml: a subject to run on (repeatable; one client each). Its
+    /// counter, period marker and limit (or tier) are saved, given headroom for the bench,
+    /// and written back exactly afterwards, also on error and Ctrl-C.
+    #[arg(long = "user", value_name = "UUID", value_parser = parse_uuid, requires = "meter")]
+    pub users: Vec<Uuid>,
 }
 
 /// `quota sandbox`.

@@ -332,3 +332,32 @@ pub(crate) const INIT_KEYS: &str = include_str!("../sql/queries/init_keys.sql");
 pub(crate) const INIT_CLIP_LIMITS_READABLE: &str =
     include_str!("../sql/queries/init_clip_limits_readable.sql");
 pub(crate) const INIT_CLIP_LIMITS: &str = include_str!("../sql/queries/init_clip_limits.sql");
+
+// `bench --meter NAME`: a mapped meter's bench templates (`sql/meters/bench_*`,
+// filled by `mapping::render` like the others) and its scratch tier.
+
+pub(crate) mod bench_meter {
+    macro_rules! template {
+        ($name:ident, $file:literal) => {
+            pub(crate) const $name: &str = include_str!(concat!("../sql/meters/", $file));
+        };
+    }
+    template!(FLOOR_ROW_COLUMN, "bench_floor_row_column.sql");
+    template!(FLOOR, "bench_floor.sql");
+    template!(CALL, "bench_call.sql");
+    template!(SAVE, "bench_save.sql");
+    template!(RESTORE, "bench_restore.sql");
+    template!(COUNTER_INSERT, "bench_counter_insert.sql");
+    template!(COUNTER_DELETE, "bench_counter_delete.sql");
+    template!(LIMIT_READ, "bench_limit_read.sql");
+    template!(LIMIT_SET, "bench_limit_set.sql");
+    template!(TIER_READ, "bench_tier_read.sql");
+    template!(TIER_SET, "bench_tier_set.sql");
+    template!(INSERT, "bench_insert.sql");
+    template!(TWINS, "bench_twins.sql");
+}
+
+pub(crate) const BENCH_METER_TIER_INSERT: &str =
+    include_str!("../sql/queries/bench_meter_tier_insert.sql");
+pub(crate) const BENCH_METER_TIER_DELETE: &str =
+    include_str!("../sql/queries/bench_meter_tier_delete.sql");

@@ -70,6 +70,7 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
         | Command::Report { .. }
         | Command::Limits(_)
         | Command::Metrics(_) => super::mapped_ops::run(ctx, config, command).await,
+        Command::Bench(args) => bench(ctx, config, args).await,
         Command::Completions { .. } | Command::Sandbox(_) => Err(error::usage(
             "sandbox and completions do not read quota.toml; run them without --config (or elsewhere than next to quota.toml)",
         )),
@@ -117,6 +118,60 @@ pub fn default_race_target(
             "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH)"
         ))),
     }
+}
+
+/// `bench --meter` without quota.toml: the default mapping's meters, each
+/// against its floor (`--user` needs a meter of quota.toml).
+pub fn default_bench_meter(meter: &str) -> Result<Vec<crate::load::bench::Scenario>> {
+    use crate::load::bench::Scenario;
+    match meter {
+        "scrapes" => Ok(vec![Scenario::UpdateFloor, Scenario::Function]),
+        "clips" => Ok(vec![Scenario::InsertFloor, Scenario::Trigger]),
+        other => Err(error::usage(format!(
+            "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH)"
+        ))),
+    }
+}
+
+async fn bench(ctx: &Context, config: &Config, args: crate::cli::BenchArgs) -> Result<()> {
+    if args.users.is_empty() {
+        return Err(error::usage(
+            "with quota.toml, give the subjects to bench on: --user UUID (repeatable, one client \
+             each; their counters and limits are written back afterwards)",
+        ));
+    }
+    let mut subjects = args.users.clone();
+    let mut seen = std::collections::HashSet::new();
+    subjects.retain(|s| seen.insert(*s));
+    if subjects.len() > args.clients as usize {
+        ctx.ui.warn(&format!(
+            "benching on the first {} subjects given (--clients {}: one client each)",
+            args.clients, args.clients
+        ));
+        subjects.truncate(args.clients as usize);
+    }
+    let mut db = ctx.database.connect().await?;
+    let state = read(&mut db, config).await?;
+    let meter = pick_any(&state, args.meter.as_deref())?;
+    let Some(installed) = state.installed(meter.name()) else {
+        return Err(error::precondition(format!(
+            "meter {} is not installed; run `quota migrate apply`",
+            meter.name()
+        )));
+    };
+    if let mapped::MeterState::Drifted(changes) = mapped::drift(installed, meter)? {
+        return Err(error::precondition(format!(
+            "meter {} is installed from another mapping ({}); run `quota migrate apply --repair` first",
+            meter.name(),
+            changes.join("; ")
+        )));
+    }
+    drop(db);
+    let interrupt = crate::interrupt::Interrupt::install()?;
+    let opts = crate::load::bench::BenchOptions::from(args);
+    let report =
+        mapped::bench::bench(&ctx.database, meter, &subjects, &opts, &ctx.ui, &interrupt).await?;
+    output::print(&report, ctx.format)
 }
 
 async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {

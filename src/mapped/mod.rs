@@ -4,6 +4,7 @@
 //! the catalog once ([`State::read`]) and each meter compared with what
 //! `quota.meters` recorded at install.
 
+pub mod bench;
 pub mod call;
 pub mod checks;
 pub mod history;

@@ -6,6 +6,7 @@
 //! rendered from that one value ([`render`]): the work receives resolved
 //! meters, never raw strings.
 
+pub mod bench;
 pub mod file;
 pub mod ops;
 pub mod render;

@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Result};
 
+use super::bench;
 use super::{ident, text_literal, Charge, Limit, Meter, Name, Period};
 use crate::sql::meters as t;
 
@@ -34,6 +35,12 @@ pub struct Queries {
     pub take_back: String,
     /// Sets the counter to $2 for this period.
     pub set_usage: String,
+    /// `bench --meter`'s floor: a bare single-statement UPDATE of the same
+    /// counter row by one unit (with the limit check when the limit is a
+    /// column of that row), one round trip, in the seed floor's form.
+    pub floor: String,
+    /// What `bench --meter` saves, changes and restores on its subjects.
+    pub bench: bench::BenchQueries,
 }
 
 /// Fills a small template (`used`, `set_marker`) with the meter's alias,
@@ -245,6 +252,8 @@ fn queries(
         limit: fill(limit, &values)?,
         take_back: fill(t::TAKE_BACK, &values)?,
         set_usage: fill(t::SET_USAGE, &values)?,
+        floor: fill(bench::floor_template(meter), &values)?,
+        bench: bench::queries(meter, &values)?,
     })
 }
 

@@ -67,3 +67,37 @@ fn scenario_row(s: &ScenarioResult) -> Vec<Cell> {
         right(versus),
     ]
 }
+
+impl Report for crate::mapped::bench::MeterBenchReport {
+    fn to_table(&self) -> String {
+        let mut t = table(&[
+            "scenario", "measures", "ops", "ops/s", "p50 ms", "p99 ms", "vs floor",
+        ]);
+        for s in &self.scenarios {
+            t.add_row(scenario_row(s));
+        }
+        let shape = match self.kind {
+            crate::mapping::Kind::Rpc => "function / update floor",
+            crate::mapping::Kind::Trigger => "trigger  / insert floor",
+        };
+        let ratio = match self.ratio_to_floor {
+            Some(v) if v >= self.goal => format!("{v:.3}x (goal >= {}x: meets)", self.goal),
+            Some(v) => format!("{v:.3}x (goal >= {}x: below)", self.goal),
+            None => MISSING.to_string(),
+        };
+        format!(
+            "{t}\nmeter {} ({}), {} clients on {} subjects (restored), {}s per scenario in {} \
+             rounds, after {}s warm-up\n{shape} : {ratio}",
+            self.meter,
+            match self.kind {
+                crate::mapping::Kind::Rpc => "rpc",
+                crate::mapping::Kind::Trigger => "trigger",
+            },
+            self.clients,
+            self.subjects.len(),
+            self.seconds,
+            self.rounds,
+            self.warmup,
+        )
+    }
+}

@@ -49,3 +49,5 @@ mod mapped;
 mod mapped_more;
 mod mapped_ops;
 mod trial_errors;
+// bench --meter on mapped meters
+mod bench_meter;

@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use uuid::Uuid;
 
-use super::setup::Scratch;
-use super::statements::{operation, ClientStatements, Statements};
 use super::summary::summarise;
 use super::{BenchOptions, Scenario, ScenarioResult};
 use crate::db::{self, Session};
@@ -18,27 +16,46 @@ use crate::interrupt::Interrupt;
 use crate::load::{connect_all, spawn_each};
 use crate::ui::Ui;
 
-/// Runs every turn of every scenario on all clients; the latencies of
-/// each scenario, summarised.
-pub(super) async fn measure_all(
+/// What a bench sends: each client's statements for its subject, and one
+/// operation of a scenario with them. The default bench (scratch users,
+/// the seed's statements) and `bench --meter` (a mapped meter's) share
+/// everything else: threads, rounds, windows, summaries.
+pub(crate) trait Workload: Send + Sync + 'static {
+    /// One client's statements, its subject rendered in.
+    type Client: Send + 'static;
+
+    fn client(&self, subject: Uuid) -> Result<Self::Client>;
+
+    /// One operation of `scenario`.
+    fn operation<'a>(
+        conn: &'a mut Session,
+        scenario: Scenario,
+        client: &'a Self::Client,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'a;
+}
+
+/// Runs every turn of every scenario on all clients (one per subject);
+/// the latencies of each scenario, summarised.
+pub(crate) async fn measure_all<W: Workload>(
     database: &db::Database,
     opts: &BenchOptions,
-    scratch: &Scratch,
+    scenarios: &[Scenario],
+    subjects: &[Uuid],
+    statements: Arc<W>,
     ui: &Ui,
     interrupt: &Interrupt,
 ) -> Result<Vec<ScenarioResult>> {
-    let threads = generator_threads(opts.clients);
-    let plan = Arc::new(Plan::new(opts));
-    let statements = Statements::new(scratch)?;
+    let threads = generator_threads(subjects.len());
+    let plan = Arc::new(Plan::new(opts, scenarios));
     let spinner = ui.spinner(&format!(
         "bench: {} scenarios x {} rounds, {} clients",
         plan.scenarios.len(),
         plan.rounds,
-        opts.clients
+        subjects.len()
     ));
     let shares: Vec<Vec<Uuid>> = (0..threads)
         .map(|t| {
-            let users = scratch.users.iter().skip(t).step_by(threads);
+            let users = subjects.iter().skip(t).step_by(threads);
             users.copied().collect()
         })
         .collect();
@@ -51,7 +68,7 @@ pub(super) async fn measure_all(
         let generators = lockstep(
             threads,
             turns,
-            |t| open_generator(&database, &shares[t], &statements, plan.scenarios.len()),
+            |t| open_generator(&database, &shares[t], &*statements, plan.scenarios.len()),
             |g, n| generator_turn(g, plan, n, &interrupt),
         )?;
         Ok::<_, anyhow::Error>(
@@ -109,10 +126,10 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(opts: &BenchOptions) -> Self {
+    fn new(opts: &BenchOptions, scenarios: &[Scenario]) -> Self {
         let rounds = opts.rounds.max(1);
         Plan {
-            scenarios: opts.scenarios(),
+            scenarios: scenarios.to_vec(),
             rounds,
             slice: opts.seconds / rounds as f64,
             warmup: opts.warmup,
@@ -192,19 +209,19 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> anyhow::Error {
 
 /// One generator thread's state: its clients, the latencies it measured
 /// per scenario, and its runtime (dropped last, after the clients).
-struct Generator {
-    clients: Vec<Client>,
+struct Generator<W: Workload> {
+    clients: Vec<Client<W>>,
     latencies: Vec<Vec<u32>>,
     runtime: tokio::runtime::Runtime,
 }
 
 /// A generator thread's runtime and connections.
-fn open_generator(
+fn open_generator<W: Workload>(
     database: &db::Database,
     users: &[Uuid],
-    statements: &Statements,
+    statements: &W,
     scenarios: usize,
-) -> Result<Generator> {
+) -> Result<Generator<W>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -218,7 +235,12 @@ fn open_generator(
 }
 
 /// Turn `n` of the plan on one generator thread's clients.
-fn generator_turn(g: &mut Generator, plan: &Plan, n: usize, interrupt: &Interrupt) -> Result<()> {
+fn generator_turn<W: Workload>(
+    g: &mut Generator<W>,
+    plan: &Plan,
+    n: usize,
+    interrupt: &Interrupt,
+) -> Result<()> {
     if interrupt.is_set() {
         return Ok(());
     }
@@ -229,25 +251,25 @@ fn generator_turn(g: &mut Generator, plan: &Plan, n: usize, interrupt: &Interrup
         seconds: plan.slice,
     };
     let clients = std::mem::take(&mut g.clients);
-    let (back, lat) = g
-        .runtime
-        .block_on(measure(clients, plan.scenarios[i], window, interrupt))?;
+    let (back, lat) =
+        g.runtime
+            .block_on(measure::<W>(clients, plan.scenarios[i], window, interrupt))?;
     g.clients = back;
     g.latencies[i].extend(lat);
     Ok(())
 }
 
 /// This thread's clients: a connection each, with its user's statements.
-async fn open_clients(
+async fn open_clients<W: Workload>(
     database: &db::Database,
     users: &[Uuid],
-    statements: &Statements,
-) -> Result<Vec<Client>> {
+    statements: &W,
+) -> Result<Vec<Client<W>>> {
     let conns = connect_all(database, users.len()).await?;
     conns
         .into_iter()
         .zip(users)
-        .map(|(conn, &user)| Ok((conn, statements.for_user(user)?)))
+        .map(|(conn, &user)| Ok((conn, statements.client(user)?)))
         .collect()
 }
 
@@ -259,16 +281,16 @@ struct Window {
 }
 
 /// A client: its connection, and its statements with its user rendered in.
-type Client = (Session, ClientStatements);
+type Client<W> = (Session, <W as Workload>::Client);
 
 /// One turn of a scenario on this thread's clients at once: a warm-up,
 /// then the measured window. Returns the clients for the next turn.
-async fn measure(
-    clients: Vec<Client>,
+async fn measure<W: Workload>(
+    clients: Vec<Client<W>>,
     scenario: Scenario,
     window: Window,
     interrupt: &Interrupt,
-) -> Result<(Vec<Client>, Vec<u32>)> {
+) -> Result<(Vec<Client<W>>, Vec<u32>)> {
     let warmup = Duration::from_secs_f64(window.warmup);
     let window = Duration::from_secs_f64(window.seconds);
     let started = Instant::now();
@@ -282,7 +304,7 @@ async fn measure(
                 if t0 >= end || interrupt.is_set() {
                     break;
                 }
-                if let Err(e) = operation(&mut conn, scenario, &statements).await {
+                if let Err(e) = W::operation(&mut conn, scenario, &statements).await {
                     return ((conn, statements), Err(e));
                 }
                 if t0 >= measure_from {

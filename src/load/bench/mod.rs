@@ -44,7 +44,10 @@ use crate::sql;
 use crate::ui::Ui;
 use setup::Scratch;
 
+pub(crate) use generator::{measure_all, Workload};
+pub(crate) use statements::require_allowed;
 pub use statements::{authenticated_claims, postgrest_call};
+pub(crate) use summary::with_ratios;
 
 /// The bench never touches real users' counters, so where scratch users are
 /// impossible it has to run on a copy.
@@ -113,6 +116,19 @@ pub enum Scenario {
     RpcServiceRole,
     #[value(name = "rpc_authenticated")]
     RpcAuthenticated,
+    /// `bench --meter` on a rpc meter: a bare UPDATE of its counter row.
+    #[value(skip)]
+    MeterUpdateFloor,
+    /// `bench --meter` on a rpc meter: its function, one unit a call.
+    #[value(skip)]
+    MeterFunction,
+    /// `bench --meter` on a trigger meter: the INSERT into a twin table.
+    #[value(skip)]
+    MeterInsertFloor,
+    /// `bench --meter` on a trigger meter: the INSERT into a twin table
+    /// that has the meter's trigger.
+    #[value(skip)]
+    MeterTrigger,
 }
 
 impl Scenario {
@@ -139,6 +155,10 @@ impl Scenario {
             Scenario::RpcFloor => "rpc_floor",
             Scenario::RpcServiceRole => "rpc_service_role",
             Scenario::RpcAuthenticated => "rpc_authenticated",
+            Scenario::MeterUpdateFloor => "update_floor",
+            Scenario::MeterFunction => "function",
+            Scenario::MeterInsertFloor => "insert_floor",
+            Scenario::MeterTrigger => "trigger",
         }
     }
 
@@ -153,6 +173,10 @@ impl Scenario {
             Scenario::RpcFloor => "PostgREST transaction around the bare UPDATE (floor)",
             Scenario::RpcServiceRole => "RPC as PostgREST calls it, service_role JWT",
             Scenario::RpcAuthenticated => "RPC as PostgREST calls it, user's JWT",
+            Scenario::MeterUpdateFloor => "bare UPDATE of the meter's counter row (floor)",
+            Scenario::MeterFunction => "the meter's function, one unit a call",
+            Scenario::MeterInsertFloor => "INSERT, twin of the metered table, no trigger (floor)",
+            Scenario::MeterTrigger => "the same INSERT with the meter's trigger",
         }
     }
 
@@ -162,7 +186,13 @@ impl Scenario {
             Scenario::Function | Scenario::Naive => Some(Scenario::UpdateFloor),
             Scenario::Trigger | Scenario::NaiveClip => Some(Scenario::InsertFloor),
             Scenario::RpcServiceRole | Scenario::RpcAuthenticated => Some(Scenario::RpcFloor),
-            Scenario::UpdateFloor | Scenario::InsertFloor | Scenario::RpcFloor => None,
+            Scenario::MeterFunction => Some(Scenario::MeterUpdateFloor),
+            Scenario::MeterTrigger => Some(Scenario::MeterInsertFloor),
+            Scenario::UpdateFloor
+            | Scenario::InsertFloor
+            | Scenario::RpcFloor
+            | Scenario::MeterUpdateFloor
+            | Scenario::MeterInsertFloor => None,
         }
     }
 
@@ -274,7 +304,12 @@ pub async fn run(
         &mut scratch,
         async |control, scratch: &mut Scratch| {
             scratch.set_up(control, opts.clients).await?;
-            let results = generator::measure_all(database, opts, scratch, ui, interrupt).await?;
+            let statements = statements::Statements::new(scratch)?;
+            let (scenarios, users) = (opts.scenarios(), &scratch.users);
+            let results = generator::measure_all(
+                database, opts, &scenarios, users, statements, ui, interrupt,
+            )
+            .await?;
             Ok(Loaded::complete(results))
         },
     )

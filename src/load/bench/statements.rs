@@ -45,6 +45,22 @@ impl Statements {
     }
 }
 
+impl super::generator::Workload for Statements {
+    type Client = ClientStatements;
+
+    fn client(&self, subject: Uuid) -> Result<ClientStatements> {
+        self.for_user(subject)
+    }
+
+    fn operation<'a>(
+        conn: &'a mut Session,
+        scenario: Scenario,
+        client: &'a ClientStatements,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'a {
+        operation(conn, scenario, client)
+    }
+}
+
 /// The floor of the PostgREST-shaped calls for `user`, with `claims`.
 fn rpc_floor(claims: &serde_json::Value, user: Uuid) -> Result<String> {
     let claims = JsonText::new(claims)?;
@@ -120,11 +136,7 @@ pub(super) struct ClientStatements {
 }
 
 /// One operation of `scenario`.
-pub(super) async fn operation(
-    conn: &mut Session,
-    scenario: Scenario,
-    st: &ClientStatements,
-) -> Result<()> {
+async fn operation(conn: &mut Session, scenario: Scenario, st: &ClientStatements) -> Result<()> {
     match scenario {
         Scenario::UpdateFloor => {
             conn.simple(&st.update_floor).await?;
@@ -159,6 +171,12 @@ pub(super) async fn operation(
         Scenario::Trigger => {
             conn.simple(&st.insert_trigger).await?;
         }
+        Scenario::MeterUpdateFloor
+        | Scenario::MeterFunction
+        | Scenario::MeterInsertFloor
+        | Scenario::MeterTrigger => {
+            anyhow::bail!("internal error: a meter's scenario in the default bench")
+        }
         Scenario::NaiveClip => {
             // The bench users' tier has an unreachable limit: every
             // operation does the whole read, check, insert and write.
@@ -174,7 +192,7 @@ pub(super) async fn operation(
 
 /// The RPC's answer must be an admission: the bench users' limit is
 /// unreachable, so anything else means the bench measured a refusal.
-fn require_allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<()> {
+pub(crate) fn require_allowed(row: Option<&sqlx::postgres::PgRow>) -> Result<()> {
     if !allowed(row)? {
         anyhow::bail!("the function refused a bench user with an unreachable limit");
     }

@@ -40,11 +40,8 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-pub(super) fn report(
-    opts: &BenchOptions,
-    mut scenarios: Vec<ScenarioResult>,
-    skipped: Vec<Skipped>,
-) -> BenchReport {
+/// Each result with its ratio to its floor (when the floor ran).
+pub(crate) fn with_ratios(mut scenarios: Vec<ScenarioResult>) -> Vec<ScenarioResult> {
     let rates: Vec<(&str, f64)> = scenarios.iter().map(|r| (r.name, r.ops_per_sec)).collect();
     for r in &mut scenarios {
         let floor = r
@@ -55,6 +52,15 @@ pub(super) fn report(
             _ => None,
         };
     }
+    scenarios
+}
+
+pub(super) fn report(
+    opts: &BenchOptions,
+    scenarios: Vec<ScenarioResult>,
+    skipped: Vec<Skipped>,
+) -> BenchReport {
+    let scenarios = with_ratios(scenarios);
     let rate = |s: Scenario| {
         scenarios
             .iter()
