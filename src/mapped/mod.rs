@@ -12,6 +12,7 @@ pub mod install;
 pub mod monitor;
 pub mod race;
 pub mod scratch;
+pub mod security;
 pub mod subjects;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ pub mod file;
 pub mod ops;
 pub mod render;
 pub mod resolve;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
