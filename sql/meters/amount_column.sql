@@ -1,1 +1,1 @@
-GREATEST(COALESCE(n.{amount_column}, 0), 0)
+GREATEST(COALESCE({alias}.{amount_column}, 0), 0)

@@ -1,3 +1,3 @@
     SELECT s.{limit} INTO v_limit
       FROM {subject_table} AS s
-     WHERE s.{subject_key} = r.subject;
+     WHERE s.{subject_key} = {subj};

@@ -107,8 +107,14 @@ async fn routine(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Re
 }
 
 async fn trigger(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Result<()> {
-    let Charge::Trigger { on, .. } = &meter.declared.charge else {
+    let Charge::Trigger { on, per, .. } = &meter.declared.charge else {
         return Ok(());
+    };
+    let row_level = *per == crate::mapping::Per::Row;
+    let shape = if row_level {
+        "FOR EACH ROW"
+    } else {
+        "FOR EACH STATEMENT with its rows"
     };
     let name = trigger_name(meter.name());
     let row: Option<(String, i32, bool)> = db::query_as(sql::METER_TRIGGER)
@@ -130,14 +136,17 @@ async fn trigger(conn: &mut PgConnection, meter: &Meter, f: &mut Findings) -> Re
         ),
         // tgtype: bit 0 ROW, bit 1 BEFORE, bit 2 INSERT.
         Some((_, tgtype, new_table))
-            if tgtype & 1 != 0 || tgtype & 2 != 0 || tgtype & 4 == 0 || !new_table =>
+            if (tgtype & 1 != 0) != row_level
+                || tgtype & 2 != 0
+                || tgtype & 4 == 0
+                || new_table == row_level =>
         {
             f.fail(
-                format!("{at} does not fire AFTER INSERT FOR EACH STATEMENT with its rows"),
+                format!("{at} does not fire AFTER INSERT {shape}"),
                 HINT_REPAIR,
             )
         }
-        Some(_) => f.note(format!("{at}: AFTER INSERT, per statement, enabled")),
+        Some(_) => f.note(format!("{at}: AFTER INSERT {shape}, enabled")),
     }
     Ok(())
 }

@@ -290,6 +290,7 @@ async fn charging(conn: &mut sqlx::PgConnection, meter: &Meter) -> Result<Chargi
             on,
             subject_column,
             amount_column,
+            ..
         } => {
             let mut given = vec![subject_column.as_str()];
             given.extend(amount_column.as_deref());

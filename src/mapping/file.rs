@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::{Charge, Counter, Declared, Limit, Members, Name, Period, Subject};
+use super::{Charge, Counter, Declared, Limit, Members, Name, Per, Period, Subject};
 
 /// The file's name in the working directory.
 pub const DEFAULT_FILE: &str = "quota.toml";
@@ -94,6 +94,7 @@ struct RawMeter {
     limits: Option<BTreeMap<String, i64>>,
     default_tier: Option<String>,
     period: Option<String>,
+    per: Option<String>,
     subject: Option<RawSubject>,
 }
 
@@ -168,6 +169,7 @@ fn meter_of(
     let charge = match raw.kind.as_str() {
         "rpc" => {
             for (key, set) in [
+                ("per", raw.per.is_some()),
                 ("on", raw.on.is_some()),
                 ("subject_column", raw.subject_column.is_some()),
                 ("amount_column", raw.amount_column.is_some()),
@@ -190,10 +192,22 @@ fn meter_of(
                 .subject_column
                 .clone()
                 .unwrap_or_else(|| "user_id".into());
+            let per = match raw.per.as_deref().unwrap_or("statement") {
+                "statement" => Per::Statement,
+                "row" => Per::Row,
+                other => {
+                    problems.push(format!(
+                        "{}: \"{other}\" is not statement or row",
+                        at("per")
+                    ));
+                    Per::Statement
+                }
+            };
             on.map(|on| Charge::Trigger {
                 on,
                 subject_column,
                 amount_column: raw.amount_column.clone(),
+                per,
             })
         }
         other => {

@@ -100,7 +100,20 @@ pub enum Charge {
         on: Name,
         subject_column: String,
         amount_column: Option<String>,
+        /// Charged once per statement (bulk inserts) or once per row
+        /// (single-row inserts, where a transition table costs more).
+        #[serde(default)]
+        per: Per,
     },
+}
+
+/// How often a trigger meter's function runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    #[default]
+    Statement,
+    Row,
 }
 
 /// Where a meter's counter lives.

@@ -9,7 +9,7 @@ use anyhow::Result;
 pub use super::template::{checksum, fill};
 
 use super::bench;
-use super::{ident, text_literal, Charge, Limit, Meter, Name, Period};
+use super::{ident, text_literal, Charge, Limit, Meter, Name, Per, Period};
 use crate::sql::meters as t;
 
 /// What installing a meter runs, and what takes it out again.
@@ -155,7 +155,11 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
     let members = d.subject.members.as_ref();
     let subject_value = match d.charge {
         Charge::Rpc { .. } => "p_subject",
-        Charge::Trigger { .. } => "r.subject",
+        Charge::Trigger {
+            per: Per::Statement,
+            ..
+        } => "r.subject",
+        Charge::Trigger { per: Per::Row, .. } => "v_subject",
     };
     let sub_allowed = match members {
         None => fill(
@@ -179,11 +183,13 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
             on,
             subject_column,
             amount_column,
+            per,
         } => trigger(
             meter,
             on,
             subject_column,
             amount_column.as_deref(),
+            *per,
             &mut values,
         )?,
     };
@@ -312,6 +318,7 @@ fn trigger(
     on: &Name,
     subject_column: &str,
     amount_column: Option<&str>,
+    per: Per,
     values: &mut Vec<(&str, String)>,
 ) -> Result<(String, String)> {
     let d = &meter.declared;
@@ -324,10 +331,24 @@ fn trigger(
     values.push(("subject_column", ident(subject_column)));
     values.push(("label", label(&d.name)));
     values.push(("period_phrase", period_phrase(d.period).into()));
+    // The subject and amount the charge reads: the loop's row over the
+    // transition table, or the function's own variables set from NEW.
+    let (subj, amt, skip, alias) = match per {
+        Per::Statement => ("r.subject", "r.amount", "CONTINUE WHEN r.amount < 1;", "n"),
+        Per::Row => (
+            "v_subject",
+            "v_amount",
+            "IF v_amount < 1 THEN\n      RETURN NULL;\n    END IF;",
+            "NEW",
+        ),
+    };
+    values.push(("subj", subj.into()));
+    values.push(("amt", amt.into()));
+    values.push(("skip_nothing", skip.into()));
     let row_amount = match amount_column {
         Some(column) => fill(
             t::AMOUNT_COLUMN.trim_end(),
-            &[("amount_column", ident(column))],
+            &[("amount_column", ident(column)), ("alias", alias.into())],
         )?,
         None => "1".into(),
     };
@@ -367,7 +388,13 @@ fn trigger(
             d.period.word()
         )),
     ));
-    let install = fill(t::TRIGGER_INSTALL, values)?;
+    let charge_one = fill(t::TRIGGER_CHARGE_ONE.trim_end(), values)?;
+    values.push(("charge_one", charge_one));
+    let template = match per {
+        Per::Statement => t::TRIGGER_INSTALL,
+        Per::Row => t::TRIGGER_ROW_INSTALL,
+    };
+    let install = fill(template, values)?;
     let revert = fill(
         t::TRIGGER_REVERT_CODE,
         &[

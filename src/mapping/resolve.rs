@@ -206,6 +206,7 @@ fn resolve_one(
             on,
             subject_column,
             amount_column,
+            ..
         } => {
             if table(catalog, on, &at("on"), problems) {
                 uuid_key(

@@ -483,3 +483,54 @@ async fn a_profile_update_policy_that_reaches_the_counter_fails_check_security_u
         Ok(())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trigger_meter_charged_per_row_keeps_every_semantic() {
+    let m = Mapped::new(&[PROFILES, DOCUMENTS], "documents.toml").await;
+    m.edit_config(
+        "kind = \"trigger\"\n",
+        "kind = \"trigger\"\nper = \"row\"\n",
+    );
+    let before = schema_dump(&m.db).await;
+    m.install();
+    let used = |owner: &str| {
+        format!("SELECT coalesce((SELECT pages_this_month FROM public.page_usage WHERE owner_id = '{owner}'), 0)")
+    };
+    let insert = |owner: &str, pages: i32, rows: i32| {
+        format!("INSERT INTO public.documents (owner_id, title, pages) SELECT '{owner}', 'doc ' || g, {pages} FROM generate_series(1, {rows}) AS g")
+    };
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &insert(NEARLY, 3, 10)).await,
+        Ok(())
+    );
+    assert_eq!(m.scalar_i64(&used(NEARLY)).await, 30);
+    // Over the limit part-way: the whole statement fails, nothing charged.
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &insert(NEARLY, 1, 71)).await,
+        Err("23514".into())
+    );
+    assert_eq!(m.scalar_i64(&used(NEARLY)).await, 30);
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &insert(NEARLY, 0, 5)).await,
+        Ok(())
+    );
+    assert_eq!(
+        m.scalar_i64(&used(NEARLY)).await,
+        30,
+        "a zero amount charges nothing"
+    );
+    let out = m.quota(&[
+        "--format", "json", "race", "--meter", "pages", "--user", FREE, "--amount", "7", "-c", "8",
+        "-n", "30",
+    ]);
+    assert_success(&out);
+    assert_eq!(json(&out)["admitted"].as_u64(), Some(14), "{}", text(&out));
+    // Switching the shape in the file is drift; --repair installs the other shape.
+    m.edit_config("per = \"row\"\n", "");
+    let out = m.quota(&["verify"]);
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("per"), "{}", stdout(&out));
+    assert_success(&m.quota(&["migrate", "apply", "--repair"]));
+    assert_success(&m.quota(&["verify"]));
+    rollback_leaves_schema_as_before(&m, &before).await;
+}

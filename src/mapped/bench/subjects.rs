@@ -92,6 +92,7 @@ impl Subjects {
                 on,
                 subject_column,
                 amount_column,
+                ..
             } => {
                 let twins = fill(
                     sql::bench_meter::TWINS,

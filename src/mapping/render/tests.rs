@@ -43,6 +43,7 @@ period = "none"
 
 [meters.trigger_row]
 kind = "trigger"
+per = "row"
 on = "public.events"
 counter = "events"
 limit = "limit"

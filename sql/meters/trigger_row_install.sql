@@ -1,0 +1,35 @@
+-- quota: meter {meter_literal} (trigger on {on_text}, per row), rendered from quota.toml.
+{marker_ddl}{limits_ddl}
+CREATE FUNCTION {trigger_function}()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $quota_meter$
+DECLARE
+  -- The period (UTC, whatever the session TimeZone) the counter counts.
+  v_period pg_catalog.date := {period_start};
+  v_subject pg_catalog.uuid := NEW.{subject_column};
+  -- A zero, negative or NULL amount charges nothing.
+  v_amount pg_catalog.int8 := {row_amount};
+  v_sub pg_catalog.text;
+  v_limit {limit_type};
+  v_used {counter_type};
+BEGIN
+  -- Once per row inserted (only rows actually inserted: AFTER INSERT), for
+  -- single-row inserts, where a statement trigger's transition table costs
+  -- more than it saves; a refusal fails the whole statement.
+{charge_one}
+  RETURN NULL;
+END
+$quota_meter$;
+
+COMMENT ON FUNCTION {trigger_function}() IS
+  {comment};
+REVOKE ALL ON FUNCTION {trigger_function}() FROM PUBLIC;
+
+CREATE TRIGGER {trigger_name}
+  AFTER INSERT ON {on}
+  FOR EACH ROW
+  EXECUTE FUNCTION {trigger_function}();
