@@ -71,11 +71,11 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
         | Command::Limits(_)
         | Command::Metrics(_) => super::mapped_ops::run(ctx, config, command).await,
         Command::Bench(args) => bench(ctx, config, args).await,
-        Command::Completions { .. } | Command::Sandbox(_) => Err(error::usage(
-            "sandbox and completions do not read quota.toml; run them without --config (or elsewhere than next to quota.toml)",
-        )),
+        // `migrate export` writes the default mapping's versions; a
+        // mapping's meters are rendered against a database's catalog.
         _ => Err(error::usage(format!(
-            "this command does not read quota.toml yet ({}); it works on the default mapping only",
+            "migrate export --supabase writes the default mapping's versions and does not read \
+             {} yet; install a mapping's meters with `quota migrate apply`",
             config.path.display()
         ))),
     }

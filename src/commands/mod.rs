@@ -81,8 +81,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         crate::fleet::check_urls(&ctx.databases)?;
     }
-    // `init` writes a quota.toml (it never reads one, even a broken one).
-    if !matches!(cli.command, Command::Init { .. }) {
+    // `init` writes a quota.toml (it never reads one, even a broken one);
+    // `sandbox` works on its own demo schema; completions need no mapping.
+    let reads_mapping = !matches!(
+        cli.command,
+        Command::Init { .. } | Command::Sandbox(_) | Command::Completions { .. }
+    );
+    if reads_mapping {
         if let Some(config) = crate::mapping::file::configured(cli.global.config.as_deref())? {
             return mapped::run(&ctx, &config, cli.command).await;
         }
