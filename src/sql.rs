@@ -187,7 +187,6 @@ pub(crate) const BENCH_INSERT_TRIGGER: &str =
 pub(crate) const REQUIRED_COLUMNS: &str = include_str!("../sql/queries/required_columns.sql");
 pub(crate) const BEFORE_INSERT_TRIGGERS: &str =
     include_str!("../sql/queries/before_insert_triggers.sql");
-pub(crate) const USERS_ID_PARENT: &str = include_str!("../sql/queries/users_id_parent.sql");
 pub(crate) const SCRATCH_PARENT_INSERT: &str =
     include_str!("../sql/queries/scratch_parent_insert.sql");
 pub(crate) const SCRATCH_PARENT_DELETE: &str =

@@ -115,7 +115,9 @@ impl Shape {
             .await?;
         let users = extras(conn, "public.users", USER_COLUMNS, advice).await?;
         let clips = extras(conn, "public.clips", &["user_id"], advice).await?;
-        let parent: Option<(String, String)> = db::query_as(sql::USERS_ID_PARENT)
+        let parent: Option<(String, String)> = db::query_as(sql::KEY_PARENT)
+            .bind("public.users")
+            .bind("id")
             .fetch_optional(&mut *conn)
             .await
             .context("reading the foreign key of public.users.id")?;
