@@ -275,6 +275,7 @@ pub(crate) mod meters {
     template!(RPC_REVERT_CODE, "rpc_revert_code.sql");
     template!(TRIGGER_INSTALL, "trigger_install.sql");
     template!(TRIGGER_ROW_INSTALL, "trigger_row_install.sql");
+    template!(LOCALS, "locals.sql");
     template!(TRIGGER_CHARGE_ONE, "trigger_charge_one.sql");
     template!(TRIGGER_LIMIT_COLUMN, "trigger_limit_column.sql");
     template!(TRIGGER_LIMIT_TIERS, "trigger_limit_tiers.sql");

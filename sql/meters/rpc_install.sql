@@ -13,12 +13,9 @@ SET search_path = pg_catalog, pg_temp
 AS $quota_meter$
 #variable_conflict use_column
 DECLARE
-  -- The period (UTC, whatever the session TimeZone) the counter counts.
-  v_period pg_catalog.date := {period_start};
-  v_sub pg_catalog.text;
-  v_tier pg_catalog.text;
-  v_limit {limit_type};
-  v_used {counter_type};
+  -- v_period: the period (UTC, whatever the session TimeZone) the counter
+  -- counts; only the variables this meter's shape uses (locals.sql).
+{locals}
 BEGIN
   -- A zero, negative or NULL amount would lower the counter: refused.
   IF p_amount IS NULL OR p_amount < 1 THEN

@@ -8,12 +8,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $quota_meter$
 DECLARE
-  -- The period (UTC, whatever the session TimeZone) the counter counts.
-  v_period pg_catalog.date := {period_start};
+  -- v_period: the period (UTC, whatever the session TimeZone) the counter
+  -- counts; only the variables this meter's shape uses (locals.sql).
   r record;
-  v_sub pg_catalog.text;
-  v_limit {limit_type};
-  v_used {counter_type};
+{locals}
 BEGIN
   -- Once per statement: the rows it inserted (only those: rows ON CONFLICT
   -- DO NOTHING skipped or row-level security refused are not in the

@@ -8,14 +8,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $quota_meter$
 DECLARE
-  -- The period (UTC, whatever the session TimeZone) the counter counts.
-  v_period pg_catalog.date := {period_start};
   v_subject pg_catalog.uuid := NEW.{subject_column};
   -- A zero, negative or NULL amount charges nothing.
-  v_amount pg_catalog.int8 := {row_amount};
-  v_sub pg_catalog.text;
-  v_limit {limit_type};
-  v_used {counter_type};
+  v_amount pg_catalog.int8 := ({row_amount})::pg_catalog.int8;
+  -- v_period: the period (UTC, whatever the session TimeZone) the counter
+  -- counts; only the variables this meter's shape uses (locals.sql).
+{locals}
 BEGIN
   -- Once per row inserted (only rows actually inserted: AFTER INSERT), for
   -- single-row inserts, where a statement trigger's transition table costs

@@ -33,7 +33,8 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
             let mut db = ctx.database.connect().await?;
             let state = read(&mut db, config).await?;
             let policy = crate::migrate::LockPolicy::from(lock);
-            let report = mapped::install::apply(&mut db, &state, repair, dry_run, &policy, &ctx.ui).await?;
+            let report =
+                mapped::install::apply(&mut db, &state, repair, dry_run, &policy, &ctx.ui).await?;
             output::print(&report, ctx.format)
         }
         Command::Migrate(MigrateCommand::Status { .. }) => {

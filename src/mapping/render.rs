@@ -203,8 +203,8 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
         )?,
         None => String::new(),
     };
-    let install = install + "\n" + &table_privileges(meter)?;
-    let queries = queries(meter, &values, &frag, used_template, marker.is_some())?;
+    let install = install + "\n" + &queries::table_privileges(meter)?;
+    let queries = queries::queries(meter, &values, &frag, used_template, marker.is_some())?;
     let revert_data = fill(
         t::REVERT_DATA,
         &[
@@ -221,48 +221,18 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
     })
 }
 
-/// The revoke of TRUNCATE, TRIGGER, REFERENCES and MAINTAIN from the API
-/// roles on the tables holding the meter's counter, limit and tier.
-fn table_privileges(meter: &Meter) -> Result<String> {
-    let d = &meter.declared;
-    let mut tables = vec![text_literal(&d.counter.table.regclass_text())];
-    let subject = text_literal(&d.subject.table.regclass_text());
-    if !tables.contains(&subject) {
-        tables.push(subject);
-    }
-    fill(t::REVOKE_TABLE_PRIVILEGES, &[("tables", tables.join(", "))])
-}
-
-/// The meter's queries: the same expressions as its function, with the
-/// period computed in the query instead of the function's `v_period`.
-fn queries(
-    meter: &Meter,
-    values: &[(&str, String)],
-    frag: &Fragment,
-    used_template: &str,
-    has_marker: bool,
-) -> Result<Queries> {
-    let period = [("period", period_start(meter.declared.period).to_string())];
-    let mut values = values.to_vec();
-    values.push(("used", frag(used_template, &period)?));
-    let set_marker = if has_marker {
-        frag(t::SET_MARKER, &period)?
-    } else {
-        String::new()
-    };
-    values.push(("set_marker", set_marker));
-    let limit = match meter.declared.limit {
-        Limit::Column(_) => t::READ_LIMIT_COLUMN,
-        Limit::Tiers { .. } => t::READ_LIMIT_TIERS,
-    };
-    Ok(Queries {
-        usage: fill(t::READ_USAGE, &values)?,
-        limit: fill(limit, &values)?,
-        take_back: fill(t::TAKE_BACK, &values)?,
-        set_usage: fill(t::SET_USAGE, &values)?,
-        floor: fill(bench::floor_template(meter), &values)?,
-        bench: bench::queries(meter, &values)?,
-    })
+/// The lines of `locals.sql` declaring `names`, filled: each function
+/// declares only the variables its shape reads.
+fn locals(names: &[&str], values: &[(&str, String)]) -> Result<String> {
+    let lines: Vec<&str> = t::LOCALS
+        .lines()
+        .filter(|line| {
+            names
+                .iter()
+                .any(|n| line.trim_start().starts_with(&format!("{n} ")))
+        })
+        .collect();
+    fill(&lines.join("\n"), values)
 }
 
 fn rpc(
@@ -308,6 +278,19 @@ fn rpc(
             d.period.word()
         )),
     ));
+    let generic = !matches!((&d.limit, d.counter.own_table), (Limit::Column(_), false));
+    let mut names = vec!["v_sub"];
+    if meter.marker().is_some() {
+        names.push("v_period");
+    }
+    if matches!(d.limit, Limit::Tiers { .. }) {
+        names.push("v_tier");
+    }
+    if generic {
+        names.extend(["v_limit", "v_used"]);
+    }
+    let declared = locals(&names, values)?;
+    values.push(("locals", declared));
     let install = fill(t::RPC_INSTALL, values)?;
     let revert = fill(t::RPC_REVERT_CODE, &[("function", function.sql())])?;
     Ok((install, revert))
@@ -394,6 +377,12 @@ fn trigger(
         Per::Statement => t::TRIGGER_INSTALL,
         Per::Row => t::TRIGGER_ROW_INSTALL,
     };
+    let mut names = vec!["v_sub", "v_limit", "v_used"];
+    if meter.marker().is_some() {
+        names.push("v_period");
+    }
+    let declared = locals(&names, values)?;
+    values.push(("locals", declared));
     let install = fill(template, values)?;
     let revert = fill(
         t::TRIGGER_REVERT_CODE,
@@ -446,6 +435,8 @@ fn label(name: &str) -> String {
         None => String::new(),
     }
 }
+
+mod queries;
 
 #[cfg(test)]
 mod tests;
