@@ -57,7 +57,19 @@ impl State {
             .iter()
             .map(|i| (i.meter.name().to_string(), i.meter.clone()))
             .collect();
-        let resolved = resolve::resolve(&config.meters, &catalog, &by_name);
+        let mut resolved = resolve::resolve(&config.meters, &catalog, &by_name);
+        if let Some(version) = default_installed(conn).await? {
+            let problem = format!(
+                "the default mapping is installed (quota's versioned migrations, at V{version}), and a \
+                 quota.toml replaces it: run `quota migrate rollback --target 0` without the file first \
+                 (the counters stay in your tables), or move {} away to keep the default",
+                config.path.display()
+            );
+            match &mut resolved {
+                Ok(_) => resolved = Err(vec![problem]),
+                Err(problems) => problems.insert(0, problem),
+            }
+        }
         Ok(State {
             path: config.path.clone(),
             resolved,
@@ -99,6 +111,16 @@ impl State {
         }
         Ok(out)
     }
+}
+
+/// The version of the default mapping's migrations applied here, if any
+/// (read in a savepoint: a history this role cannot read counts as none).
+async fn default_installed(conn: &mut PgConnection) -> Result<Option<u32>> {
+    use sqlx::Connection;
+    let mut savepoint = conn.begin().await?;
+    let status = crate::migrate::status(&mut savepoint).await;
+    savepoint.rollback().await?;
+    Ok(status.ok().map(|s| s.database_version).filter(|v| *v > 0))
 }
 
 /// What differs between the meter installed and the file's: the mapping's

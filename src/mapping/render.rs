@@ -127,6 +127,7 @@ pub fn render(meter: &Meter) -> Result<Rendered> {
                 &[
                     ("counter_table", d.counter.table.sql()),
                     ("marker", marker_sql.clone()),
+                    ("period_start", period_start(d.period).into()),
                 ],
             )? + "\n"
         }

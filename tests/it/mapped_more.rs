@@ -534,3 +534,54 @@ async fn a_trigger_meter_charged_per_row_keeps_every_semantic() {
     assert_success(&m.quota(&["verify"]));
     rollback_leaves_schema_as_before(&m, &before).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_over_a_default_install_says_to_roll_it_back_and_existing_counters_keep_their_period(
+) {
+    let m = Mapped::new(&[PROFILES, DOCUMENTS], "documents.toml").await;
+    // The default mapping, installed without the file.
+    assert_success(&crate::common::quota_with_url(
+        &m.url,
+        &["migrate", "apply"],
+    ));
+    let out = m.quota(&["--format", "json", "check", "schema"]);
+    assert_exit(&out, 1);
+    let detail = json(&out)["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("the default mapping is installed")
+            && detail.contains("rollback --target 0"),
+        "{detail}"
+    );
+    assert_exit(&m.quota(&["migrate", "apply"]), 4);
+    assert_success(&crate::common::quota_with_url(
+        &m.url,
+        &["migrate", "rollback", "--target", "0", "--yes"],
+    ));
+    // Usage the application counted this month before install stays this month's.
+    m.db.exec(&format!(
+        "INSERT INTO public.page_usage (owner_id, pages_this_month) VALUES ('{NEARLY}', 90)"
+    ))
+    .await;
+    m.install();
+    let insert = |pages: i32| {
+        format!("INSERT INTO public.documents (owner_id, title, pages) VALUES ('{NEARLY}', 'd', {pages})")
+    };
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &insert(20)).await,
+        Err("23514".into())
+    );
+    assert_eq!(
+        as_request(&m, "authenticated", Some(NEARLY), &insert(10)).await,
+        Ok(())
+    );
+    assert_eq!(
+        m.scalar_i64(&format!(
+            "SELECT pages_this_month FROM public.page_usage WHERE owner_id = '{NEARLY}'"
+        ))
+        .await,
+        100
+    );
+}
