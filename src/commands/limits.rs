@@ -10,7 +10,7 @@ use crate::{error, output};
 pub async fn run(ctx: &Context, args: LimitsArgs) -> Result<()> {
     match args.set {
         None => {
-            let meter = args.meter.as_deref().map(default_meter).transpose()?;
+            let meter = args.meter.as_deref().map(Meter::named).transpose()?;
             output::print(&limits::list(&ctx.database, meter).await?, ctx.format)
         }
         Some(LimitsCommand::Set {
@@ -20,19 +20,10 @@ pub async fn run(ctx: &Context, args: LimitsArgs) -> Result<()> {
             create,
             yes,
         }) => {
-            let meter = meter.as_deref().map_or(Ok(Meter::Clips), default_meter)?;
+            let meter = meter.as_deref().map_or(Ok(Meter::Clips), Meter::named)?;
             set(ctx, meter, &tier, limit, create, yes).await
         }
     }
-}
-
-/// `--meter` without quota.toml: scrapes or clips.
-fn default_meter(name: &str) -> Result<Meter> {
-    Meter::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
-        error::usage(format!(
-            "no meter {name}: without quota.toml the meters are scrapes and clips (give --config PATH for yours)"
-        ))
-    })
 }
 
 async fn set(

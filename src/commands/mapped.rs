@@ -10,6 +10,7 @@ use crate::cli::{Command, MigrateCommand};
 use crate::error;
 use crate::mapped::{self, State};
 use crate::mapping::file::Config;
+use crate::meters::Meter;
 use crate::output;
 
 /// Runs `command` on the mapping `config`.
@@ -60,7 +61,9 @@ pub async fn run(ctx: &Context, config: &Config, command: Command) -> Result<()>
         } => {
             let mut db = ctx.database.connect().await?;
             let state = read(&mut db, config).await?;
-            let meter = pick(&state, meter.as_deref())?;
+            let meter = state.pick(meter.as_deref(), |m| {
+                m.declared.kind() == crate::mapping::Kind::Rpc
+            })?;
             let report = mapped::call::call(&mut db, meter, user, amount, commit).await?;
             output::print(&report, ctx.format)
         }
@@ -111,13 +114,10 @@ pub fn default_race_target(
             "--amount needs a meter of quota.toml; the default mapping charges one unit per attempt",
         ));
     }
-    match meter {
+    match meter.map(Meter::named).transpose()? {
         None => Ok(target),
-        Some("scrapes") => Ok(RacePath::Rpc),
-        Some("clips") => Ok(RacePath::Trigger),
-        Some(other) => Err(error::usage(format!(
-            "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH)"
-        ))),
+        Some(Meter::Scrapes) => Ok(RacePath::Rpc),
+        Some(Meter::Clips) => Ok(RacePath::Trigger),
     }
 }
 
@@ -125,13 +125,10 @@ pub fn default_race_target(
 /// against its floor (`--user` needs a meter of quota.toml).
 pub fn default_bench_meter(meter: &str) -> Result<Vec<crate::load::bench::Scenario>> {
     use crate::load::bench::Scenario;
-    match meter {
-        "scrapes" => Ok(vec![Scenario::UpdateFloor, Scenario::Function]),
-        "clips" => Ok(vec![Scenario::InsertFloor, Scenario::Trigger]),
-        other => Err(error::usage(format!(
-            "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH)"
-        ))),
-    }
+    Ok(match Meter::named(meter)? {
+        Meter::Scrapes => vec![Scenario::UpdateFloor, Scenario::Function],
+        Meter::Clips => vec![Scenario::InsertFloor, Scenario::Trigger],
+    })
 }
 
 async fn bench(ctx: &Context, config: &Config, args: crate::cli::BenchArgs) -> Result<()> {
@@ -153,7 +150,7 @@ async fn bench(ctx: &Context, config: &Config, args: crate::cli::BenchArgs) -> R
     }
     let mut db = ctx.database.connect().await?;
     let state = read(&mut db, config).await?;
-    let meter = pick_any(&state, args.meter.as_deref())?;
+    let meter = state.pick(args.meter.as_deref(), |_| true)?;
     let Some(installed) = state.installed(meter.name()) else {
         return Err(error::precondition(format!(
             "meter {} is not installed; run `quota migrate apply`",
@@ -177,40 +174,6 @@ async fn bench(ctx: &Context, config: &Config, args: crate::cli::BenchArgs) -> R
 
 async fn read(db: &mut crate::db::Session, config: &Config) -> Result<State> {
     db.read(async |tx| State::read(tx, config).await).await
-}
-
-/// The meter `--meter` names, or the only rpc meter of the file.
-fn pick<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
-    let meters = state.meters()?;
-    let names = || {
-        meters
-            .iter()
-            .map(|m| m.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match name {
-        Some(name) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
-            error::usage(format!(
-                "no meter {name} in {}; its meters: {}",
-                state.path.display(),
-                names()
-            ))
-        }),
-        None => {
-            let rpc: Vec<_> = meters
-                .iter()
-                .filter(|m| m.declared.kind() == crate::mapping::Kind::Rpc)
-                .collect();
-            match rpc.as_slice() {
-                [only] => Ok(only),
-                _ => Err(error::usage(format!(
-                    "give --meter NAME (meters: {})",
-                    names()
-                ))),
-            }
-        }
-    }
 }
 
 /// `verify`, `check` and `migrate status` on many databases, each with the
@@ -365,7 +328,7 @@ async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Res
     let interrupt = crate::interrupt::Interrupt::install()?;
     let mut db = ctx.database.connect().await?;
     let state = read(&mut db, config).await?;
-    let meter = pick_any(&state, args.meter.as_deref())?;
+    let meter = state.pick(args.meter.as_deref(), |_| true)?;
     if let crate::mapping::Charge::Trigger {
         amount_column: None,
         ..
@@ -406,21 +369,4 @@ async fn race(ctx: &Context, config: &Config, args: crate::cli::RaceArgs) -> Res
         )));
     }
     Ok(())
-}
-
-/// The meter `--meter` names, or the only meter of the file.
-fn pick_any<'a>(state: &'a State, name: Option<&str>) -> Result<&'a crate::mapping::Meter> {
-    let meters = state.meters()?;
-    match (name, meters) {
-        (None, [only]) => Ok(only),
-        (None, _) => Err(error::usage(format!(
-            "give --meter NAME (meters: {})",
-            meters
-                .iter()
-                .map(|m| m.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        (Some(_), _) => pick(state, name),
-    }
 }

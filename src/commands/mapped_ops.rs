@@ -187,14 +187,9 @@ async fn metrics(ctx: &Context, config: &Config, args: MetricsArgs) -> Result<()
 pub fn default_reset_meters(meters: &[String], scrapes: bool, clips: bool) -> Result<(bool, bool)> {
     let (mut s, mut c) = (scrapes, clips);
     for m in meters {
-        match m.as_str() {
-            "scrapes" => s = true,
-            "clips" => c = true,
-            other => {
-                return Err(error::usage(format!(
-                    "no meter {other}: without quota.toml the meters are scrapes and clips (give --config PATH for yours)"
-                )))
-            }
+        match crate::meters::Meter::named(m)? {
+            crate::meters::Meter::Scrapes => s = true,
+            crate::meters::Meter::Clips => c = true,
         }
     }
     Ok((s, c))

@@ -77,6 +77,41 @@ impl State {
         })
     }
 
+    /// The meter `name` names, or else the only one of the file's meters
+    /// that `candidate` keeps (the only rpc meter for `call`); a usage error
+    /// naming the file's meters otherwise.
+    pub fn pick(&self, name: Option<&str>, candidate: impl Fn(&Meter) -> bool) -> Result<&Meter> {
+        let meters = self.meters()?;
+        let names = || {
+            meters
+                .iter()
+                .map(Meter::name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(name) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
+                crate::error::usage(format!(
+                    "no meter {name} in {}; its meters: {}",
+                    self.path.display(),
+                    names()
+                ))
+            }),
+            None => match meters
+                .iter()
+                .filter(|m| candidate(m))
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [only] => Ok(only),
+                _ => Err(crate::error::usage(format!(
+                    "give --meter NAME (meters: {})",
+                    names()
+                ))),
+            },
+        }
+    }
+
     pub fn installed(&self, name: &str) -> Option<&Installed> {
         self.installed.iter().find(|i| i.meter.name() == name)
     }

@@ -232,30 +232,7 @@ pub async fn limits(
 /// the file's (exit 4: edit quota.toml, `migrate apply --repair`); a limit
 /// column is each subject's (exit 4: the application's data).
 pub fn refuse_set(state: &State, meter: Option<&str>, tier: &str, limit: i64) -> Result<()> {
-    let meters = state.meters()?;
-    let names = || {
-        meters
-            .iter()
-            .map(|m| m.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let meter = match (meter, meters) {
-        (Some(name), _) => meters.iter().find(|m| m.name() == name).ok_or_else(|| {
-            error::usage(format!(
-                "no meter {name} in {}; its meters: {}",
-                state.path.display(),
-                names()
-            ))
-        })?,
-        (None, [only]) => only,
-        (None, _) => {
-            return Err(error::usage(format!(
-                "give --meter NAME (meters: {})",
-                names()
-            )))
-        }
-    };
+    let meter = state.pick(meter, |_| true)?;
     Err(match &meter.declared.limit {
         Limit::Tiers { .. } => error::precondition(format!(
             "meter {}: its limits are declared in {} (meters.{}.limits), the source of truth; nothing was \

@@ -39,6 +39,16 @@ impl Meter {
     fn from_name(name: &str) -> Option<Meter> {
         Meter::ALL.into_iter().find(|m| m.name() == name)
     }
+
+    /// The default mapping's meter `--meter NAME` names (no quota.toml);
+    /// any other name is a usage error.
+    pub fn named(name: &str) -> anyhow::Result<Meter> {
+        Meter::from_name(name).ok_or_else(|| {
+            crate::error::usage(format!(
+                "no meter {name}: without quota.toml the meters are scrapes and clips (give --config PATH for yours)"
+            ))
+        })
+    }
 }
 
 impl std::fmt::Display for Meter {
