@@ -139,8 +139,28 @@ async fn take_back_once(
             ),
         }
     }
-    take_back(db, had_usage_row, plan).await
+    // The application updating the same clips in another order can make
+    // the server pick this transaction as a deadlock's victim: it was
+    // rolled back whole (it fails before COMMIT), so it is run again.
+    let mut attempt = 1;
+    loop {
+        match take_back(db, had_usage_row, plan).await {
+            Err(e)
+                if attempt < TAKE_BACK_ATTEMPTS
+                    && crate::error::cause::has_sqlstate(
+                        e.as_ref(),
+                        crate::error::sqlstate::DEADLOCK_DETECTED,
+                    ) =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
+
+/// How often a take-back chosen as a deadlock's victim is tried in all.
+const TAKE_BACK_ATTEMPTS: u32 = 3;
 
 /// Waits for the earlier attempt to end (it held the row lock the
 /// take-back takes first), then asks the server how it ended.
